@@ -1,0 +1,256 @@
+// Package app wires latchkey together: config → logger → store → services →
+// HTTP server, and shuts it all down gracefully.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/latchkeyhq/latchkey/internal/auth"
+	"github.com/latchkeyhq/latchkey/internal/config"
+	"github.com/latchkeyhq/latchkey/internal/domain"
+	"github.com/latchkeyhq/latchkey/internal/httpapi"
+	"github.com/latchkeyhq/latchkey/internal/provider"
+	"github.com/latchkeyhq/latchkey/internal/secret"
+	"github.com/latchkeyhq/latchkey/internal/store"
+	"github.com/latchkeyhq/latchkey/internal/upstream"
+)
+
+// Version is set at build time with -ldflags "-X github.com/latchkeyhq/latchkey/internal/app.Version=…".
+var Version = "dev"
+
+// DefaultEnvironment is the environment latchkey creates on first start.
+const DefaultEnvironment = "dev"
+
+// App is a running latchkey minus its listener: tests mount Handler on httptest.
+type App struct {
+	cfg     *config.Config
+	log     *slog.Logger
+	store   *store.Store
+	keys    *secret.KeyRing
+	auth    *auth.Service
+	handler http.Handler
+	// SecretKey is set when this start generated dev's secret key (printed once).
+	GeneratedSecretKey string
+}
+
+// Deps lets tests replace parts (clock, sleep, HTTP transport).
+type Deps struct {
+	Now       func() time.Time
+	Sleep     func(context.Context, time.Duration) error
+	Transport http.RoundTripper
+	// VerifyTimeout overrides the verification time limit.
+	VerifyTimeout time.Duration
+}
+
+// NewLogger builds the logger the config asks for, writing to w.
+func NewLogger(cfg *config.Config, w io.Writer) *slog.Logger {
+	level := map[string]slog.Level{"debug": slog.LevelDebug, "info": slog.LevelInfo, "warn": slog.LevelWarn, "error": slog.LevelError}[cfg.LogLevel]
+	opts := &slog.HandlerOptions{Level: level}
+	format := cfg.LogFormat
+	if format == "" {
+		format = "json"
+		if f, ok := w.(*os.File); ok {
+			if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+				format = "text"
+			}
+		}
+	}
+	if format == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+// New opens the database, migrates it, checks the encryption keys against the
+// data, loads the catalogue and builds the HTTP handler.
+func New(ctx context.Context, cfg *config.Config, log *slog.Logger, deps Deps) (a *App, err error) {
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data dir %s: %w", cfg.DataDir, err)
+	}
+	path := cfg.SQLitePath()
+	if path == "" {
+		return nil, errors.New("LATCHKEY_DATABASE_URL: PostgreSQL support is not built yet; use SQLite (leave it unset)")
+	}
+	st, err := store.OpenSQLite(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			st.Close()
+		}
+	}()
+	if n, err := st.Migrate(ctx); err != nil {
+		return nil, err
+	} else if n > 0 {
+		log.Info("database migrated", "applied", n, "path", path)
+	}
+	ring, err := loadKeys(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkKeys(ctx, st, ring); err != nil {
+		return nil, err
+	}
+	var extra [][]byte
+	if cfg.ProvidersFile != "" {
+		b, err := os.ReadFile(cfg.ProvidersFile)
+		if err != nil {
+			return nil, fmt.Errorf("LATCHKEY_PROVIDERS_FILE: %w", err)
+		}
+		extra = append(extra, b)
+	}
+	cat, err := provider.Load(cfg.PublicURL, extra...)
+	if err != nil {
+		return nil, fmt.Errorf("provider catalogue: %w", err)
+	}
+	a = &App{cfg: cfg, log: log, store: st, keys: ring}
+	if err := a.ensureDefaultEnvironment(ctx); err != nil {
+		return nil, err
+	}
+	for _, rw := range cfg.UpstreamRewrites {
+		log.Warn("provider traffic is rewritten", "from", rw.From.String(), "to", rw.To.String())
+	}
+	rt := deps.Transport
+	if rt == nil {
+		rt = upstream.NewTransport()
+	}
+	client := upstream.NewClient(rt, cfg.UpstreamRewrites, 0)
+	a.auth = auth.New(auth.Options{Store: st, Catalogue: cat, Keys: ring, Client: client, Logger: log, Now: deps.Now, Sleep: deps.Sleep, VerifyTimeout: deps.VerifyTimeout})
+	a.handler = httpapi.New(httpapi.Options{Auth: a.auth, Environments: st, Logger: log, PublicURL: cfg.PublicURL, Version: Version})
+	return a, nil
+}
+
+// Handler is the HTTP handler of the whole server.
+func (a *App) Handler() http.Handler { return a.handler }
+
+// Store exposes the store (for CLI commands and tests).
+func (a *App) Store() *store.Store { return a.store }
+
+// Close releases the database.
+func (a *App) Close() error { return a.store.Close() }
+
+func loadKeys(cfg *config.Config, log *slog.Logger) (*secret.KeyRing, error) {
+	if len(cfg.EncryptionKeys) > 0 {
+		return secret.NewKeyRing(cfg.EncryptionKeys...)
+	}
+	file := cfg.KeyFile()
+	b, err := os.ReadFile(file)
+	switch {
+	case err == nil:
+		keys, err := secret.ParseKeys(strings.TrimSpace(string(b)))
+		if err != nil {
+			return nil, fmt.Errorf("encryption key file %s: %w", file, err)
+		}
+		return secret.NewKeyRing(keys...)
+	case errors.Is(err, os.ErrNotExist):
+		k, err := secret.GenerateKey()
+		if err != nil {
+			return nil, err
+		}
+		if err := os.WriteFile(file, []byte(secret.EncodeKey(k)+"\n"), 0o600); err != nil {
+			return nil, fmt.Errorf("write encryption key file: %w", err)
+		}
+		log.Info("generated an encryption key; back it up, the data cannot be read without it", "file", file, "key_id", secret.KeyID(k))
+		return secret.NewKeyRing(k)
+	default:
+		return nil, fmt.Errorf("encryption key file %s: %w", file, err)
+	}
+}
+
+const canaryKey = "encryption_canary"
+
+// checkKeys refuses to start when the configured keys cannot open what the
+// database holds, so a wrong key fails now, not later with garbage.
+func checkKeys(ctx context.Context, st *store.Store, ring *secret.KeyRing) error {
+	wrongKey := func(id string) error {
+		return fmt.Errorf("the encryption key does not match this database: its data was encrypted with key id %s, but the configured key ids are %s. "+
+			"Start latchkey with the key the data was written with (LATCHKEY_ENCRYPTION_KEY, or encryption.key in the data dir); "+
+			"to rotate, list the new key first and the old one after it",
+			id, strings.Join(ring.KeyIDs(), ", "))
+	}
+	ids, err := st.CredentialKeyIDs(ctx)
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		if !ring.Has(id) {
+			return wrongKey(id)
+		}
+	}
+	canary, err := st.GetSetting(ctx, canaryKey)
+	if errors.Is(err, domain.ErrNotFound) {
+		sealed, err := ring.Encrypt([]byte("latchkey"), []byte("settings/"+canaryKey))
+		if err != nil {
+			return err
+		}
+		return st.SetSetting(ctx, canaryKey, sealed)
+	}
+	if err != nil {
+		return err
+	}
+	if _, err := ring.Decrypt(canary, []byte("settings/"+canaryKey)); err != nil {
+		id, _ := secret.CiphertextKeyID(canary)
+		return wrongKey(id)
+	}
+	return nil
+}
+
+func (a *App) ensureDefaultEnvironment(ctx context.Context) error {
+	if a.cfg.SecretKey != "" {
+		// The operator chose the key: create dev with it, or move dev to it.
+		_, _, err := a.store.EnsureEnvironment(ctx, DefaultEnvironment, secret.HashToken(a.cfg.SecretKey.Reveal()))
+		return err
+	}
+	// Generate a key only when dev does not exist yet; it is shown once.
+	_, _, err := a.store.EnsureEnvironmentIfMissing(ctx, DefaultEnvironment, func() (string, error) {
+		k, err := secret.RandomToken("sk_" + DefaultEnvironment + "_")
+		a.GeneratedSecretKey = k
+		return secret.HashToken(k), err
+	})
+	return err
+}
+
+// Serve listens on cfg.Addr until ctx ends, then shuts down gracefully. ready,
+// when not nil, is called with the bound address once connections are accepted.
+func (a *App) Serve(ctx context.Context, ready func(addr string)) error {
+	ln, err := net.Listen("tcp", a.cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("LATCHKEY_ADDR %s: %w", a.cfg.Addr, err)
+	}
+	srv := &http.Server{
+		Handler:           a.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       5 * time.Minute, // proxied uploads may be large
+		WriteTimeout:      0,               // streamed downloads; handlers bound their own work
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	if ready != nil {
+		ready(ln.Addr().String())
+	}
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	a.log.Info("shutting down", "timeout", a.cfg.ShutdownTimeout.String())
+	sctx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}

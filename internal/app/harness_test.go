@@ -1,0 +1,173 @@
+package app_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/latchkeyhq/latchkey/client"
+	"github.com/latchkeyhq/latchkey/internal/app"
+	"github.com/latchkeyhq/latchkey/internal/atlassiansim"
+	"github.com/latchkeyhq/latchkey/internal/config"
+)
+
+// harness is a real latchkey (real router, real SQLite file in a temp dir)
+// whose Atlassian traffic goes to the simulator.
+type harness struct {
+	t       *testing.T
+	dir     string
+	env     map[string]string
+	sim     *atlassiansim.Sim
+	simSrv  *httptest.Server
+	app     *app.App
+	srv     *httptest.Server
+	c       *client.Client
+	logs    *syncBuffer
+	sleeps  []time.Duration
+	sleepMu sync.Mutex
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+const testSecretKey = "sk_test_0123456789abcdef0123456789abcdef"
+
+func newHarness(t *testing.T, extraEnv ...string) *harness {
+	t.Helper()
+	h := &harness{t: t, dir: t.TempDir(), sim: atlassiansim.New(), logs: &syncBuffer{}}
+	h.simSrv = httptest.NewServer(h.sim)
+	t.Cleanup(h.simSrv.Close)
+	h.env = map[string]string{
+		"LATCHKEY_DATA_DIR":         h.dir,
+		"LATCHKEY_SECRET_KEY":       testSecretKey,
+		"LATCHKEY_UPSTREAM_REWRITE": "https://api.atlassian.com=" + h.simSrv.URL + ",https://*.atlassian.net=" + h.simSrv.URL,
+		"LATCHKEY_LOG_FORMAT":       "json",
+		"LATCHKEY_LOG_LEVEL":        "debug",
+	}
+	for _, kv := range extraEnv {
+		k, v, _ := strings.Cut(kv, "=")
+		h.env[k] = v
+	}
+	h.start()
+	return h
+}
+
+func (h *harness) start() {
+	h.t.Helper()
+	a, err := h.open()
+	if err != nil {
+		h.t.Fatalf("start latchkey: %v", err)
+	}
+	h.app = a
+	h.srv = httptest.NewServer(a.Handler())
+	h.c = client.New(h.srv.URL, testSecretKey)
+	h.t.Cleanup(func() { h.stop() })
+}
+
+func (h *harness) open() (*app.App, error) {
+	cfg, err := config.Load(func(k string) string { return h.env[k] }, nil, io.Discard)
+	if err != nil {
+		return nil, err
+	}
+	log := slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	return app.New(context.Background(), cfg, log, app.Deps{
+		VerifyTimeout: 2 * time.Second,
+		Sleep: func(ctx context.Context, d time.Duration) error {
+			h.sleepMu.Lock()
+			h.sleeps = append(h.sleeps, d)
+			h.sleepMu.Unlock()
+			return ctx.Err()
+		},
+	})
+}
+
+func (h *harness) stop() {
+	if h.srv != nil {
+		h.srv.Close()
+		h.srv = nil
+	}
+	if h.app != nil {
+		h.app.Close()
+		h.app = nil
+	}
+}
+
+func (h *harness) restart() {
+	h.t.Helper()
+	h.stop()
+	h.start()
+}
+
+func (h *harness) ctx() context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	h.t.Cleanup(cancel)
+	return ctx
+}
+
+// integration creates an integration of provider with key.
+func (h *harness) integration(key, provider string) {
+	h.t.Helper()
+	if _, err := h.c.CreateIntegration(h.ctx(), client.CreateIntegrationRequest{Provider: provider, UniqueKey: key}); err != nil {
+		h.t.Fatalf("create integration %s: %v", key, err)
+	}
+}
+
+func (h *harness) session(req client.ConnectSessionRequest) string {
+	h.t.Helper()
+	if req.EndUser == nil {
+		req.EndUser = &client.EndUser{ID: "user-1", Email: "ada@example.com", DisplayName: "Ada"}
+	}
+	s, err := h.c.CreateConnectSession(h.ctx(), req)
+	if err != nil {
+		h.t.Fatalf("create session: %v", err)
+	}
+	return s.Token
+}
+
+// raw sends a request with a body and returns status and body.
+func (h *harness) raw(method, path, bearer, contentType, body string) (int, string, http.Header) {
+	h.t.Helper()
+	req, _ := http.NewRequest(method, h.srv.URL+path, strings.NewReader(body))
+	if bearer != "" {
+		req.Header.Set("Authorization", "Bearer "+bearer)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		h.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res.StatusCode, string(b), res.Header
+}
+
+func apiErr(t *testing.T, err error) *client.Error {
+	t.Helper()
+	e, ok := err.(*client.Error)
+	if !ok {
+		t.Fatalf("want *client.Error, got %T %v", err, err)
+	}
+	return e
+}

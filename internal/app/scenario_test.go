@@ -1,0 +1,61 @@
+package app_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/latchkeyhq/latchkey/client"
+	"github.com/latchkeyhq/latchkey/internal/atlassiansim"
+)
+
+const atlassian = "atlassian-service-account-api-token"
+
+// The whole flow a SaaS backend and its end user go through.
+func TestLinkAtlassianServiceAccount(t *testing.T) {
+	h := newHarness(t)
+	h.integration("jira", atlassian)
+	token := h.session(client.ConnectSessionRequest{AllowedIntegrations: []string{"jira"}})
+
+	res, err := h.c.SubmitBasic(h.ctx(), token, "jira", map[string]string{"cloudId": atlassiansim.DemoCloudID}, atlassiansim.DemoEmail, atlassiansim.DemoToken)
+	if err != nil {
+		t.Fatalf("submit: %v", err)
+	}
+	if res.ProviderConfigKey != "jira" || res.ConnectionID == "" || len(res.Warnings) != 0 {
+		t.Fatalf("submit result = %+v", res)
+	}
+
+	conn, err := h.c.GetConnection(h.ctx(), "jira", res.ConnectionID)
+	if err != nil {
+		t.Fatalf("get connection: %v", err)
+	}
+	if conn.Credentials.Type != "BASIC" || conn.Credentials.Username != atlassiansim.DemoEmail || conn.Credentials.Password != atlassiansim.DemoToken {
+		t.Errorf("credentials = %+v", conn.Credentials)
+	}
+	if conn.ConnectionConfig["cloudId"] != atlassiansim.DemoCloudID || conn.ConnectionConfig["accountId"] != "712020:demo-bot" ||
+		conn.ConnectionConfig["accountType"] != "app" || conn.ConnectionConfig["displayName"] != "Integration Bot" {
+		t.Errorf("connection_config = %v", conn.ConnectionConfig)
+	}
+	if conn.Status != "ok" || conn.Provider != atlassian || conn.EndUser == nil || conn.EndUser.ID != "user-1" || conn.Tags["end_user_id"] != "user-1" {
+		t.Errorf("connection = %+v", conn)
+	}
+	if conn.LastVerifiedAt == nil {
+		t.Error("last_verified_at not set")
+	}
+
+	// Verification went through the gateway with Basic auth.
+	calls := h.sim.Calls()
+	if len(calls) != 1 || calls[0].Path != "/ex/jira/"+atlassiansim.DemoCloudID+"/rest/api/3/myself" || calls[0].Email != atlassiansim.DemoEmail || calls[0].Status != 200 {
+		t.Errorf("simulator calls = %+v", calls)
+	}
+
+	list, err := h.c.ListConnections(h.ctx(), client.ListConnectionsOptions{})
+	if err != nil || len(list) != 1 || list[0].ConnectionID != res.ConnectionID {
+		t.Fatalf("list = %+v, %v", list, err)
+	}
+
+	// The token never appears in logs.
+	if logs := h.logs.String(); strings.Contains(logs, atlassiansim.DemoToken) || strings.Contains(logs, token) {
+		t.Error("a secret appeared in the logs")
+	}
+}
+

@@ -1,0 +1,323 @@
+// Package atlassiansim is a simulated Atlassian Cloud for tests and demos. It
+// answers the calls latchkey makes the way the real api.atlassian.com gateway
+// does: Basic auth checked, 401 for a wrong or revoked token, 401 with
+// X-Failure-Category: FAILURE_CLIENT_SCOPE_CHECK when the token lacks the
+// product's scopes, 404 for an unknown Cloud ID, and injected faults (429 with
+// Retry-After / X-RateLimit-Reset, 5xx, hangs) on demand.
+package atlassiansim
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Token is one service-account API token the simulator accepts.
+type Token struct {
+	Email       string
+	Secret      string
+	AccountID   string
+	DisplayName string
+	CloudID     string // the site the service account belongs to
+	Jira        bool   // has Jira scopes
+	Confluence  bool   // has Confluence scopes
+	Revoked     bool
+}
+
+// Fault is an injected answer for the next Count requests (Count < 0: all).
+type Fault struct {
+	Status int
+	Header map[string]string
+	Body   string
+	// Hang holds the request until the client gives up.
+	Hang  bool
+	Count int
+}
+
+// Sim is the simulator; its zero value is not usable, call New.
+type Sim struct {
+	mu     sync.Mutex
+	sites  map[string]string // cloud id → site subdomain
+	tokens map[string]*Token // secret → token
+	faults []*Fault
+	calls  []Call
+	// Now is the clock used for X-RateLimit-Reset; time.Now when nil.
+	Now func() time.Time
+}
+
+// Call records one request the simulator received (no credentials).
+type Call struct {
+	Method string
+	Path   string
+	Host   string
+	Email  string
+	Status int
+}
+
+// Demo values: a site, and a service account with a Jira+Confluence token.
+const (
+	DemoCloudID = "1a11d016-8984-4c3e-b9ab-142dd06acb1b"
+	DemoSite    = "acme"
+	DemoEmail   = "integration-bot@serviceaccount.atlassian.com"
+	DemoToken   = "ATSTT3xFfGF0demoTOKENforLATCHKEYdemo0123456789abcdefABCDEF_-=0A1B2C3D"
+)
+
+// New returns a simulator with the demo site and token.
+func New() *Sim {
+	s := &Sim{sites: map[string]string{}, tokens: map[string]*Token{}}
+	s.AddSite(DemoCloudID, DemoSite)
+	s.AddToken(Token{Email: DemoEmail, Secret: DemoToken, AccountID: "712020:demo-bot", DisplayName: "Integration Bot", CloudID: DemoCloudID, Jira: true, Confluence: true})
+	return s
+}
+
+// AddSite registers a Cloud ID and its site subdomain.
+func (s *Sim) AddSite(cloudID, subdomain string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.sites[cloudID] = subdomain
+}
+
+// AddToken registers a token.
+func (s *Sim) AddToken(t Token) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	tt := t
+	s.tokens[t.Secret] = &tt
+}
+
+// Revoke makes a token fail from now on.
+func (s *Sim) Revoke(secret string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if t, ok := s.tokens[secret]; ok {
+		t.Revoked = true
+	}
+}
+
+// SetScopes changes which products a token may use.
+func (s *Sim) SetScopes(secret string, jira, confluence bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if t, ok := s.tokens[secret]; ok {
+		t.Jira, t.Confluence = jira, confluence
+	}
+}
+
+// Inject queues a fault for the next requests.
+func (s *Sim) Inject(f Fault) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ff := f
+	s.faults = append(s.faults, &ff)
+}
+
+// ClearFaults removes every queued fault.
+func (s *Sim) ClearFaults() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults = nil
+}
+
+// Calls returns the requests received so far.
+func (s *Sim) Calls() []Call {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Call(nil), s.calls...)
+}
+
+func (s *Sim) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+func (s *Sim) nextFault() *Fault {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for len(s.faults) > 0 {
+		f := s.faults[0]
+		if f.Count == 0 {
+			s.faults = s.faults[1:]
+			continue
+		}
+		if f.Count > 0 {
+			f.Count--
+		}
+		return f
+	}
+	return nil
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json;charset=UTF-8")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// ServeHTTP answers like the gateway (api.atlassian.com/ex/{product}/{cloudId}/…)
+// and like a site (<sub>.atlassian.net/…, recognised by X-Forwarded-Host).
+func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rec := &statusWriter{ResponseWriter: w}
+	email, _, _ := r.BasicAuth()
+	defer func() {
+		s.mu.Lock()
+		s.calls = append(s.calls, Call{Method: r.Method, Path: r.URL.Path, Host: r.Header.Get("X-Forwarded-Host"), Email: email, Status: rec.status})
+		s.mu.Unlock()
+	}()
+	w = rec
+	if f := s.nextFault(); f != nil {
+		if f.Hang {
+			<-r.Context().Done()
+			return
+		}
+		for k, v := range f.Header {
+			w.Header().Set(k, v)
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(f.Status)
+		body := f.Body
+		if body == "" {
+			body = fmt.Sprintf(`{"code":%d,"message":"%s"}`, f.Status, http.StatusText(f.Status))
+		}
+		_, _ = w.Write([]byte(body))
+		return
+	}
+	product, cloudID, rest, ok := gatewayPath(r.URL.Path)
+	if !ok {
+		// Site URL: https://<sub>.atlassian.net/rest/api/3/myself or /wiki/rest/api/user/current.
+		s.serveSite(w, r)
+		return
+	}
+	s.mu.Lock()
+	_, siteKnown := s.sites[cloudID]
+	s.mu.Unlock()
+	if !siteKnown {
+		writeJSON(w, http.StatusNotFound, map[string]any{"code": 404, "message": "Not Found"})
+		return
+	}
+	tok := s.authenticate(r)
+	if tok == nil || tok.CloudID != cloudID {
+		writeJSON(w, http.StatusUnauthorized, map[string]any{"code": 401, "message": "Unauthorized"})
+		return
+	}
+	if (product == "jira" && !tok.Jira) || (product == "confluence" && !tok.Confluence) {
+		w.Header().Set("X-Failure-Category", "FAILURE_CLIENT_SCOPE_CHECK")
+		writeJSON(w, http.StatusUnauthorized, map[string]any{"code": 401, "message": "Unauthorized; scope does not match"})
+		return
+	}
+	s.serveProduct(w, r, product, rest, tok)
+}
+
+func (s *Sim) serveSite(w http.ResponseWriter, r *http.Request) {
+	host := r.Header.Get("X-Forwarded-Host")
+	sub, _, _ := strings.Cut(host, ".")
+	s.mu.Lock()
+	var cloudID string
+	for id, sd := range s.sites {
+		if sd == sub {
+			cloudID = id
+		}
+	}
+	s.mu.Unlock()
+	if cloudID == "" {
+		writeJSON(w, http.StatusNotFound, map[string]any{"errorMessage": "Site temporarily unavailable"})
+		return
+	}
+	tok := s.authenticate(r)
+	if tok == nil || tok.CloudID != cloudID {
+		w.Header().Set("WWW-Authenticate", `Basic realm="protected-area"`)
+		writeJSON(w, http.StatusUnauthorized, map[string]any{"errorMessages": []string{"Client must be authenticated to access this resource."}})
+		return
+	}
+	if strings.HasPrefix(r.URL.Path, "/wiki/") {
+		s.serveProduct(w, r, "confluence", strings.TrimPrefix(r.URL.Path, "/wiki"), tok)
+		return
+	}
+	s.serveProduct(w, r, "jira", r.URL.Path, tok)
+}
+
+func (s *Sim) serveProduct(w http.ResponseWriter, r *http.Request, product, rest string, tok *Token) {
+	switch {
+	case product == "jira" && rest == "/rest/api/3/myself":
+		writeJSON(w, http.StatusOK, map[string]any{
+			"self": "https://api.atlassian.com/ex/jira/" + tok.CloudID + "/rest/api/3/user?accountId=" + tok.AccountID, "accountId": tok.AccountID,
+			"accountType": "app", "emailAddress": tok.Email, "displayName": tok.DisplayName, "active": true, "timeZone": "Etc/UTC", "locale": "en_US",
+		})
+	case product == "confluence" && (rest == "/rest/api/user/current" || rest == "/wiki/rest/api/user/current"):
+		writeJSON(w, http.StatusOK, map[string]any{
+			"type": "known", "accountId": tok.AccountID, "accountType": "app", "email": tok.Email, "publicName": tok.DisplayName, "displayName": tok.DisplayName,
+		})
+	case product == "jira" && strings.HasPrefix(rest, "/rest/api/3/"):
+		// Anything else answers with an echo, so proxy tests can see what arrived.
+		writeJSON(w, http.StatusOK, map[string]any{"product": product, "path": rest, "query": r.URL.RawQuery, "method": r.Method})
+	default:
+		writeJSON(w, http.StatusNotFound, map[string]any{"errorMessages": []string{"Not found: " + rest}})
+	}
+}
+
+func (s *Sim) authenticate(r *http.Request) *Token {
+	h := r.Header.Get("Authorization")
+	raw, ok := strings.CutPrefix(h, "Basic ")
+	if !ok {
+		return nil
+	}
+	dec, err := base64.StdEncoding.DecodeString(raw)
+	if err != nil {
+		return nil
+	}
+	email, secret, ok := strings.Cut(string(dec), ":")
+	if !ok {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, ok := s.tokens[secret]
+	if !ok || t.Revoked || !strings.EqualFold(t.Email, email) {
+		return nil
+	}
+	c := *t
+	return &c
+}
+
+// gatewayPath splits /ex/{product}/{cloudId}/rest… .
+func gatewayPath(p string) (product, cloudID, rest string, ok bool) {
+	parts := strings.SplitN(strings.TrimPrefix(p, "/"), "/", 4)
+	if len(parts) < 4 || parts[0] != "ex" {
+		return "", "", "", false
+	}
+	return parts[1], parts[2], "/" + parts[3], true
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusWriter) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusWriter) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	return s.ResponseWriter.Write(b)
+}
+
+// RateLimited returns a 429 fault with both of Atlassian's headers.
+func (s *Sim) RateLimited(retryAfter time.Duration, count int) Fault {
+	return Fault{Status: http.StatusTooManyRequests, Count: count, Header: map[string]string{
+		"Retry-After":           fmt.Sprint(int(retryAfter.Seconds())),
+		"X-RateLimit-Reset":     s.now().Add(retryAfter).UTC().Format(time.RFC3339),
+		"X-RateLimit-Remaining": "0",
+		"RateLimit-Reason":      "jira-quota-global-based",
+	}}
+}

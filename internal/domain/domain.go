@@ -1,0 +1,232 @@
+// Package domain holds the plain types shared by latchkey's services and the
+// sentinel errors they use. It imports only the standard library.
+package domain
+
+import (
+	"errors"
+	"strings"
+	"time"
+)
+
+// Sentinel errors. Stores return them (wrapped) so services can tell cases apart
+// without knowing which database is underneath.
+var (
+	// ErrNotFound means the row asked for does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrConflict means a unique constraint would be violated.
+	ErrConflict = errors.New("already exists")
+	// ErrUnavailable means the database could not be reached.
+	ErrUnavailable = errors.New("database unavailable")
+)
+
+// Auth modes, as Nango's providers.yaml names them.
+const (
+	AuthModeBasic    = "BASIC"
+	AuthModeAPIKey   = "API_KEY"
+	AuthModeOAuth2CC = "OAUTH2_CC"
+)
+
+// Environment is an isolated tenant: its own secret key, integrations and connections.
+type Environment struct {
+	ID                  int64
+	Name                string
+	SecretKeyHash       string
+	WebhookURL          string
+	WebhookSecondaryURL string
+	CreatedAt           time.Time
+}
+
+// Integration is one configured use of a provider in an environment ("unique_key").
+type Integration struct {
+	ID              int64
+	EnvironmentID   int64
+	UniqueKey       string
+	Provider        string
+	DisplayName     string
+	ForwardWebhooks bool
+	Config          map[string]any
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
+}
+
+// EndUser is who a connect session (and so a connection) belongs to in the customer's product.
+type EndUser struct {
+	ID                      string            `json:"id"`
+	Email                   string            `json:"email,omitempty"`
+	DisplayName             string            `json:"display_name,omitempty"`
+	Tags                    map[string]string `json:"tags,omitempty"`
+	OrganizationID          string            `json:"organization_id,omitempty"`
+	OrganizationDisplayName string            `json:"organization_display_name,omitempty"`
+}
+
+// IntegrationDefaults are the per-integration defaults a connect session carries.
+type IntegrationDefaults struct {
+	ConnectionConfig    map[string]any `json:"connection_config,omitempty"`
+	UserScopes          string         `json:"user_scopes,omitempty"`
+	AuthorizationParams map[string]any `json:"authorization_params,omitempty"`
+}
+
+// ConnectSession authorises an end user's browser to create (or reconnect) a connection.
+type ConnectSession struct {
+	ID                  int64
+	EnvironmentID       int64
+	TokenHash           string
+	EndUser             *EndUser
+	AllowedIntegrations []string
+	ConfigDefaults      map[string]IntegrationDefaults
+	Overrides           map[string]map[string]string
+	WebhookURLOverride  string
+	Tags                map[string]string
+	// ReconnectIntegration and ReconnectConnectionID pin the session to an existing connection.
+	ReconnectIntegration  string
+	ReconnectConnectionID string
+	ExpiresAt             time.Time
+	CreatedAt             time.Time
+}
+
+// IsReconnect reports whether the session is pinned to an existing connection.
+func (s *ConnectSession) IsReconnect() bool { return s.ReconnectConnectionID != "" }
+
+// ConnectionError is one entry of a connection's errors array, in Nango's shape.
+type ConnectionError struct {
+	Type  string `json:"type"`
+	LogID string `json:"log_id"`
+}
+
+// Warning is a non-fatal finding recorded on a connection, such as a missing scope.
+type Warning struct {
+	Code    string `json:"code"`
+	Product string `json:"product,omitempty"`
+	Message string `json:"message"`
+}
+
+// Connection statuses.
+const (
+	StatusOK                 = "ok"
+	StatusScopeMissing       = "scope_missing"
+	StatusInvalidCredentials = "invalid_credentials"
+	StatusExpired            = "expired"
+	StatusUnreachable        = "unreachable"
+)
+
+// Connection is a linked third-party account. Credentials hold the decrypted
+// credential JSON only while in memory; the store keeps them encrypted.
+type Connection struct {
+	ID                   int64
+	EnvironmentID        int64
+	IntegrationID        int64
+	IntegrationKey       string
+	ConnectionID         string
+	Provider             string
+	ConnectionConfig     map[string]any
+	Credentials          Credentials
+	// SealedCredentials is the encrypted form the store keeps ("v1:<keyid>:…").
+	SealedCredentials    string
+	Metadata             map[string]any
+	EndUser              *EndUser
+	Tags                 map[string]string
+	WebhookURLOverride   string
+	Status               string
+	Errors               []ConnectionError
+	Warnings             []Warning
+	LastVerifiedAt       *time.Time
+	CredentialsExpiresAt *time.Time
+	LastFetchedAt        *time.Time
+	CreatedAt            time.Time
+	UpdatedAt            time.Time
+}
+
+// Credentials are what the end user gave; which fields are set depends on Type.
+type Credentials struct {
+	Type         string `json:"type"`
+	Username     string `json:"username,omitempty"`
+	Password     string `json:"password,omitempty"`
+	APIKey       string `json:"apiKey,omitempty"`
+	Token        string `json:"token,omitempty"`
+	ClientID     string `json:"client_id,omitempty"`
+	ClientSecret string `json:"client_secret,omitempty"`
+	ExpiresAt    string `json:"expires_at,omitempty"`
+}
+
+// Redacted hides every secret field; use it wherever credentials might be printed.
+func (c Credentials) String() string { return "Credentials{type:" + c.Type + ", <redacted>}" }
+
+// GoString keeps %#v from printing secrets.
+func (c Credentials) GoString() string { return c.String() }
+
+// Event is one row of the operation log. It never contains a secret.
+type Event struct {
+	ID             int64
+	EnvironmentID  int64
+	IntegrationKey string
+	ConnectionID   string
+	Kind           string // e.g. "auth.creation", "auth.override", "auth.verify"
+	Outcome        string // "success", "failure", "warning"
+	Code           string
+	Message        string
+	At             time.Time
+}
+
+// FieldError is one problem with one submitted value. Path names where it was
+// submitted, e.g. ["params","cloudId"] or ["password"].
+type FieldError struct {
+	Code    string   `json:"code"`
+	Message string   `json:"message"`
+	Path    []string `json:"path"`
+}
+
+// Problem is an error meant for the API caller: an HTTP status, a stable code, a
+// message a person can act on, and optionally per-field errors and a payload.
+// Anything that is not a Problem becomes a 500 "internal_error" with no detail.
+type Problem struct {
+	Status  int
+	Code    string
+	Message string
+	Errors  []FieldError
+	Payload map[string]any
+	// Header holds extra response headers, e.g. Retry-After.
+	Header map[string]string
+}
+
+func (p *Problem) Error() string { return p.Code + ": " + p.Message }
+
+// NewProblem builds a Problem.
+func NewProblem(status int, code, message string) *Problem {
+	return &Problem{Status: status, Code: code, Message: message}
+}
+
+// UpsertOptions say what an upsert of an existing connection replaces.
+type UpsertOptions struct {
+	// ReplaceMetadata overwrites metadata on an existing row (imports); submissions keep it.
+	ReplaceMetadata bool
+}
+
+// ConnectionFilter narrows a connection listing; zero values do not filter.
+type ConnectionFilter struct {
+	ConnectionID   string
+	Search         string
+	EndUserID      string
+	EndUserOrgID   string
+	IntegrationIDs []string // unique keys
+	Tags           map[string]string
+	Status         string
+	Limit          int
+	Offset         int
+}
+
+// ConnectionPatch holds the fields PATCH /connections/{id} may change; nil means unchanged.
+type ConnectionPatch struct {
+	EndUser            **EndUser
+	Tags               *map[string]string
+	WebhookURLOverride *string
+}
+
+// MissingConnectionError names the connection ids an update did not find.
+type MissingConnectionError struct{ IDs []string }
+
+func (e *MissingConnectionError) Error() string {
+	return "connection not found: " + strings.Join(e.IDs, ", ")
+}
+
+// Unwrap makes errors.Is(err, ErrNotFound) true.
+func (e *MissingConnectionError) Unwrap() error { return ErrNotFound }

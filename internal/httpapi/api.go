@@ -1,0 +1,195 @@
+// Package httpapi serves latchkey's JSON API: the Nango-compatible routes and
+// latchkey's own additions. Handlers return errors; writeError maps them to JSON.
+package httpapi
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/latchkeyhq/latchkey/internal/auth"
+	"github.com/latchkeyhq/latchkey/internal/domain"
+	"github.com/latchkeyhq/latchkey/internal/secret"
+)
+
+// Environments is the storage the API needs to authenticate callers.
+type Environments interface {
+	EnvironmentBySecretKeyHash(ctx context.Context, hash string) (*domain.Environment, error)
+	EnvironmentByID(ctx context.Context, id int64) (*domain.Environment, error)
+	Ping(ctx context.Context) error
+}
+
+// Options configure the API.
+type Options struct {
+	Auth         *auth.Service
+	Environments Environments
+	Logger       *slog.Logger
+	PublicURL    string
+	Version      string
+	// Extra mounts more handlers (Connect UI, proxy, …) on the same mux.
+	Extra func(mux *http.ServeMux)
+}
+
+// API is the HTTP handler.
+type API struct {
+	auth      *auth.Service
+	envs      Environments
+	log       *slog.Logger
+	publicURL string
+	version   string
+	handler   http.Handler
+}
+
+// New builds the API and its middleware chain.
+func New(o Options) *API {
+	a := &API{auth: o.Auth, envs: o.Environments, log: o.Logger, publicURL: strings.TrimRight(o.PublicURL, "/"), version: o.Version}
+	if a.log == nil {
+		a.log = slog.New(slog.DiscardHandler)
+	}
+	mux := http.NewServeMux()
+	a.routes(mux)
+	if o.Extra != nil {
+		o.Extra(mux)
+	}
+	a.handler = a.recoverPanics(withRequestID(accessLog(a.log, securityHeaders(cors(mux)))))
+	return a
+}
+
+// ServeHTTP implements http.Handler.
+func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.handler.ServeHTTP(w, r) }
+
+// routes lists every route, top to bottom.
+func (a *API) routes(mux *http.ServeMux) {
+	mux.Handle("GET /health", a.wrap(a.health))
+	mux.Handle("GET /ready", a.wrap(a.ready))
+
+	mux.Handle("POST /connect/sessions", a.secret(a.createSession))
+	mux.Handle("POST /connect/sessions/reconnect", a.secret(a.createReconnectSession))
+	mux.Handle("GET /connect/session", a.session(a.getSession))
+	mux.Handle("DELETE /connect/session", a.session(a.deleteSession))
+	mux.Handle("POST /connect/telemetry", a.wrap(a.telemetry))
+
+	mux.Handle("POST /api-auth/basic/{providerConfigKey}", a.wrap(a.submitBasic))
+	mux.Handle("POST /api-auth/api-key/{providerConfigKey}", a.wrap(a.submitAPIKey))
+
+	mux.Handle("GET /connections", a.secret(a.listConnections))
+	mux.Handle("POST /connections", a.secret(a.importConnection))
+	mux.Handle("POST /connections/metadata", a.secret(a.setMetadata))
+	mux.Handle("PATCH /connections/metadata", a.secret(a.updateMetadata))
+	mux.Handle("GET /connections/{connectionId...}", a.secret(a.getConnection))
+	mux.Handle("PATCH /connections/{connectionId...}", a.secret(a.patchConnection))
+	mux.Handle("DELETE /connections/{connectionId...}", a.secret(a.deleteConnection))
+
+	mux.Handle("GET /integrations", a.secretOrSession(a.listIntegrations))
+	mux.Handle("POST /integrations", a.secret(a.createIntegration))
+	mux.Handle("GET /integrations/{uniqueKey}", a.secret(a.getIntegration))
+	mux.Handle("PATCH /integrations/{uniqueKey}", a.secret(a.updateIntegration))
+	mux.Handle("DELETE /integrations/{uniqueKey}", a.secret(a.deleteIntegration))
+
+	mux.Handle("GET /providers", a.secretOrSession(a.listProviders))
+	mux.Handle("GET /providers/{provider}", a.secretOrSession(a.getProvider))
+
+	mux.Handle("/", a.wrap(func(w http.ResponseWriter, r *http.Request) error {
+		return problem(http.StatusNotFound, "not_found", "There is no route "+r.Method+" "+r.URL.Path+".")
+	}))
+}
+
+// caller is who made an authenticated request.
+type caller struct {
+	env     *domain.Environment
+	session *domain.ConnectSession // set when authenticated by a session token
+}
+
+type callerKey struct{}
+
+func callerFrom(r *http.Request) *caller { return r.Context().Value(callerKey{}).(*caller) }
+
+func bearer(r *http.Request) (string, *domain.Problem) {
+	h := r.Header.Get("Authorization")
+	if h == "" {
+		return "", problem(http.StatusUnauthorized, "missing_auth_header", "Authentication is required: send Authorization: Bearer <secret key>.")
+	}
+	token := strings.TrimSpace(h)
+	if rest, ok := strings.CutPrefix(token, "Bearer "); ok {
+		token = strings.TrimSpace(rest)
+	} else if strings.EqualFold(token, "bearer") {
+		token = ""
+	}
+	if token == "" || strings.ContainsAny(token, " \t") {
+		return "", problem(http.StatusUnauthorized, "malformed_auth_header", "The Authorization header must be: Bearer <secret key>.")
+	}
+	return token, nil
+}
+
+func (a *API) envBySecret(ctx context.Context, key string) (*domain.Environment, error) {
+	env, err := a.envs.EnvironmentBySecretKeyHash(ctx, secret.HashToken(key))
+	if err != nil {
+		if isNotFound(err) {
+			return nil, problem(http.StatusUnauthorized, "unknown_account", "The secret key is not valid.")
+		}
+		return nil, err
+	}
+	return env, nil
+}
+
+func (a *API) authenticate(r *http.Request, allowSecret, allowSession bool) (*caller, error) {
+	token, p := bearer(r)
+	if p != nil {
+		return nil, p
+	}
+	if strings.HasPrefix(token, auth.SessionTokenPrefix) {
+		if !allowSession {
+			return nil, problem(http.StatusUnauthorized, "unknown_account", "This route needs the environment's secret key, not a connect session token.")
+		}
+		sess, err := a.auth.SessionByToken(r.Context(), token)
+		if err != nil {
+			return nil, err
+		}
+		env, err := a.envs.EnvironmentByID(r.Context(), sess.EnvironmentID)
+		if err != nil {
+			return nil, err
+		}
+		return &caller{env: env, session: sess}, nil
+	}
+	if !allowSecret {
+		return nil, problem(http.StatusUnauthorized, "invalid_connect_session_token_format", "This route needs a connect session token.")
+	}
+	env, err := a.envBySecret(r.Context(), token)
+	if err != nil {
+		return nil, err
+	}
+	return &caller{env: env}, nil
+}
+
+func (a *API) guard(h handlerFunc, allowSecret, allowSession bool) http.Handler {
+	return a.wrap(func(w http.ResponseWriter, r *http.Request) error {
+		c, err := a.authenticate(r, allowSecret, allowSession)
+		if err != nil {
+			return err
+		}
+		return h(w, r.WithContext(context.WithValue(r.Context(), callerKey{}, c)))
+	})
+}
+
+func (a *API) secret(h handlerFunc) http.Handler          { return a.guard(h, true, false) }
+func (a *API) session(h handlerFunc) http.Handler         { return a.guard(h, false, true) }
+func (a *API) secretOrSession(h handlerFunc) http.Handler { return a.guard(h, true, true) }
+
+func (a *API) health(w http.ResponseWriter, r *http.Request) error {
+	writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "version": a.version})
+	return nil
+}
+
+func (a *API) ready(w http.ResponseWriter, r *http.Request) error {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := a.envs.Ping(ctx); err != nil {
+		a.log.Warn("readiness check failed", "err", err)
+		writeJSON(w, http.StatusServiceUnavailable, errorBody{errorDetail{Code: "database_unavailable", Message: "The database does not answer."}})
+		return nil
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"status": "ready"})
+	return nil
+}

@@ -1,0 +1,146 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+
+	"github.com/latchkeyhq/latchkey/internal/domain"
+)
+
+// maxBody bounds every JSON request body.
+const maxBody = 1 << 20
+
+// handlerFunc is a handler that returns its error; serveJSON turns it into a response.
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+func (a *API) wrap(h handlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			a.writeError(w, r, err)
+		}
+	})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		http.Error(w, `{"error":{"code":"internal_error","message":"An unexpected error occurred."}}`, http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = w.Write(buf.Bytes())
+}
+
+type errorBody struct {
+	Error errorDetail `json:"error"`
+}
+
+type errorDetail struct {
+	Code    string              `json:"code"`
+	Message string              `json:"message,omitempty"`
+	Errors  []domain.FieldError `json:"errors,omitempty"`
+	Payload map[string]any      `json:"payload,omitempty"`
+}
+
+// writeError is the one place errors become responses. A *domain.Problem says
+// what the caller did wrong; anything else is logged with the request id and
+// answered with a bare 500.
+func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	var p *domain.Problem
+	if errors.As(err, &p) {
+		for k, v := range p.Header {
+			w.Header().Set(k, v)
+		}
+		writeJSON(w, p.Status, errorBody{errorDetail{Code: p.Code, Message: p.Message, Errors: p.Errors, Payload: p.Payload}})
+		return
+	}
+	if errors.Is(err, domain.ErrUnavailable) {
+		w.Header().Set("Retry-After", "1")
+		writeJSON(w, http.StatusServiceUnavailable, errorBody{errorDetail{Code: "database_unavailable", Message: "The database is unavailable; try again shortly."}})
+		return
+	}
+	a.log.ErrorContext(r.Context(), "request failed", "err", err, "method", r.Method, "path", r.URL.Path, "request_id", requestID(r.Context()))
+	writeJSON(w, http.StatusInternalServerError, errorBody{errorDetail{Code: "internal_error", Message: "An unexpected error occurred. It has been logged with request id " + requestID(r.Context()) + "."}})
+}
+
+func problem(status int, code, message string, errs ...domain.FieldError) *domain.Problem {
+	return &domain.Problem{Status: status, Code: code, Message: message, Errors: errs}
+}
+
+// decodeJSON reads a strict JSON body into v: a JSON content type (when one is
+// given), at most maxBody bytes, no unknown keys, no trailing data.
+func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || mt != "application/json" {
+			return problem(http.StatusUnsupportedMediaType, "invalid_content_type", "The body must be JSON (Content-Type: application/json).")
+		}
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return problem(http.StatusRequestEntityTooLarge, "payload_too_large", fmt.Sprintf("The body is larger than %d bytes.", maxBody))
+		}
+		return problem(http.StatusBadRequest, "invalid_body", "The body could not be read.")
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		body = []byte("{}")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return bodyProblem(err)
+	}
+	if dec.More() {
+		return problem(http.StatusBadRequest, "invalid_body", "The body has data after the JSON value.")
+	}
+	return nil
+}
+
+func bodyProblem(err error) *domain.Problem {
+	var typeErr *json.UnmarshalTypeError
+	var syntaxErr *json.SyntaxError
+	switch {
+	case errors.As(err, &typeErr):
+		path := strings.Split(typeErr.Field, ".")
+		msg := fmt.Sprintf("%s must be %s.", typeErr.Field, jsonKind(typeErr.Type.Kind().String()))
+		if typeErr.Field == "" {
+			path, msg = []string{}, "The body must be a JSON object."
+		}
+		return problem(http.StatusBadRequest, "invalid_body", msg, domain.FieldError{Code: "invalid_type", Message: msg, Path: path})
+	case errors.As(err, &syntaxErr), errors.Is(err, io.ErrUnexpectedEOF):
+		return problem(http.StatusBadRequest, "invalid_body", "The body is not valid JSON.")
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		msg := fmt.Sprintf("Unrecognized key: %q.", field)
+		return problem(http.StatusBadRequest, "invalid_body", msg, domain.FieldError{Code: "unrecognized_keys", Message: msg, Path: []string{field}})
+	}
+	return problem(http.StatusBadRequest, "invalid_body", "The body is not valid JSON.")
+}
+
+func jsonKind(goKind string) string {
+	switch goKind {
+	case "string":
+		return "a string"
+	case "bool":
+		return "a boolean"
+	case "map", "struct":
+		return "an object"
+	case "slice", "array":
+		return "an array"
+	case "int", "int64", "float64":
+		return "a number"
+	}
+	return "of another type"
+}
+

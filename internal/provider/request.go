@@ -1,0 +1,154 @@
+package provider
+
+import (
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+
+	"github.com/latchkeyhq/latchkey/internal/domain"
+)
+
+// ErrUnsafeURL means a value would have changed where a request goes: another
+// host or scheme, or a path outside the provider's base path.
+var ErrUnsafeURL = errors.New("unsafe URL")
+
+var urlValueRE = regexp.MustCompile(`^[A-Za-z0-9._~-]+$`)
+
+// urlValue admits a connection-config value into a URL only if it is a plain
+// token: no slash, dot-segment, @, colon or anything else that could move the
+// request to another host or path.
+func urlValue(v string) (string, error) {
+	if !urlValueRE.MatchString(v) || v == "." || v == ".." {
+		return "", fmt.Errorf("%w: value %q cannot be placed in a URL", ErrUnsafeURL, truncate(v, 40))
+	}
+	return v, nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+// ResolveBaseURL interpolates the base URL (override first, else proxy.base_url)
+// with the connection's values.
+func (p *Provider) ResolveBaseURL(override string, vars Vars) (*url.URL, error) {
+	tmpl := override
+	if tmpl == "" && p.Proxy != nil {
+		tmpl = p.Proxy.BaseURL
+	}
+	if tmpl == "" {
+		return nil, fmt.Errorf("provider %s has no base URL", p.Name)
+	}
+	var badValue error
+	s, err := Interpolate(tmpl, vars, func(v string) string {
+		safe, err := urlValue(v)
+		if err != nil && badValue == nil {
+			badValue = err
+		}
+		return safe
+	})
+	if err != nil {
+		return nil, err
+	}
+	if badValue != nil {
+		return nil, badValue
+	}
+	u, err := url.Parse(strings.TrimRight(s, "/"))
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil || u.Fragment != "" {
+		return nil, fmt.Errorf("%w: base URL %q is not an absolute http(s) URL", ErrUnsafeURL, s)
+	}
+	return u, nil
+}
+
+// JoinEndpoint appends endpoint (a path with an optional query) to base. It refuses
+// an endpoint that names its own scheme or host, or whose path would climb out of
+// base's path (.., encoded or not, backslashes).
+func JoinEndpoint(base *url.URL, endpoint string) (*url.URL, error) {
+	if strings.Contains(endpoint, "\\") || strings.HasPrefix(endpoint, "//") {
+		return nil, fmt.Errorf("%w: endpoint %q", ErrUnsafeURL, truncate(endpoint, 60))
+	}
+	ep, err := url.Parse(endpoint)
+	if err != nil || ep.Scheme != "" || ep.Host != "" || ep.User != nil || ep.Opaque != "" {
+		return nil, fmt.Errorf("%w: endpoint %q must be a path", ErrUnsafeURL, truncate(endpoint, 60))
+	}
+	for _, seg := range strings.Split(ep.Path, "/") {
+		if seg == ".." || seg == "." {
+			return nil, fmt.Errorf("%w: endpoint %q contains a dot segment", ErrUnsafeURL, truncate(endpoint, 60))
+		}
+	}
+	basePath := strings.TrimRight(base.Path, "/")
+	epPath := ep.EscapedPath()
+	// Nango accepts an endpoint that already starts with the base path.
+	if basePath != "" && (epPath == basePath || strings.HasPrefix(epPath, basePath+"/")) {
+		epPath = strings.TrimPrefix(epPath, basePath)
+	}
+	joined := basePath + "/" + strings.TrimLeft(epPath, "/")
+	u := &url.URL{Scheme: base.Scheme, Host: base.Host}
+	if err := setEscapedPath(u, joined); err != nil {
+		return nil, err
+	}
+	u.RawQuery = ep.RawQuery
+	return u, nil
+}
+
+func setEscapedPath(u *url.URL, escaped string) error {
+	p, err := url.PathUnescape(escaped)
+	if err != nil {
+		return fmt.Errorf("%w: path %q", ErrUnsafeURL, truncate(escaped, 60))
+	}
+	u.Path = p
+	if u.EscapedPath() != escaped {
+		u.RawPath = escaped
+	}
+	return nil
+}
+
+// PathValue escapes a value for one path segment of a built-in request.
+func PathValue(v string) (string, error) { return urlValue(v) }
+
+// CredentialVars exposes credentials to templates (never logged).
+func CredentialVars(c domain.Credentials) map[string]any {
+	m := map[string]any{}
+	for k, v := range map[string]string{"username": c.Username, "password": c.Password, "apiKey": c.APIKey, "token": c.Token, "accessToken": c.Token,
+		"client_id": c.ClientID, "client_secret": c.ClientSecret} {
+		if v != "" {
+			m[k] = v
+		}
+	}
+	return m
+}
+
+// AuthHeaders returns the headers that authenticate a call with these credentials:
+// BASIC → Authorization: Basic, OAUTH2_CC → Bearer, then the provider's interpolated
+// proxy.headers (a header whose template cannot be resolved is left out when it
+// mentions connectionConfig, and is an error otherwise).
+func (p *Provider) AuthHeaders(c domain.Credentials, vars Vars) (http.Header, error) {
+	h := http.Header{}
+	switch c.Type {
+	case domain.AuthModeBasic:
+		h.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(c.Username+":"+c.Password)))
+	case domain.AuthModeOAuth2CC:
+		if c.Token != "" {
+			h.Set("Authorization", "Bearer "+c.Token)
+		}
+	}
+	if p.Proxy != nil {
+		for name, tmpl := range p.Proxy.Headers {
+			v, err := Interpolate(tmpl, vars, nil)
+			if err != nil {
+				if strings.Contains(tmpl, "connectionConfig") {
+					continue
+				}
+				return nil, fmt.Errorf("header %s: %w", name, err)
+			}
+			h.Set(name, v)
+		}
+	}
+	return h, nil
+}

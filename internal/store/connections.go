@@ -1,0 +1,361 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/latchkeyhq/latchkey/internal/domain"
+	"github.com/latchkeyhq/latchkey/internal/secret"
+)
+
+const connectionColumns = `c.id, c.environment_id, c.integration_id, i.unique_key, c.connection_id, c.provider, c.connection_config, c.credentials,
+	c.metadata, c.has_end_user, c.end_user_id, c.end_user_email, c.end_user_display_name, c.end_user_org_id, c.end_user_org_display_name, c.end_user_tags,
+	c.tags, c.webhook_url_override, c.status, c.errors, c.warnings, c.last_verified_at, c.credentials_expires_at, c.last_fetched_at, c.created_at, c.updated_at`
+
+const connectionFrom = ` FROM connections c JOIN integrations i ON i.id = c.integration_id`
+
+func scanConnection(row interface{ Scan(...any) error }) (*domain.Connection, error) {
+	var c domain.Connection
+	var cfg, euTags, tags, errs, warnings string
+	var metadata sql.NullString
+	var hasEU int
+	var eu domain.EndUser
+	var verified, expires, fetched sql.NullInt64
+	var created, updated int64
+	if err := row.Scan(&c.ID, &c.EnvironmentID, &c.IntegrationID, &c.IntegrationKey, &c.ConnectionID, &c.Provider, &cfg, &c.SealedCredentials,
+		&metadata, &hasEU, &eu.ID, &eu.Email, &eu.DisplayName, &eu.OrganizationID, &eu.OrganizationDisplayName, &euTags,
+		&tags, &c.WebhookURLOverride, &c.Status, &errs, &warnings, &verified, &expires, &fetched, &created, &updated); err != nil {
+		return nil, mapErr(err)
+	}
+	if hasEU != 0 {
+		if err := fromJSON(euTags, &eu.Tags); err != nil {
+			return nil, err
+		}
+		c.EndUser = &eu
+	}
+	if metadata.Valid {
+		if err := fromJSON(metadata.String, &c.Metadata); err != nil {
+			return nil, err
+		}
+	}
+	for _, p := range []struct {
+		s string
+		v any
+	}{{cfg, &c.ConnectionConfig}, {tags, &c.Tags}, {errs, &c.Errors}, {warnings, &c.Warnings}} {
+		if err := fromJSON(p.s, p.v); err != nil {
+			return nil, err
+		}
+	}
+	c.LastVerifiedAt, c.CredentialsExpiresAt, c.LastFetchedAt = fromNullMS(verified), fromNullMS(expires), fromNullMS(fetched)
+	c.CreatedAt, c.UpdatedAt = fromMS(created), fromMS(updated)
+	return &c, nil
+}
+
+
+type endUserCols struct {
+	has                                      int
+	id, email, name, orgID, orgName, tagsJSON string
+}
+
+func endUserColumns(eu *domain.EndUser) endUserCols {
+	if eu == nil {
+		return endUserCols{tagsJSON: "{}"}
+	}
+	return endUserCols{1, eu.ID, eu.Email, eu.DisplayName, eu.OrganizationID, eu.OrganizationDisplayName, mustJSON(nonNilMap(eu.Tags))}
+}
+
+func nullableJSON(m map[string]any) sql.NullString {
+	if m == nil {
+		return sql.NullString{}
+	}
+	return sql.NullString{String: mustJSON(m), Valid: true}
+}
+
+// UpsertConnection creates the connection or, if (integration, connection id)
+// exists, replaces its credentials, config, status and warnings in place, keeping
+// its id, creation time and metadata (unless opts say otherwise). End user, tags and
+// webhook override are replaced only when in carries them. created reports which.
+func (s *Store) UpsertConnection(ctx context.Context, in *domain.Connection, opts domain.UpsertOptions) (out *domain.Connection, created bool, err error) {
+	keyID, err := secret.CiphertextKeyID(in.SealedCredentials)
+	if err != nil {
+		return nil, false, fmt.Errorf("store: upsert connection: credentials are not sealed: %w", err)
+	}
+	now := ms(s.now())
+	eu := endUserColumns(in.EndUser)
+	status := in.Status
+	if status == "" {
+		status = domain.StatusOK
+	}
+	errs := in.Errors
+	if errs == nil {
+		errs = []domain.ConnectionError{}
+	}
+	warnings := in.Warnings
+	if warnings == nil {
+		warnings = []domain.Warning{}
+	}
+	err = s.tx(ctx, func(tx *sql.Tx) error {
+		var pk int64
+		err := tx.QueryRowContext(ctx, s.q(`SELECT id FROM connections WHERE integration_id = ? AND connection_id = ?`), in.IntegrationID, in.ConnectionID).Scan(&pk)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			err = tx.QueryRowContext(ctx, s.q(`INSERT INTO connections (environment_id, integration_id, connection_id, provider, connection_config, credentials, credentials_key_id,
+				metadata, has_end_user, end_user_id, end_user_email, end_user_display_name, end_user_org_id, end_user_org_display_name, end_user_tags,
+				tags, webhook_url_override, status, errors, warnings, last_verified_at, credentials_expires_at, created_at, updated_at)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`),
+				in.EnvironmentID, in.IntegrationID, in.ConnectionID, in.Provider, mustJSON(nonNilMap(in.ConnectionConfig)), in.SealedCredentials, keyID,
+				nullableJSON(in.Metadata), eu.has, eu.id, eu.email, eu.name, eu.orgID, eu.orgName, eu.tagsJSON,
+				mustJSON(nonNilMap(in.Tags)), in.WebhookURLOverride, status, mustJSON(errs), mustJSON(warnings),
+				toNullMS(in.LastVerifiedAt), toNullMS(in.CredentialsExpiresAt), now, now).Scan(&pk)
+			if err != nil {
+				return err
+			}
+			created = true
+		case err != nil:
+			return err
+		default:
+			sets := []string{`provider = ?`, `connection_config = ?`, `credentials = ?`, `credentials_key_id = ?`, `status = ?`, `errors = ?`, `warnings = ?`,
+				`last_verified_at = ?`, `credentials_expires_at = ?`, `updated_at = ?`}
+			args := []any{in.Provider, mustJSON(nonNilMap(in.ConnectionConfig)), in.SealedCredentials, keyID, status, mustJSON(errs), mustJSON(warnings),
+				toNullMS(in.LastVerifiedAt), toNullMS(in.CredentialsExpiresAt), now}
+			if opts.ReplaceMetadata {
+				sets = append(sets, `metadata = ?`)
+				args = append(args, nullableJSON(in.Metadata))
+			}
+			if in.EndUser != nil {
+				sets = append(sets, `has_end_user = ?`, `end_user_id = ?`, `end_user_email = ?`, `end_user_display_name = ?`, `end_user_org_id = ?`, `end_user_org_display_name = ?`, `end_user_tags = ?`)
+				args = append(args, eu.has, eu.id, eu.email, eu.name, eu.orgID, eu.orgName, eu.tagsJSON)
+			}
+			if len(in.Tags) > 0 {
+				sets = append(sets, `tags = ?`)
+				args = append(args, mustJSON(in.Tags))
+			}
+			if in.WebhookURLOverride != "" {
+				sets = append(sets, `webhook_url_override = ?`)
+				args = append(args, in.WebhookURLOverride)
+			}
+			args = append(args, pk)
+			if _, err := tx.ExecContext(ctx, s.q(`UPDATE connections SET `+strings.Join(sets, ", ")+` WHERE id = ?`), args...); err != nil {
+				return err
+			}
+		}
+		if created || len(in.Tags) > 0 {
+			if err := s.writeTags(ctx, tx, pk, in.Tags); err != nil {
+				return err
+			}
+		}
+		out, err = scanConnection(tx.QueryRowContext(ctx, s.q(`SELECT `+connectionColumns+connectionFrom+` WHERE c.id = ?`), pk))
+		return err
+	})
+	if err != nil {
+		return nil, false, fmt.Errorf("store: upsert connection %s: %w", in.ConnectionID, err)
+	}
+	return out, created, nil
+}
+
+func (s *Store) writeTags(ctx context.Context, tx *sql.Tx, pk int64, tags map[string]string) error {
+	if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM connection_tags WHERE connection_pk = ?`), pk); err != nil {
+		return err
+	}
+	keys := make([]string, 0, len(tags))
+	for k := range tags {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO connection_tags (connection_pk, key, value) VALUES (?, ?, ?)`), pk, k, tags[k]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Connection loads one connection by integration and connection id.
+func (s *Store) Connection(ctx context.Context, envID, integrationID int64, connectionID string) (*domain.Connection, error) {
+	out, err := scanConnection(s.db.QueryRowContext(ctx, s.q(`SELECT `+connectionColumns+connectionFrom+` WHERE c.environment_id = ? AND c.integration_id = ? AND c.connection_id = ?`),
+		envID, integrationID, connectionID))
+	if err != nil {
+		return nil, fmt.Errorf("store: connection %s: %w", connectionID, err)
+	}
+	return out, nil
+}
+
+
+// ListConnections returns matching connections, newest first (ties broken by id).
+func (s *Store) ListConnections(ctx context.Context, envID int64, f domain.ConnectionFilter) ([]*domain.Connection, error) {
+	where := []string{`c.environment_id = ?`}
+	args := []any{envID}
+	if f.ConnectionID != "" {
+		where = append(where, `c.connection_id = ?`)
+		args = append(args, f.ConnectionID)
+	}
+	if f.Search != "" {
+		like := "%" + escapeLike(strings.ToLower(f.Search)) + "%"
+		where = append(where, `(LOWER(c.connection_id) LIKE ? ESCAPE '\' OR LOWER(c.end_user_display_name) LIKE ? ESCAPE '\' OR LOWER(c.end_user_email) LIKE ? ESCAPE '\')`)
+		args = append(args, like, like, like)
+	}
+	if f.EndUserID != "" {
+		where = append(where, `c.end_user_id = ?`)
+		args = append(args, f.EndUserID)
+	}
+	if f.EndUserOrgID != "" {
+		where = append(where, `c.end_user_org_id = ?`)
+		args = append(args, f.EndUserOrgID)
+	}
+	if len(f.IntegrationIDs) > 0 {
+		where = append(where, `i.unique_key IN (`+strings.TrimSuffix(strings.Repeat("?, ", len(f.IntegrationIDs)), ", ")+`)`)
+		for _, k := range f.IntegrationIDs {
+			args = append(args, k)
+		}
+	}
+	if f.Status != "" {
+		where = append(where, `c.status = ?`)
+		args = append(args, f.Status)
+	}
+	keys := make([]string, 0, len(f.Tags))
+	for k := range f.Tags {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		where = append(where, `EXISTS (SELECT 1 FROM connection_tags t WHERE t.connection_pk = c.id AND t.key = ? AND t.value = ?)`)
+		args = append(args, k, f.Tags[k])
+	}
+	query := `SELECT ` + connectionColumns + connectionFrom + ` WHERE ` + strings.Join(where, " AND ") + ` ORDER BY c.created_at DESC, c.id DESC LIMIT ? OFFSET ?`
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 10000
+	}
+	args = append(args, limit, f.Offset)
+	rows, err := s.db.QueryContext(ctx, s.q(query), args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: list connections: %w", mapErr(err))
+	}
+	defer rows.Close()
+	out := []*domain.Connection{}
+	for rows.Next() {
+		c, err := scanConnection(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+func escapeLike(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}
+
+// DeleteConnection removes a connection.
+func (s *Store) DeleteConnection(ctx context.Context, envID, integrationID int64, connectionID string) error {
+	res, err := s.wdb.ExecContext(ctx, s.q(`DELETE FROM connections WHERE environment_id = ? AND integration_id = ? AND connection_id = ?`), envID, integrationID, connectionID)
+	if err != nil {
+		return fmt.Errorf("store: delete connection %s: %w", connectionID, mapErr(err))
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("store: delete connection %s: %w", connectionID, domain.ErrNotFound)
+	}
+	return nil
+}
+
+
+// PatchConnection applies a patch.
+func (s *Store) PatchConnection(ctx context.Context, envID, integrationID int64, connectionID string, p domain.ConnectionPatch) error {
+	sets := []string{`updated_at = ?`}
+	args := []any{ms(s.now())}
+	if p.EndUser != nil {
+		eu := endUserColumns(*p.EndUser)
+		sets = append(sets, `has_end_user = ?`, `end_user_id = ?`, `end_user_email = ?`, `end_user_display_name = ?`, `end_user_org_id = ?`, `end_user_org_display_name = ?`, `end_user_tags = ?`)
+		args = append(args, eu.has, eu.id, eu.email, eu.name, eu.orgID, eu.orgName, eu.tagsJSON)
+	}
+	if p.Tags != nil {
+		sets = append(sets, `tags = ?`)
+		args = append(args, mustJSON(nonNilMap(*p.Tags)))
+	}
+	if p.WebhookURLOverride != nil {
+		sets = append(sets, `webhook_url_override = ?`)
+		args = append(args, *p.WebhookURLOverride)
+	}
+	args = append(args, envID, integrationID, connectionID)
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		var pk int64
+		if err := tx.QueryRowContext(ctx, s.q(`UPDATE connections SET `+strings.Join(sets, ", ")+` WHERE environment_id = ? AND integration_id = ? AND connection_id = ? RETURNING id`), args...).Scan(&pk); err != nil {
+			return err
+		}
+		if p.Tags != nil {
+			return s.writeTags(ctx, tx, pk, *p.Tags)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("store: patch connection %s: %w", connectionID, err)
+	}
+	return nil
+}
+
+
+// SetMetadata replaces (merge=false) or shallow-merges (merge=true) the metadata of
+// every listed connection, all or nothing.
+func (s *Store) SetMetadata(ctx context.Context, envID, integrationID int64, connectionIDs []string, metadata map[string]any, merge bool) error {
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		current := make(map[string]map[string]any, len(connectionIDs))
+		var missing []string
+		for _, id := range connectionIDs {
+			var md sql.NullString
+			err := tx.QueryRowContext(ctx, s.q(`SELECT metadata FROM connections WHERE environment_id = ? AND integration_id = ? AND connection_id = ?`), envID, integrationID, id).Scan(&md)
+			if errors.Is(err, sql.ErrNoRows) {
+				missing = append(missing, id)
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			m := map[string]any{}
+			if md.Valid {
+				if err := fromJSON(md.String, &m); err != nil {
+					return err
+				}
+			}
+			current[id] = m
+		}
+		if len(missing) > 0 {
+			return &domain.MissingConnectionError{IDs: missing}
+		}
+		now := ms(s.now())
+		for _, id := range connectionIDs {
+			next := metadata
+			if merge {
+				next = current[id]
+				for k, v := range metadata {
+					next[k] = v
+				}
+			}
+			if _, err := tx.ExecContext(ctx, s.q(`UPDATE connections SET metadata = ?, updated_at = ? WHERE environment_id = ? AND integration_id = ? AND connection_id = ?`),
+				mustJSON(nonNilMap(next)), now, envID, integrationID, id); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("store: set metadata: %w", err)
+	}
+	return nil
+}
+
+// MarkFetched records that the connection's credentials were read at t. It writes
+// only when the recorded time is older than a minute, so hot reads stay read-only.
+func (s *Store) MarkFetched(ctx context.Context, pk int64, t time.Time) error {
+	_, err := s.wdb.ExecContext(ctx, s.q(`UPDATE connections SET last_fetched_at = ? WHERE id = ? AND (last_fetched_at IS NULL OR last_fetched_at < ?)`),
+		ms(t), pk, ms(t.Add(-time.Minute)))
+	if err != nil {
+		return fmt.Errorf("store: mark fetched: %w", mapErr(err))
+	}
+	return nil
+}

@@ -1,0 +1,99 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/latchkeyhq/latchkey/internal/domain"
+)
+
+const envColumns = `id, name, secret_key_hash, webhook_url, webhook_secondary_url, created_at`
+
+func scanEnv(row interface{ Scan(...any) error }) (*domain.Environment, error) {
+	var e domain.Environment
+	var created int64
+	if err := row.Scan(&e.ID, &e.Name, &e.SecretKeyHash, &e.WebhookURL, &e.WebhookSecondaryURL, &created); err != nil {
+		return nil, mapErr(err)
+	}
+	e.CreatedAt = fromMS(created)
+	return &e, nil
+}
+
+// EnsureEnvironment creates the named environment with this secret-key hash if it
+// does not exist. If it exists and secretKeyHash is not empty, the hash is replaced
+// (the operator set a new key). created reports whether the row is new.
+func (s *Store) EnsureEnvironment(ctx context.Context, name, secretKeyHash string) (env *domain.Environment, created bool, err error) {
+	err = s.tx(ctx, func(tx *sql.Tx) error {
+		e, err := scanEnv(tx.QueryRowContext(ctx, s.q(`SELECT `+envColumns+` FROM environments WHERE name = ?`), name))
+		switch {
+		case errors.Is(err, domain.ErrNotFound):
+			if secretKeyHash == "" {
+				return fmt.Errorf("environment %s does not exist and no secret key was given", name)
+			}
+			now := ms(s.now())
+			if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO environments (name, secret_key_hash, created_at, updated_at) VALUES (?, ?, ?, ?)`), name, secretKeyHash, now, now); err != nil {
+				return err
+			}
+			created = true
+		case err != nil:
+			return err
+		case secretKeyHash != "" && e.SecretKeyHash != secretKeyHash:
+			if _, err := tx.ExecContext(ctx, s.q(`UPDATE environments SET secret_key_hash = ?, updated_at = ? WHERE id = ?`), secretKeyHash, ms(s.now()), e.ID); err != nil {
+				return err
+			}
+		}
+		env, err = scanEnv(tx.QueryRowContext(ctx, s.q(`SELECT `+envColumns+` FROM environments WHERE name = ?`), name))
+		return err
+	})
+	if err != nil {
+		return nil, false, fmt.Errorf("store: ensure environment %s: %w", name, err)
+	}
+	return env, created, nil
+}
+
+// EnvironmentBySecretKeyHash finds the environment a secret key belongs to.
+func (s *Store) EnvironmentBySecretKeyHash(ctx context.Context, hash string) (*domain.Environment, error) {
+	e, err := scanEnv(s.db.QueryRowContext(ctx, s.q(`SELECT `+envColumns+` FROM environments WHERE secret_key_hash = ?`), hash))
+	if err != nil {
+		return nil, fmt.Errorf("store: environment by key: %w", err)
+	}
+	return e, nil
+}
+
+// EnvironmentByID loads an environment.
+func (s *Store) EnvironmentByID(ctx context.Context, id int64) (*domain.Environment, error) {
+	e, err := scanEnv(s.db.QueryRowContext(ctx, s.q(`SELECT `+envColumns+` FROM environments WHERE id = ?`), id))
+	if err != nil {
+		return nil, fmt.Errorf("store: environment %d: %w", id, err)
+	}
+	return e, nil
+}
+
+// EnsureEnvironmentIfMissing creates the named environment with the hash that
+// newHash returns, only if it does not exist; newHash is not called otherwise.
+func (s *Store) EnsureEnvironmentIfMissing(ctx context.Context, name string, newHash func() (string, error)) (env *domain.Environment, created bool, err error) {
+	err = s.tx(ctx, func(tx *sql.Tx) error {
+		e, err := scanEnv(tx.QueryRowContext(ctx, s.q(`SELECT `+envColumns+` FROM environments WHERE name = ?`), name))
+		if err == nil {
+			env = e
+			return nil
+		}
+		if !errors.Is(err, domain.ErrNotFound) {
+			return err
+		}
+		hash, err := newHash()
+		if err != nil {
+			return err
+		}
+		now := ms(s.now())
+		env, err = scanEnv(tx.QueryRowContext(ctx, s.q(`INSERT INTO environments (name, secret_key_hash, created_at, updated_at) VALUES (?, ?, ?, ?) RETURNING `+envColumns), name, hash, now, now))
+		created = err == nil
+		return err
+	})
+	if err != nil {
+		return nil, false, fmt.Errorf("store: ensure environment %s: %w", name, err)
+	}
+	return env, created, nil
+}

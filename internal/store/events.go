@@ -1,0 +1,56 @@
+package store
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/latchkeyhq/latchkey/internal/domain"
+)
+
+// InsertEvent appends to the operation log.
+func (s *Store) InsertEvent(ctx context.Context, e *domain.Event) error {
+	at := e.At
+	if at.IsZero() {
+		at = s.now()
+	}
+	_, err := s.wdb.ExecContext(ctx, s.q(`INSERT INTO events (environment_id, integration_key, connection_id, kind, outcome, code, message, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
+		e.EnvironmentID, e.IntegrationKey, e.ConnectionID, e.Kind, e.Outcome, e.Code, e.Message, ms(at))
+	if err != nil {
+		return fmt.Errorf("store: insert event: %w", mapErr(err))
+	}
+	return nil
+}
+
+// ListEvents returns the operation log of one connection (or of the whole
+// environment when integrationKey is empty), newest first, before the id beforeID
+// when it is positive.
+func (s *Store) ListEvents(ctx context.Context, envID int64, integrationKey, connectionID string, beforeID int64, limit int) ([]*domain.Event, error) {
+	query := `SELECT id, environment_id, integration_key, connection_id, kind, outcome, code, message, at FROM events WHERE environment_id = ?`
+	args := []any{envID}
+	if integrationKey != "" {
+		query += ` AND integration_key = ? AND connection_id = ?`
+		args = append(args, integrationKey, connectionID)
+	}
+	if beforeID > 0 {
+		query += ` AND id < ?`
+		args = append(args, beforeID)
+	}
+	query += ` ORDER BY id DESC LIMIT ?`
+	args = append(args, limit)
+	rows, err := s.db.QueryContext(ctx, s.q(query), args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: list events: %w", mapErr(err))
+	}
+	defer rows.Close()
+	out := []*domain.Event{}
+	for rows.Next() {
+		var e domain.Event
+		var at int64
+		if err := rows.Scan(&e.ID, &e.EnvironmentID, &e.IntegrationKey, &e.ConnectionID, &e.Kind, &e.Outcome, &e.Code, &e.Message, &at); err != nil {
+			return nil, err
+		}
+		e.At = fromMS(at)
+		out = append(out, &e)
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,101 @@
+package store
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/latchkeyhq/latchkey/internal/domain"
+)
+
+const integrationColumns = `id, environment_id, unique_key, provider, display_name, forward_webhooks, config, created_at, updated_at`
+
+func scanIntegration(row interface{ Scan(...any) error }) (*domain.Integration, error) {
+	var i domain.Integration
+	var cfg string
+	var fw int
+	var created, updated int64
+	if err := row.Scan(&i.ID, &i.EnvironmentID, &i.UniqueKey, &i.Provider, &i.DisplayName, &fw, &cfg, &created, &updated); err != nil {
+		return nil, mapErr(err)
+	}
+	i.ForwardWebhooks = fw != 0
+	i.CreatedAt, i.UpdatedAt = fromMS(created), fromMS(updated)
+	if err := fromJSON(cfg, &i.Config); err != nil {
+		return nil, err
+	}
+	return &i, nil
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// CreateIntegration inserts an integration; a taken unique key is domain.ErrConflict.
+func (s *Store) CreateIntegration(ctx context.Context, in *domain.Integration) (*domain.Integration, error) {
+	now := ms(s.now())
+	if in.Config == nil {
+		in.Config = map[string]any{}
+	}
+	row := s.wdb.QueryRowContext(ctx, s.q(`INSERT INTO integrations (environment_id, unique_key, provider, display_name, forward_webhooks, config, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING `+integrationColumns),
+		in.EnvironmentID, in.UniqueKey, in.Provider, in.DisplayName, boolInt(in.ForwardWebhooks), mustJSON(in.Config), now, now)
+	out, err := scanIntegration(row)
+	if err != nil {
+		return nil, fmt.Errorf("store: create integration %s: %w", in.UniqueKey, err)
+	}
+	return out, nil
+}
+
+// Integration loads an integration by its unique key.
+func (s *Store) Integration(ctx context.Context, envID int64, uniqueKey string) (*domain.Integration, error) {
+	out, err := scanIntegration(s.db.QueryRowContext(ctx, s.q(`SELECT `+integrationColumns+` FROM integrations WHERE environment_id = ? AND unique_key = ?`), envID, uniqueKey))
+	if err != nil {
+		return nil, fmt.Errorf("store: integration %s: %w", uniqueKey, err)
+	}
+	return out, nil
+}
+
+// ListIntegrations returns the environment's integrations, oldest first.
+func (s *Store) ListIntegrations(ctx context.Context, envID int64) ([]*domain.Integration, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT `+integrationColumns+` FROM integrations WHERE environment_id = ? ORDER BY created_at, id`), envID)
+	if err != nil {
+		return nil, fmt.Errorf("store: list integrations: %w", mapErr(err))
+	}
+	defer rows.Close()
+	var out []*domain.Integration
+	for rows.Next() {
+		i, err := scanIntegration(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, i)
+	}
+	return out, rows.Err()
+}
+
+// UpdateIntegration writes the mutable fields (unique key, display name,
+// forward_webhooks, config) of the integration with in.ID.
+func (s *Store) UpdateIntegration(ctx context.Context, in *domain.Integration) (*domain.Integration, error) {
+	row := s.wdb.QueryRowContext(ctx, s.q(`UPDATE integrations SET unique_key = ?, display_name = ?, forward_webhooks = ?, config = ?, updated_at = ?
+		WHERE id = ? AND environment_id = ? RETURNING `+integrationColumns),
+		in.UniqueKey, in.DisplayName, boolInt(in.ForwardWebhooks), mustJSON(in.Config), ms(s.now()), in.ID, in.EnvironmentID)
+	out, err := scanIntegration(row)
+	if err != nil {
+		return nil, fmt.Errorf("store: update integration %d: %w", in.ID, err)
+	}
+	return out, nil
+}
+
+// DeleteIntegration removes an integration and, by cascade, its connections.
+func (s *Store) DeleteIntegration(ctx context.Context, envID int64, uniqueKey string) error {
+	res, err := s.wdb.ExecContext(ctx, s.q(`DELETE FROM integrations WHERE environment_id = ? AND unique_key = ?`), envID, uniqueKey)
+	if err != nil {
+		return fmt.Errorf("store: delete integration %s: %w", uniqueKey, mapErr(err))
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("store: delete integration %s: %w", uniqueKey, domain.ErrNotFound)
+	}
+	return nil
+}

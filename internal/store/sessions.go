@@ -1,0 +1,94 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"github.com/latchkeyhq/latchkey/internal/domain"
+)
+
+const sessionColumns = `id, environment_id, token_hash, end_user, allowed_integrations, config_defaults, overrides, webhook_url_override, tags, reconnect_integration, reconnect_connection_id, expires_at, created_at`
+
+func scanSession(row interface{ Scan(...any) error }) (*domain.ConnectSession, error) {
+	var c domain.ConnectSession
+	var endUser sql.NullString
+	var allowed, defaults, overrides, tags string
+	var expires, created int64
+	if err := row.Scan(&c.ID, &c.EnvironmentID, &c.TokenHash, &endUser, &allowed, &defaults, &overrides, &c.WebhookURLOverride, &tags,
+		&c.ReconnectIntegration, &c.ReconnectConnectionID, &expires, &created); err != nil {
+		return nil, mapErr(err)
+	}
+	if endUser.Valid {
+		c.EndUser = &domain.EndUser{}
+		if err := fromJSON(endUser.String, c.EndUser); err != nil {
+			return nil, err
+		}
+	}
+	for _, p := range []struct {
+		s string
+		v any
+	}{{allowed, &c.AllowedIntegrations}, {defaults, &c.ConfigDefaults}, {overrides, &c.Overrides}, {tags, &c.Tags}} {
+		if err := fromJSON(p.s, p.v); err != nil {
+			return nil, err
+		}
+	}
+	c.ExpiresAt, c.CreatedAt = fromMS(expires), fromMS(created)
+	return &c, nil
+}
+
+// CreateConnectSession stores a session; only the token's hash is kept.
+func (s *Store) CreateConnectSession(ctx context.Context, c *domain.ConnectSession) (*domain.ConnectSession, error) {
+	var endUser sql.NullString
+	if c.EndUser != nil {
+		endUser = sql.NullString{String: mustJSON(c.EndUser), Valid: true}
+	}
+	allowed := c.AllowedIntegrations
+	if allowed == nil {
+		allowed = []string{}
+	}
+	row := s.wdb.QueryRowContext(ctx, s.q(`INSERT INTO connect_sessions (environment_id, token_hash, end_user, allowed_integrations, config_defaults, overrides,
+		webhook_url_override, tags, reconnect_integration, reconnect_connection_id, expires_at, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING `+sessionColumns),
+		c.EnvironmentID, c.TokenHash, endUser, mustJSON(allowed), mustJSON(nonNilMap(c.ConfigDefaults)), mustJSON(nonNilMap(c.Overrides)),
+		c.WebhookURLOverride, mustJSON(nonNilMap(c.Tags)), c.ReconnectIntegration, c.ReconnectConnectionID, ms(c.ExpiresAt), ms(s.now()))
+	out, err := scanSession(row)
+	if err != nil {
+		return nil, fmt.Errorf("store: create connect session: %w", err)
+	}
+	return out, nil
+}
+
+func nonNilMap[K comparable, V any](m map[K]V) map[K]V {
+	if m == nil {
+		return map[K]V{}
+	}
+	return m
+}
+
+// ConnectSessionByTokenHash loads a session that has not expired at now.
+func (s *Store) ConnectSessionByTokenHash(ctx context.Context, hash string, now time.Time) (*domain.ConnectSession, error) {
+	out, err := scanSession(s.db.QueryRowContext(ctx, s.q(`SELECT `+sessionColumns+` FROM connect_sessions WHERE token_hash = ? AND expires_at > ?`), hash, ms(now)))
+	if err != nil {
+		return nil, fmt.Errorf("store: connect session: %w", err)
+	}
+	return out, nil
+}
+
+// DeleteConnectSession removes a session.
+func (s *Store) DeleteConnectSession(ctx context.Context, id int64) error {
+	if _, err := s.wdb.ExecContext(ctx, s.q(`DELETE FROM connect_sessions WHERE id = ?`), id); err != nil {
+		return fmt.Errorf("store: delete connect session: %w", mapErr(err))
+	}
+	return nil
+}
+
+// PurgeExpiredSessions deletes sessions that expired before cutoff; it returns how many.
+func (s *Store) PurgeExpiredSessions(ctx context.Context, cutoff time.Time) (int64, error) {
+	res, err := s.wdb.ExecContext(ctx, s.q(`DELETE FROM connect_sessions WHERE expires_at <= ?`), ms(cutoff))
+	if err != nil {
+		return 0, fmt.Errorf("store: purge sessions: %w", mapErr(err))
+	}
+	return res.RowsAffected()
+}

@@ -1,0 +1,264 @@
+// Package store persists latchkey's data. One concrete *Store runs on SQLite
+// (modernc.org/sqlite, pure Go, WAL). SQL lives beside the method that runs it;
+// migrations are embedded .sql files per dialect. Not-found is domain.ErrNotFound.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/latchkeyhq/latchkey/internal/domain"
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+//go:embed migrations
+var migrationsFS embed.FS
+
+// Store is latchkey's database. Reads go to a pool; on SQLite every write goes
+// through a single connection, so writers queue in Go instead of failing with
+// SQLITE_BUSY, and each write transaction takes the lock up front (BEGIN IMMEDIATE).
+type Store struct {
+	db      *sql.DB // reads
+	wdb     *sql.DB // writes (same pool as db on PostgreSQL)
+	dialect string
+	now     func() time.Time
+}
+
+// OpenSQLite opens (creating if needed) the SQLite database at path.
+func OpenSQLite(ctx context.Context, path string) (*Store, error) {
+	if dir := filepath.Dir(path); dir != "" {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("store: create %s: %w", dir, err)
+		}
+	}
+	pragmas := "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)"
+	wdb, err := sql.Open("sqlite", "file:"+path+"?"+pragmas+"&_txlock=immediate")
+	if err != nil {
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	wdb.SetMaxOpenConns(1)
+	wdb.SetConnMaxIdleTime(0)
+	if err := wdb.PingContext(ctx); err != nil {
+		wdb.Close()
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	// The file is created by the ping above; keep it private.
+	_ = os.Chmod(path, 0o600)
+	rdb, err := sql.Open("sqlite", "file:"+path+"?"+pragmas)
+	if err != nil {
+		wdb.Close()
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	rdb.SetMaxOpenConns(8)
+	return &Store{db: rdb, wdb: wdb, dialect: "sqlite", now: time.Now}, nil
+}
+
+// Close releases the database.
+func (s *Store) Close() error {
+	err := s.wdb.Close()
+	if s.db != s.wdb {
+		err = errors.Join(err, s.db.Close())
+	}
+	return err
+}
+
+// Dialect names the database in use ("sqlite" or "postgres").
+func (s *Store) Dialect() string { return s.dialect }
+
+// Ping checks the database answers.
+func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
+
+// Migration is one embedded schema change.
+type Migration struct {
+	Version int
+	Name    string
+	SQL     string
+}
+
+func (s *Store) migrations() ([]Migration, error) {
+	dir := "migrations/" + s.dialect
+	entries, err := fs.ReadDir(migrationsFS, dir)
+	if err != nil {
+		return nil, err
+	}
+	var out []Migration
+	for _, e := range entries {
+		name := e.Name()
+		if !strings.HasSuffix(name, ".sql") {
+			continue
+		}
+		v, err := strconv.Atoi(strings.SplitN(name, "_", 2)[0])
+		if err != nil {
+			return nil, fmt.Errorf("store: migration %s: name must start with a number", name)
+		}
+		b, err := migrationsFS.ReadFile(dir + "/" + name)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, Migration{Version: v, Name: name, SQL: string(b)})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Version < out[j].Version })
+	return out, nil
+}
+
+// Migrate applies every migration not yet applied, each in its own transaction.
+// It returns how many it applied.
+func (s *Store) Migrate(ctx context.Context) (int, error) {
+	if _, err := s.wdb.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)`); err != nil {
+		return 0, fmt.Errorf("store: migrations table: %w", err)
+	}
+	all, err := s.migrations()
+	if err != nil {
+		return 0, err
+	}
+	applied := 0
+	for _, m := range all {
+		err := s.tx(ctx, func(tx *sql.Tx) error {
+			var n int
+			if err := tx.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM schema_migrations WHERE version = ?`), m.Version).Scan(&n); err != nil {
+				return err
+			}
+			if n > 0 {
+				return nil
+			}
+			if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
+				return fmt.Errorf("%s: %w", m.Name, err)
+			}
+			if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`), m.Version, m.Name, ms(s.now())); err != nil {
+				return err
+			}
+			applied++
+			return nil
+		})
+		if err != nil {
+			return applied, fmt.Errorf("store: migrate: %w", err)
+		}
+	}
+	return applied, nil
+}
+
+// q rewrites ? placeholders for the dialect.
+func (s *Store) q(query string) string {
+	if s.dialect != "postgres" {
+		return query
+	}
+	var b strings.Builder
+	n := 0
+	for _, r := range query {
+		if r == '?' {
+			n++
+			b.WriteString("$" + strconv.Itoa(n))
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := s.wdb.BeginTx(ctx, nil)
+	if err != nil {
+		return mapErr(err)
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return mapErr(err)
+	}
+	return mapErr(tx.Commit())
+}
+
+func mapErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return domain.ErrNotFound
+	}
+	msg := err.Error()
+	if strings.Contains(msg, "UNIQUE constraint failed") || strings.Contains(msg, "duplicate key value") {
+		return fmt.Errorf("%w: %v", domain.ErrConflict, err)
+	}
+	return err
+}
+
+func ms(t time.Time) int64 { return t.UnixMilli() }
+
+func fromMS(v int64) time.Time { return time.UnixMilli(v).UTC() }
+
+func fromNullMS(v sql.NullInt64) *time.Time {
+	if !v.Valid {
+		return nil
+	}
+	t := fromMS(v.Int64)
+	return &t
+}
+
+func toNullMS(t *time.Time) sql.NullInt64 {
+	if t == nil {
+		return sql.NullInt64{}
+	}
+	return sql.NullInt64{Int64: ms(*t), Valid: true}
+}
+
+func mustJSON(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(fmt.Sprintf("store: marshal %T: %v", v, err)) // only plain maps and slices reach here
+	}
+	return string(b)
+}
+
+func fromJSON(s string, v any) error {
+	if s == "" {
+		return nil
+	}
+	return json.Unmarshal([]byte(s), v)
+}
+
+// GetSetting reads a value from the settings table.
+func (s *Store) GetSetting(ctx context.Context, key string) (string, error) {
+	var v string
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT value FROM settings WHERE key = ?`), key).Scan(&v)
+	if err != nil {
+		return "", fmt.Errorf("store: setting %s: %w", key, mapErr(err))
+	}
+	return v, nil
+}
+
+// SetSetting writes a value to the settings table.
+func (s *Store) SetSetting(ctx context.Context, key, value string) error {
+	_, err := s.wdb.ExecContext(ctx, s.q(`INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`), key, value)
+	if err != nil {
+		return fmt.Errorf("store: set setting %s: %w", key, mapErr(err))
+	}
+	return nil
+}
+
+// CredentialKeyIDs lists the distinct key ids that sealed stored credentials.
+func (s *Store) CredentialKeyIDs(ctx context.Context) ([]string, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT DISTINCT credentials_key_id FROM connections`)
+	if err != nil {
+		return nil, fmt.Errorf("store: key ids: %w", mapErr(err))
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
+}
