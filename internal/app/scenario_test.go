@@ -58,4 +58,3 @@ func TestLinkAtlassianServiceAccount(t *testing.T) {
 		t.Error("a secret appeared in the logs")
 	}
 }
-

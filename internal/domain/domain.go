@@ -112,14 +112,14 @@ const (
 // Connection is a linked third-party account. Credentials hold the decrypted
 // credential JSON only while in memory; the store keeps them encrypted.
 type Connection struct {
-	ID                   int64
-	EnvironmentID        int64
-	IntegrationID        int64
-	IntegrationKey       string
-	ConnectionID         string
-	Provider             string
-	ConnectionConfig     map[string]any
-	Credentials          Credentials
+	ID               int64
+	EnvironmentID    int64
+	IntegrationID    int64
+	IntegrationKey   string
+	ConnectionID     string
+	Provider         string
+	ConnectionConfig map[string]any
+	Credentials      Credentials
 	// SealedCredentials is the encrypted form the store keeps ("v1:<keyid>:…").
 	SealedCredentials    string
 	Metadata             map[string]any

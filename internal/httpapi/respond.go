@@ -143,4 +143,3 @@ func jsonKind(goKind string) string {
 	}
 	return "of another type"
 }
-

@@ -56,9 +56,8 @@ func scanConnection(row interface{ Scan(...any) error }) (*domain.Connection, er
 	return &c, nil
 }
 
-
 type endUserCols struct {
-	has                                      int
+	has                                       int
 	id, email, name, orgID, orgName, tagsJSON string
 }
 
@@ -185,7 +184,6 @@ func (s *Store) Connection(ctx context.Context, envID, integrationID int64, conn
 	return out, nil
 }
 
-
 // ListConnections returns matching connections, newest first (ties broken by id).
 func (s *Store) ListConnections(ctx context.Context, envID int64, f domain.ConnectionFilter) ([]*domain.Connection, error) {
 	where := []string{`c.environment_id = ?`}
@@ -264,7 +262,6 @@ func (s *Store) DeleteConnection(ctx context.Context, envID, integrationID int64
 	return nil
 }
 
-
 // PatchConnection applies a patch.
 func (s *Store) PatchConnection(ctx context.Context, envID, integrationID int64, connectionID string, p domain.ConnectionPatch) error {
 	sets := []string{`updated_at = ?`}
@@ -298,7 +295,6 @@ func (s *Store) PatchConnection(ctx context.Context, envID, integrationID int64,
 	}
 	return nil
 }
-
 
 // SetMetadata replaces (merge=false) or shallow-merges (merge=true) the metadata of
 // every listed connection, all or nothing.
