@@ -89,6 +89,9 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, deps Deps) (
 			st.Close()
 		}
 	}()
+	if deps.Now != nil {
+		st.SetClock(deps.Now)
+	}
 	if n, err := st.Migrate(ctx); err != nil {
 		return nil, err
 	} else if n > 0 {

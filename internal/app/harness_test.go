@@ -2,6 +2,8 @@ package app_test
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"io"
 	"log/slog"
 	"net/http"
@@ -31,6 +33,21 @@ type harness struct {
 	logs    *syncBuffer
 	sleeps  []time.Duration
 	sleepMu sync.Mutex
+	clockMu sync.Mutex
+	clock   time.Time
+}
+
+// now is the clock latchkey sees; advance moves it.
+func (h *harness) now() time.Time {
+	h.clockMu.Lock()
+	defer h.clockMu.Unlock()
+	return h.clock
+}
+
+func (h *harness) advance(d time.Duration) {
+	h.clockMu.Lock()
+	defer h.clockMu.Unlock()
+	h.clock = h.clock.Add(d)
 }
 
 type syncBuffer struct {
@@ -54,7 +71,7 @@ const testSecretKey = "sk_test_0123456789abcdef0123456789abcdef"
 
 func newHarness(t *testing.T, extraEnv ...string) *harness {
 	t.Helper()
-	h := &harness{t: t, dir: t.TempDir(), sim: atlassiansim.New(), logs: &syncBuffer{}}
+	h := &harness{t: t, dir: t.TempDir(), sim: atlassiansim.New(), logs: &syncBuffer{}, clock: time.Now().UTC()}
 	h.simSrv = httptest.NewServer(h.sim)
 	t.Cleanup(h.simSrv.Close)
 	h.env = map[string]string{
@@ -92,6 +109,7 @@ func (h *harness) open() (*app.App, error) {
 	log := slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	return app.New(context.Background(), cfg, log, app.Deps{
 		VerifyTimeout: 2 * time.Second,
+		Now:           h.now,
 		Sleep: func(ctx context.Context, d time.Duration) error {
 			h.sleepMu.Lock()
 			h.sleeps = append(h.sleeps, d)
@@ -170,4 +188,24 @@ func apiErr(t *testing.T, err error) *client.Error {
 		t.Fatalf("want *client.Error, got %T %v", err, err)
 	}
 	return e
+}
+
+// dumpDB returns every text value in the database, to look for secrets.
+func (h *harness) dumpDB() string {
+	h.t.Helper()
+	b, err := os.ReadFile(filepath.Join(h.dir, "latchkey.db"))
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	wal, _ := os.ReadFile(filepath.Join(h.dir, "latchkey.db-wal"))
+	return string(b) + string(wal)
+}
+
+func (h *harness) countEvents(kind, outcome string) int {
+	h.t.Helper()
+	var n int
+	if err := h.app.Store().DB().QueryRow(`SELECT COUNT(*) FROM events WHERE kind = ? AND outcome = ?`, kind, outcome).Scan(&n); err != nil {
+		h.t.Fatal(err)
+	}
+	return n
 }

@@ -72,7 +72,7 @@ func (s *Service) call(ctx context.Context, method string, u *url.URL, h http.He
 			return last
 		}
 		wait := retryWait(last.header, i, s.now())
-		if deadline, ok := ctx.Deadline(); ok && s.now().Add(wait).After(deadline) {
+		if deadline, ok := ctx.Deadline(); ok && wait >= time.Until(deadline) {
 			return last
 		}
 		if err := s.sleep(ctx, wait); err != nil {

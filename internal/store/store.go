@@ -262,3 +262,9 @@ func (s *Store) CredentialKeyIDs(ctx context.Context) ([]string, error) {
 	}
 	return out, rows.Err()
 }
+
+// DB exposes the read pool for tests and diagnostics.
+func (s *Store) DB() *sql.DB { return s.db }
+
+// SetClock replaces the clock used for timestamps (tests inject one).
+func (s *Store) SetClock(now func() time.Time) { s.now = now }
