@@ -292,7 +292,7 @@ func TestImportConnection(t *testing.T) {
 		Credentials:      client.Credentials{Type: "BASIC", Username: atlassiansim.DemoEmail, Password: atlassiansim.DemoToken},
 		ConnectionConfig: map[string]any{"cloudId": atlassiansim.DemoCloudID, "region": "eu"},
 		Metadata:         map[string]any{"plan": "pro"}, Tags: map[string]string{"src": "import"},
-		EndUser:          &client.EndUser{ID: "u9"},
+		EndUser: &client.EndUser{ID: "u9"},
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -2,12 +2,12 @@ package app_test
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
