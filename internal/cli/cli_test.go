@@ -1,0 +1,78 @@
+package cli
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+func TestVersionAndUsage(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := Main(context.Background(), []string{"version"}, func(string) string { return "" }, &out, &errb); code != 0 || !strings.HasPrefix(out.String(), "latchkey ") {
+		t.Errorf("version: %d %q", code, out.String())
+	}
+	out.Reset()
+	if code := Main(context.Background(), []string{"frobnicate"}, func(string) string { return "" }, &out, &errb); code != 2 || !strings.Contains(errb.String(), "unknown command") {
+		t.Errorf("unknown command: %d %q", code, errb.String())
+	}
+}
+
+func TestServeRefusesBadConfigNamingTheVariable(t *testing.T) {
+	var out, errb bytes.Buffer
+	env := map[string]string{"LATCHKEY_DATA_DIR": t.TempDir(), "LATCHKEY_LOG_FORMAT": "xml"}
+	code := Main(context.Background(), []string{"serve"}, func(k string) string { return env[k] }, &out, &errb)
+	if code != 2 || !strings.Contains(errb.String(), "LATCHKEY_LOG_FORMAT") {
+		t.Errorf("code %d, stderr %q", code, errb.String())
+	}
+}
+
+// serve starts on an empty directory, prints the generated secret key once,
+// answers, and shuts down cleanly when its context ends (as on SIGTERM).
+func TestServeStartsAndStops(t *testing.T) {
+	dir := t.TempDir()
+	env := map[string]string{"LATCHKEY_DATA_DIR": dir, "LATCHKEY_ADDR": "127.0.0.1:0", "LATCHKEY_LOG_FORMAT": "json"}
+	run := func() (string, string) {
+		ctx, cancel := context.WithCancel(context.Background())
+		pr, pw := io.Pipe()
+		var out bytes.Buffer
+		done := make(chan int)
+		go func() { done <- Main(ctx, []string{"serve"}, func(k string) string { return env[k] }, &out, pw) }()
+		sc := bufio.NewScanner(pr)
+		var addr string
+		for sc.Scan() {
+			var line struct {
+				Msg  string `json:"msg"`
+				Addr string `json:"addr"`
+			}
+			if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "latchkey ready" {
+				addr = line.Addr
+				break
+			}
+		}
+		go io.Copy(io.Discard, pr)
+		res, err := http.Get("http://" + addr + "/health")
+		if err != nil || res.StatusCode != 200 {
+			t.Fatalf("health: %v %v", res, err)
+		}
+		res.Body.Close()
+		cancel()
+		if code := <-done; code != 0 {
+			t.Errorf("exit code %d", code)
+		}
+		pw.Close()
+		return out.String(), addr
+	}
+	first, _ := run()
+	if !strings.Contains(first, "sk_dev_") || !strings.Contains(first, "shown only this once") {
+		t.Errorf("first start did not print the key: %q", first)
+	}
+	second, _ := run()
+	if strings.Contains(second, "sk_dev_") {
+		t.Error("the key was printed again on restart")
+	}
+}

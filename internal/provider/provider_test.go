@@ -1,0 +1,216 @@
+package provider
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+func builtin(t *testing.T) *Catalogue {
+	t.Helper()
+	c, err := Load("https://auth.example.com/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestBuiltinCatalogue(t *testing.T) {
+	c := builtin(t)
+	var names []string
+	for _, p := range c.All() {
+		names = append(names, p.Name)
+	}
+	if strings.Join(names, ",") != "atlassian-service-account-api-token,confluence-basic,jira-basic" {
+		t.Fatalf("names = %v", names)
+	}
+	p, _ := c.Get("atlassian-service-account-api-token")
+	if p.AuthMode != "BASIC" || p.Proxy.BaseURL != "https://api.atlassian.com" || p.Proxy.Retry.At[0] != "x-ratelimit-reset" {
+		t.Errorf("atlassian = %+v", p)
+	}
+	if p.DocsConnect != "https://auth.example.com/docs/connect/atlassian-service-account-api-token" {
+		t.Errorf("docs_connect = %q", p.DocsConnect)
+	}
+	cloud, _ := p.ConnectionConfig.Get("cloudId")
+	if p.DocURL(cloud) != p.DocsConnect+"#step-1-finding-your-cloud-id" || cloud.Format != "uuid" || cloud.Order != 1 {
+		t.Errorf("cloudId = %+v", cloud)
+	}
+	// Field order is the YAML order.
+	if p.Credentials[0].Name != "username" || p.Credentials[1].Name != "password" || !p.Credentials[1].Secret {
+		t.Errorf("credentials order = %v, %v", p.Credentials[0].Name, p.Credentials[1].Name)
+	}
+	if p.Raw["display_name"] != "Atlassian Service Account (API Token)" || p.Raw["docs"] != p.DocsConnect {
+		t.Errorf("raw = %v", p.Raw)
+	}
+}
+
+func TestExtraProvidersReplaceAndAlias(t *testing.T) {
+	extra := []byte(`
+jira-basic:
+    display_name: Our Jira
+    auth_mode: BASIC
+    proxy:
+        base_url: https://${connectionConfig.subdomain}.example.net
+acme-api:
+    display_name: Acme
+    auth_mode: API_KEY
+    proxy:
+        base_url: https://api.acme.test
+        headers:
+            x-api-key: ${apiKey}
+    credentials:
+        apiKey:
+            type: string
+            title: Acme key
+            pattern: ^ak_[a-z0-9]{8}$
+acme-eu:
+    alias: acme-api
+    display_name: Acme (EU)
+    proxy:
+        base_url: https://eu.acme.test
+`)
+	c, err := Load("http://x", extra)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j, _ := c.Get("jira-basic")
+	if j.DisplayName != "Our Jira" || len(j.ConnectionConfig) != 0 {
+		t.Errorf("replaced jira-basic = %+v", j)
+	}
+	eu, _ := c.Get("acme-eu")
+	if eu.AuthMode != "API_KEY" || eu.Proxy.BaseURL != "https://eu.acme.test" || eu.DisplayName != "Acme (EU)" || len(eu.Credentials) != 1 {
+		t.Errorf("alias = %+v", eu)
+	}
+	if _, ok := c.Get("atlassian-service-account-api-token"); !ok {
+		t.Error("built-ins lost")
+	}
+}
+
+func TestInvalidProviders(t *testing.T) {
+	cases := map[string]string{
+		"auth_mode":                       "x:\n  display_name: X\n  auth_mode: OAUTH2\n",
+		"display_name":                    "x:\n  auth_mode: BASIC\n",
+		"pattern":                         "x:\n  display_name: X\n  auth_mode: BASIC\n  credentials:\n    password:\n      pattern: '(['\n",
+		"format":                          "x:\n  display_name: X\n  auth_mode: BASIC\n  credentials:\n    password:\n      format: phone\n",
+		"base_url":                        "x:\n  display_name: X\n  auth_mode: BASIC\n  proxy:\n    base_url: ftp://x\n",
+		"credentials_verification_script": "x:\n  display_name: X\n  auth_mode: BASIC\n  credentials_verification_script: nope\n",
+		"alias":                           "x:\n  alias: ghost\n",
+		"name":                            "bad name:\n  display_name: X\n  auth_mode: BASIC\n",
+		"token_url":                       "x:\n  display_name: X\n  auth_mode: OAUTH2_CC\n",
+		"YAML":                            "x: [",
+	}
+	for want, src := range cases {
+		_, err := Load("http://x", []byte(src))
+		if err == nil {
+			t.Errorf("%s: accepted", want)
+			continue
+		}
+		if want != "YAML" && want != "name" && !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: error %q does not name it", want, err)
+		}
+	}
+}
+
+func TestFieldCheck(t *testing.T) {
+	c := builtin(t)
+	p, _ := c.Get("atlassian-service-account-api-token")
+	cloud, _ := p.ConnectionConfig.Get("cloudId")
+	user, _ := p.Credentials.Get("username")
+	pass, _ := p.Credentials.Get("password")
+	cases := []struct {
+		f       *Field
+		v       string
+		present bool
+		want    string
+	}{
+		{cloud, "1a11d016-8984-4c3e-b9ab-142dd06acb1b", true, ""},
+		{cloud, "1A11D016-8984-4C3E-B9AB-142DD06ACB1B", true, ""},
+		{cloud, "1a11d016898443e0b9ab142dd06acb1b", true, "invalid_format"},
+		{cloud, "", true, "required"},
+		{cloud, "", false, "required"},
+		{user, "bot@serviceaccount.atlassian.com", true, ""},
+		{user, "bot", true, "invalid_format"},
+		{user, "Bot <bot@x.com>", true, "invalid_format"},
+		{user, "bot@localhost", true, "invalid_format"},
+		{pass, "ATSTT3xFfGF0demoTOKENforLATCHKEYdemo0123456789abcdefABCDEF_-=0A1B2C3D", true, ""},
+		{pass, "ATSTT3xFfGF0demoTOKENforLATCHKEYdemo0123456789abcdefABCDEF_-=0A1B2C3", true, "invalid_format"},
+		{pass, "short=0A1B2C3D", true, "invalid_format"},
+		{pass, strings.Repeat("a", 1100), true, "too_long"},
+		{&Field{Name: "region", Enum: []string{"eu", "us"}}, "ap", true, "invalid_value"},
+		{&Field{Name: "host", Format: "hostname"}, "https://x.com", true, "invalid_format"},
+		{&Field{Name: "u", Format: "uri"}, "example.com", true, "invalid_format"},
+		{&Field{Name: "o", Optional: true}, "", false, ""},
+		{&Field{Name: "d", DefaultValue: "x"}, "", false, ""},
+	}
+	for _, tc := range cases {
+		code, msg := tc.f.Check(tc.v, tc.present)
+		if code != tc.want {
+			t.Errorf("%s=%q: code %q, want %q (%s)", tc.f.Name, tc.v, code, tc.want, msg)
+		}
+		if code != "" && (msg == "" || (tc.f.Secret && strings.Contains(msg, tc.v))) {
+			t.Errorf("%s: message %q", tc.f.Name, msg)
+		}
+	}
+}
+
+func TestInterpolate(t *testing.T) {
+	v := Vars{ConnectionConfig: map[string]any{"cloudId": "abc", "port": 8080.0, "nested": map[string]any{"x": "y"}},
+		Credentials: map[string]any{"apiKey": "k1", "username": "u"}}
+	cases := []struct{ tmpl, want, missing string }{
+		{"https://api/ex/jira/${connectionConfig.cloudId}", "https://api/ex/jira/abc", ""},
+		{"${apiKey}:${credentials.username}:${connectionConfig.port}:${connectionConfig.nested.x}", "k1:u:8080:y", ""},
+		{"https://${connectionConfig.sub}.x || https://default.x", "https://default.x", ""},
+		{"https://${connectionConfig.cloudId}.x || https://default.x", "https://abc.x", ""},
+		{"https://${connectionConfig.sub}.x", "", "${connectionConfig.sub}"},
+		{"${ connectionConfig.cloudId }", "abc", ""},
+	}
+	for _, tc := range cases {
+		got, err := Interpolate(tc.tmpl, v, nil)
+		if tc.missing != "" {
+			var ue *UnresolvedError
+			if !errors.As(err, &ue) || ue.Placeholders[0] != tc.missing {
+				t.Errorf("%q: err %v, want unresolved %s", tc.tmpl, err, tc.missing)
+			}
+			continue
+		}
+		if err != nil || got != tc.want {
+			t.Errorf("%q = %q, %v; want %q", tc.tmpl, got, err, tc.want)
+		}
+	}
+}
+
+func TestURLBuildingRefusesEscapes(t *testing.T) {
+	c := builtin(t)
+	jira, _ := c.Get("jira-basic")
+	for _, bad := range []string{"evil.com/x", "a@evil.com", "..", "a:80", "a b", "a%2fb", ""} {
+		if _, err := jira.ResolveBaseURL("", Vars{ConnectionConfig: map[string]any{"subdomain": bad}}); err == nil {
+			t.Errorf("subdomain %q accepted", bad)
+		}
+	}
+	base, err := jira.ResolveBaseURL("", Vars{ConnectionConfig: map[string]any{"subdomain": "acme"}})
+	if err != nil || base.String() != "https://acme.atlassian.net" {
+		t.Fatalf("base = %v, %v", base, err)
+	}
+	good := map[string]string{
+		"/rest/api/3/myself":          "https://acme.atlassian.net/rest/api/3/myself",
+		"rest/api/3/search?jql=a%3Db": "https://acme.atlassian.net/rest/api/3/search?jql=a%3Db",
+		"/rest/api/3/issue/A%2FB":     "https://acme.atlassian.net/rest/api/3/issue/A%2FB",
+	}
+	for ep, want := range good {
+		u, err := JoinEndpoint(base, ep)
+		if err != nil || u.String() != want {
+			t.Errorf("JoinEndpoint(%q) = %v, %v; want %s", ep, u, err, want)
+		}
+	}
+	for _, bad := range []string{"//evil.com/x", "https://evil.com/x", "/a/../../etc", "/a/./b", `\\evil.com`, "/a/%2e%2e/b", "..", "javascript:alert(1)"} {
+		if u, err := JoinEndpoint(base, bad); err == nil {
+			t.Errorf("JoinEndpoint(%q) = %v, accepted", bad, u)
+		}
+	}
+	// A base with a path: endpoints stay under it, and may repeat it.
+	gw, _ := c.Get("atlassian-service-account-api-token")
+	b2, _ := gw.ResolveBaseURL("https://api.example.com/v2", Vars{})
+	if u, _ := JoinEndpoint(b2, "/v2/items"); u.String() != "https://api.example.com/v2/items" {
+		t.Errorf("repeat base path: %v", u)
+	}
+}
