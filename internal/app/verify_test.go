@@ -2,6 +2,9 @@ package app_test
 
 import (
 	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -165,5 +168,71 @@ func TestSiteProvidersVerify(t *testing.T) {
 	}
 	if len(h.sim.Calls()) != before {
 		t.Error("a request was sent for an invalid subdomain")
+	}
+}
+
+// A provider added by configuration (API_KEY, generic proxy.verification with a
+// header template) works through /api-auth/api-key without any code.
+func TestProviderFromFileWithAPIKey(t *testing.T) {
+	var gotKey, gotPath string
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		gotKey, gotPath = r.Header.Get("X-Api-Key"), r.URL.Path
+		if gotKey != "ak_12345678" {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		w.Write([]byte(`{"ok":true}`))
+	}))
+	defer upstream.Close()
+	file := filepath.Join(t.TempDir(), "providers.yaml")
+	os.WriteFile(file, []byte(`
+acme:
+    display_name: Acme
+    auth_mode: API_KEY
+    proxy:
+        base_url: https://api.acme.test/${connectionConfig.tenant}
+        headers:
+            x-api-key: ${apiKey}
+        verification:
+            endpoints:
+                - /v1/whoami
+    connection_config:
+        tenant:
+            type: string
+            title: Tenant
+            pattern: ^[a-z]+$
+    credentials:
+        apiKey:
+            type: string
+            title: Acme API key
+            pattern: ^ak_[0-9]{8}$
+            secret: true
+`), 0o600)
+	h := newHarness(t, "LATCHKEY_PROVIDERS_FILE="+file, "LATCHKEY_UPSTREAM_REWRITE=https://api.acme.test="+upstream.URL)
+	h.integration("acme", "acme")
+	tok := h.session(client.ConnectSessionRequest{})
+	res, err := h.c.SubmitAPIKey(h.ctx(), tok, "acme", map[string]string{"tenant": "north"}, "ak_12345678")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if gotPath != "/north/v1/whoami" {
+		t.Errorf("verification path %q", gotPath)
+	}
+	conn, _ := h.c.GetConnection(h.ctx(), "acme", res.ConnectionID)
+	if conn.Credentials.Type != "API_KEY" || conn.Credentials.APIKey != "ak_12345678" || conn.ConnectionConfig["tenant"] != "north" {
+		t.Errorf("connection = %+v", conn)
+	}
+	_, err = h.c.SubmitAPIKey(h.ctx(), tok, "acme", map[string]string{"tenant": "north"}, "ak_00000000")
+	if e := apiErr(t, err); e.Code != "invalid_credentials" || !strings.Contains(e.Message, "Acme") {
+		t.Errorf("wrong key: %+v", e)
+	}
+	_, err = h.c.SubmitAPIKey(h.ctx(), tok, "acme", map[string]string{"tenant": "North!"}, "nope")
+	if e := apiErr(t, err); e.Code != "invalid_fields" || len(e.Errors) != 2 || e.Errors[0].Message != "Acme API key is not in the expected format. Copy the whole value again; it may have been cut short." {
+		t.Errorf("bad fields: %+v", e)
+	}
+	// BASIC route on an API_KEY integration.
+	_, err = h.c.SubmitBasic(h.ctx(), tok, "acme", nil, "a", "b")
+	if apiErr(t, err).Code != "invalid_auth_mode" {
+		t.Errorf("basic on api key: %v", err)
 	}
 }
