@@ -58,3 +58,24 @@ func TestLinkAtlassianServiceAccount(t *testing.T) {
 		t.Error("a secret appeared in the logs")
 	}
 }
+
+func TestStaticRoutes(t *testing.T) {
+	h := newHarness(t)
+	status, body, hdr := h.raw("GET", "/images/template-logos/"+atlassian+".svg", "", "", "")
+	if status != 200 || hdr.Get("Content-Type") != "image/svg+xml" || !strings.Contains(body, "<svg") {
+		t.Errorf("logo: %d %s %q", status, hdr.Get("Content-Type"), body)
+	}
+	if status, body, _ = h.raw("GET", "/images/template-logos/unknown-thing.svg", "", "", ""); status != 200 || !strings.Contains(body, "<svg") {
+		t.Errorf("fallback logo: %d", status)
+	}
+	if status, body, _ = h.raw("GET", "/openapi.yaml", "", "", ""); status != 200 || !strings.HasPrefix(body, "openapi: 3.1.0") {
+		t.Errorf("openapi: %d", status)
+	}
+	if status, _, _ = h.raw("GET", "/ready", "", "", ""); status != 200 {
+		t.Errorf("ready: %d", status)
+	}
+	status, _, hdr = h.raw("OPTIONS", "/connections", "", "", "")
+	if hdr.Get("Access-Control-Allow-Origin") != "*" {
+		t.Errorf("CORS: %d %v", status, hdr)
+	}
+}

@@ -4,6 +4,7 @@ package httpapi
 
 import (
 	"context"
+	"crypto/subtle"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -91,6 +92,9 @@ func (a *API) routes(mux *http.ServeMux) {
 	mux.Handle("GET /providers", a.secretOrSession(a.listProviders))
 	mux.Handle("GET /providers/{provider}", a.secretOrSession(a.getProvider))
 
+	mux.Handle("GET /images/template-logos/{file}", a.wrap(a.logo))
+	mux.Handle("GET /openapi.yaml", a.wrap(a.openAPI))
+
 	mux.Handle("/", a.wrap(func(w http.ResponseWriter, r *http.Request) error {
 		return problem(http.StatusNotFound, "not_found", "There is no route "+r.Method+" "+r.URL.Path+".")
 	}))
@@ -123,8 +127,15 @@ func bearer(r *http.Request) (string, *domain.Problem) {
 	return token, nil
 }
 
+// envBySecret finds the environment of a secret key. Keys are 256-bit random
+// values stored as SHA-256 digests, so the indexed lookup by digest reveals nothing
+// an attacker can use through timing; the final comparison is constant-time anyway.
 func (a *API) envBySecret(ctx context.Context, key string) (*domain.Environment, error) {
-	env, err := a.envs.EnvironmentBySecretKeyHash(ctx, secret.HashToken(key))
+	hash := secret.HashToken(key)
+	env, err := a.envs.EnvironmentBySecretKeyHash(ctx, hash)
+	if err == nil && subtle.ConstantTimeCompare([]byte(env.SecretKeyHash), []byte(hash)) != 1 {
+		err = domain.ErrNotFound
+	}
 	if err != nil {
 		if isNotFound(err) {
 			return nil, problem(http.StatusUnauthorized, "unknown_account", "The secret key is not valid.")

@@ -4,7 +4,7 @@
 package provider
 
 import (
-	_ "embed"
+	"embed"
 	"errors"
 	"fmt"
 	"net/url"
@@ -17,6 +17,18 @@ import (
 
 //go:embed providers/providers.yaml
 var builtinYAML []byte
+
+//go:embed providers/logos/*.svg
+var logos embed.FS
+
+// Logo returns the SVG logo of a provider, or a neutral one when it has none.
+func Logo(name string) []byte {
+	if b, err := logos.ReadFile("providers/logos/" + name + ".svg"); err == nil && nameRE.MatchString(name) {
+		return b
+	}
+	b, _ := logos.ReadFile("providers/logos/_default.svg")
+	return b
+}
 
 // BuiltinYAML returns the embedded catalogue source.
 func BuiltinYAML() []byte { return builtinYAML }

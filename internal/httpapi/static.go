@@ -1,0 +1,30 @@
+package httpapi
+
+import (
+	_ "embed"
+	"net/http"
+	"strings"
+
+	"github.com/latchkeyhq/latchkey/internal/provider"
+)
+
+//go:embed openapi.yaml
+var openAPISpec []byte
+
+func (a *API) logo(w http.ResponseWriter, r *http.Request) error {
+	name, ok := strings.CutSuffix(r.PathValue("file"), ".svg")
+	if !ok {
+		return problem(http.StatusNotFound, "not_found", "Logos are served as <provider>.svg.")
+	}
+	w.Header().Set("Content-Type", "image/svg+xml")
+	w.Header().Set("Cache-Control", "public, max-age=86400")
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'")
+	_, _ = w.Write(provider.Logo(name))
+	return nil
+}
+
+func (a *API) openAPI(w http.ResponseWriter, r *http.Request) error {
+	w.Header().Set("Content-Type", "application/yaml")
+	_, _ = w.Write(openAPISpec)
+	return nil
+}
