@@ -103,7 +103,8 @@ func nonNilWarnings(w []domain.Warning) []domain.Warning {
 	return w
 }
 
-type connectionListItem struct {
+// connectionBase holds the fields the listing and the full connection share.
+type connectionBase struct {
 	ID                int64                    `json:"id"`
 	ConnectionID      string                   `json:"connection_id"`
 	ProviderConfigKey string                   `json:"provider_config_key"`
@@ -112,40 +113,38 @@ type connectionListItem struct {
 	EndUser           *endUserView             `json:"end_user"`
 	Tags              map[string]string        `json:"tags"`
 	Metadata          map[string]any           `json:"metadata"`
-	Created           string                   `json:"created"`
 	// latchkey additions
 	Status               string  `json:"status"`
 	CredentialsExpiresAt *string `json:"credentials_expires_at"`
 }
 
-func listItemJSON(c *domain.Connection) connectionListItem {
-	return connectionListItem{
+func baseJSON(c *domain.Connection) connectionBase {
+	return connectionBase{
 		ID: c.ID, ConnectionID: c.ConnectionID, ProviderConfigKey: c.IntegrationKey, Provider: c.Provider, Errors: nonNilErrors(c.Errors),
-		EndUser: endUserJSON(c.EndUser), Tags: nonNilTags(c.Tags), Metadata: c.Metadata, Created: isoZ(c.CreatedAt),
+		EndUser: endUserJSON(c.EndUser), Tags: nonNilTags(c.Tags), Metadata: c.Metadata,
 		Status: c.Status, CredentialsExpiresAt: isoOffsetPtr(c.CredentialsExpiresAt),
 	}
 }
 
+type connectionListItem struct {
+	connectionBase
+	Created string `json:"created"`
+}
+
+func listItemJSON(c *domain.Connection) connectionListItem {
+	return connectionListItem{connectionBase: baseJSON(c), Created: isoZ(c.CreatedAt)}
+}
+
 type connectionView struct {
-	ID                 int64                    `json:"id"`
-	ConnectionID       string                   `json:"connection_id"`
-	ProviderConfigKey  string                   `json:"provider_config_key"`
-	Provider           string                   `json:"provider"`
-	Errors             []domain.ConnectionError `json:"errors"`
-	EndUser            *endUserView             `json:"end_user"`
-	Tags               map[string]string        `json:"tags"`
-	Metadata           map[string]any           `json:"metadata"`
-	ConnectionConfig   map[string]any           `json:"connection_config"`
-	WebhookURLOverride *string                  `json:"webhook_url_override"`
-	CreatedAt          string                   `json:"created_at"`
-	UpdatedAt          string                   `json:"updated_at"`
-	LastFetchedAt      *string                  `json:"last_fetched_at"`
-	Credentials        map[string]any           `json:"credentials"`
-	// latchkey additions
-	Status               string           `json:"status"`
-	Warnings             []domain.Warning `json:"warnings"`
-	LastVerifiedAt       *string          `json:"last_verified_at"`
-	CredentialsExpiresAt *string          `json:"credentials_expires_at"`
+	connectionBase
+	ConnectionConfig   map[string]any   `json:"connection_config"`
+	WebhookURLOverride *string          `json:"webhook_url_override"`
+	CreatedAt          string           `json:"created_at"`
+	UpdatedAt          string           `json:"updated_at"`
+	LastFetchedAt      *string          `json:"last_fetched_at"`
+	Credentials        map[string]any   `json:"credentials"`
+	Warnings           []domain.Warning `json:"warnings"`
+	LastVerifiedAt     *string          `json:"last_verified_at"`
 }
 
 func credentialsJSON(c domain.Credentials) map[string]any {
@@ -166,10 +165,8 @@ func connectionJSON(c *domain.Connection) connectionView {
 		cfg = map[string]any{}
 	}
 	return connectionView{
-		ID: c.ID, ConnectionID: c.ConnectionID, ProviderConfigKey: c.IntegrationKey, Provider: c.Provider, Errors: nonNilErrors(c.Errors),
-		EndUser: endUserJSON(c.EndUser), Tags: nonNilTags(c.Tags), Metadata: c.Metadata, ConnectionConfig: cfg,
-		WebhookURLOverride: strPtr(c.WebhookURLOverride), CreatedAt: isoOffset(c.CreatedAt), UpdatedAt: isoOffset(c.UpdatedAt),
-		LastFetchedAt: isoOffsetPtr(c.LastFetchedAt), Credentials: credentialsJSON(c.Credentials),
-		Status: c.Status, Warnings: nonNilWarnings(c.Warnings), LastVerifiedAt: isoOffsetPtr(c.LastVerifiedAt), CredentialsExpiresAt: isoOffsetPtr(c.CredentialsExpiresAt),
+		connectionBase: baseJSON(c), ConnectionConfig: cfg, WebhookURLOverride: strPtr(c.WebhookURLOverride),
+		CreatedAt: isoOffset(c.CreatedAt), UpdatedAt: isoOffset(c.UpdatedAt), LastFetchedAt: isoOffsetPtr(c.LastFetchedAt),
+		Credentials: credentialsJSON(c.Credentials), Warnings: nonNilWarnings(c.Warnings), LastVerifiedAt: isoOffsetPtr(c.LastVerifiedAt),
 	}
 }

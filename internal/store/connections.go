@@ -43,13 +43,8 @@ func scanConnection(row interface{ Scan(...any) error }) (*domain.Connection, er
 			return nil, err
 		}
 	}
-	for _, p := range []struct {
-		s string
-		v any
-	}{{cfg, &c.ConnectionConfig}, {tags, &c.Tags}, {errs, &c.Errors}, {warnings, &c.Warnings}} {
-		if err := fromJSON(p.s, p.v); err != nil {
-			return nil, err
-		}
+	if err := fromJSONPairs(cfg, &c.ConnectionConfig, tags, &c.Tags, errs, &c.Errors, warnings, &c.Warnings); err != nil {
+		return nil, err
 	}
 	c.LastVerifiedAt, c.CredentialsExpiresAt, c.LastFetchedAt = fromNullMS(verified), fromNullMS(expires), fromNullMS(fetched)
 	c.CreatedAt, c.UpdatedAt = fromMS(created), fromMS(updated)

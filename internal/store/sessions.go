@@ -26,13 +26,8 @@ func scanSession(row interface{ Scan(...any) error }) (*domain.ConnectSession, e
 			return nil, err
 		}
 	}
-	for _, p := range []struct {
-		s string
-		v any
-	}{{allowed, &c.AllowedIntegrations}, {defaults, &c.ConfigDefaults}, {overrides, &c.Overrides}, {tags, &c.Tags}} {
-		if err := fromJSON(p.s, p.v); err != nil {
-			return nil, err
-		}
+	if err := fromJSONPairs(allowed, &c.AllowedIntegrations, defaults, &c.ConfigDefaults, overrides, &c.Overrides, tags, &c.Tags); err != nil {
+		return nil, err
 	}
 	c.ExpiresAt, c.CreatedAt = fromMS(expires), fromMS(created)
 	return &c, nil

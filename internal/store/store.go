@@ -226,6 +226,16 @@ func fromJSON(s string, v any) error {
 	return json.Unmarshal([]byte(s), v)
 }
 
+// fromJSONPairs decodes (column text, destination) pairs.
+func fromJSONPairs(pairs ...any) error {
+	for i := 0; i+1 < len(pairs); i += 2 {
+		if err := fromJSON(pairs[i].(string), pairs[i+1]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // GetSetting reads a value from the settings table.
 func (s *Store) GetSetting(ctx context.Context, key string) (string, error) {
 	var v string
