@@ -22,7 +22,7 @@ import (
 // harness is a real latchkey (real router, real SQLite file in a temp dir)
 // whose Atlassian traffic goes to the simulator.
 type harness struct {
-	t       *testing.T
+	t       testing.TB
 	dir     string
 	env     map[string]string
 	sim     *atlassiansim.Sim
@@ -69,7 +69,7 @@ func (s *syncBuffer) String() string {
 
 const testSecretKey = "sk_test_0123456789abcdef0123456789abcdef"
 
-func newHarness(t *testing.T, extraEnv ...string) *harness {
+func newHarness(t testing.TB, extraEnv ...string) *harness {
 	t.Helper()
 	h := &harness{t: t, dir: t.TempDir(), sim: atlassiansim.New(), logs: &syncBuffer{}, clock: time.Now().UTC()}
 	h.simSrv = httptest.NewServer(h.sim)
@@ -181,7 +181,7 @@ func (h *harness) raw(method, path, bearer, contentType, body string) (int, stri
 	return res.StatusCode, string(b), res.Header
 }
 
-func apiErr(t *testing.T, err error) *client.Error {
+func apiErr(t testing.TB, err error) *client.Error {
 	t.Helper()
 	e, ok := err.(*client.Error)
 	if !ok {

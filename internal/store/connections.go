@@ -171,7 +171,7 @@ func (s *Store) writeTags(ctx context.Context, tx *sql.Tx, pk int64, tags map[st
 
 // Connection loads one connection by integration and connection id.
 func (s *Store) Connection(ctx context.Context, envID, integrationID int64, connectionID string) (*domain.Connection, error) {
-	out, err := scanConnection(s.db.QueryRowContext(ctx, s.q(`SELECT `+connectionColumns+connectionFrom+` WHERE c.environment_id = ? AND c.integration_id = ? AND c.connection_id = ?`),
+	out, err := scanConnection(s.readRow(ctx, `SELECT `+connectionColumns+connectionFrom+` WHERE c.environment_id = ? AND c.integration_id = ? AND c.connection_id = ?`,
 		envID, integrationID, connectionID))
 	if err != nil {
 		return nil, fmt.Errorf("store: connection %s: %w", connectionID, err)
@@ -225,7 +225,7 @@ func (s *Store) ListConnections(ctx context.Context, envID int64, f domain.Conne
 		limit = 10000
 	}
 	args = append(args, limit, f.Offset)
-	rows, err := s.db.QueryContext(ctx, s.q(query), args...)
+	rows, err := s.read(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: list connections: %w", mapErr(err))
 	}

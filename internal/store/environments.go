@@ -55,7 +55,7 @@ func (s *Store) EnsureEnvironment(ctx context.Context, name, secretKeyHash strin
 
 // EnvironmentBySecretKeyHash finds the environment a secret key belongs to.
 func (s *Store) EnvironmentBySecretKeyHash(ctx context.Context, hash string) (*domain.Environment, error) {
-	e, err := scanEnv(s.db.QueryRowContext(ctx, s.q(`SELECT `+envColumns+` FROM environments WHERE secret_key_hash = ?`), hash))
+	e, err := scanEnv(s.readRow(ctx, `SELECT `+envColumns+` FROM environments WHERE secret_key_hash = ?`, hash))
 	if err != nil {
 		return nil, fmt.Errorf("store: environment by key: %w", err)
 	}
@@ -64,7 +64,7 @@ func (s *Store) EnvironmentBySecretKeyHash(ctx context.Context, hash string) (*d
 
 // EnvironmentByID loads an environment.
 func (s *Store) EnvironmentByID(ctx context.Context, id int64) (*domain.Environment, error) {
-	e, err := scanEnv(s.db.QueryRowContext(ctx, s.q(`SELECT `+envColumns+` FROM environments WHERE id = ?`), id))
+	e, err := scanEnv(s.readRow(ctx, `SELECT `+envColumns+` FROM environments WHERE id = ?`, id))
 	if err != nil {
 		return nil, fmt.Errorf("store: environment %d: %w", id, err)
 	}

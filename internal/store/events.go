@@ -37,7 +37,7 @@ func (s *Store) ListEvents(ctx context.Context, envID int64, integrationKey, con
 	}
 	query += ` ORDER BY id DESC LIMIT ?`
 	args = append(args, limit)
-	rows, err := s.db.QueryContext(ctx, s.q(query), args...)
+	rows, err := s.read(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: list events: %w", mapErr(err))
 	}

@@ -50,7 +50,7 @@ func (s *Store) CreateIntegration(ctx context.Context, in *domain.Integration) (
 
 // Integration loads an integration by its unique key.
 func (s *Store) Integration(ctx context.Context, envID int64, uniqueKey string) (*domain.Integration, error) {
-	out, err := scanIntegration(s.db.QueryRowContext(ctx, s.q(`SELECT `+integrationColumns+` FROM integrations WHERE environment_id = ? AND unique_key = ?`), envID, uniqueKey))
+	out, err := scanIntegration(s.readRow(ctx, `SELECT `+integrationColumns+` FROM integrations WHERE environment_id = ? AND unique_key = ?`, envID, uniqueKey))
 	if err != nil {
 		return nil, fmt.Errorf("store: integration %s: %w", uniqueKey, err)
 	}
@@ -59,7 +59,7 @@ func (s *Store) Integration(ctx context.Context, envID int64, uniqueKey string) 
 
 // ListIntegrations returns the environment's integrations, oldest first.
 func (s *Store) ListIntegrations(ctx context.Context, envID int64) ([]*domain.Integration, error) {
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT `+integrationColumns+` FROM integrations WHERE environment_id = ? ORDER BY created_at, id`), envID)
+	rows, err := s.read(ctx, `SELECT `+integrationColumns+` FROM integrations WHERE environment_id = ? ORDER BY created_at, id`, envID)
 	if err != nil {
 		return nil, fmt.Errorf("store: list integrations: %w", mapErr(err))
 	}

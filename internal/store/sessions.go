@@ -64,7 +64,7 @@ func nonNilMap[K comparable, V any](m map[K]V) map[K]V {
 
 // ConnectSessionByTokenHash loads a session that has not expired at now.
 func (s *Store) ConnectSessionByTokenHash(ctx context.Context, hash string, now time.Time) (*domain.ConnectSession, error) {
-	out, err := scanSession(s.db.QueryRowContext(ctx, s.q(`SELECT `+sessionColumns+` FROM connect_sessions WHERE token_hash = ? AND expires_at > ?`), hash, ms(now)))
+	out, err := scanSession(s.readRow(ctx, `SELECT `+sessionColumns+` FROM connect_sessions WHERE token_hash = ? AND expires_at > ?`, hash, ms(now)))
 	if err != nil {
 		return nil, fmt.Errorf("store: connect session: %w", err)
 	}

@@ -16,6 +16,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/latchkeyhq/latchkey/internal/domain"
@@ -33,6 +34,9 @@ type Store struct {
 	wdb     *sql.DB // writes (same pool as db on PostgreSQL)
 	dialect string
 	now     func() time.Time
+
+	stmtMu sync.RWMutex
+	stmts  map[string]*sql.Stmt // prepared read statements, by query text
 }
 
 // OpenSQLite opens (creating if needed) the SQLite database at path.
@@ -61,11 +65,68 @@ func OpenSQLite(ctx context.Context, path string) (*Store, error) {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
 	rdb.SetMaxOpenConns(8)
-	return &Store{db: rdb, wdb: wdb, dialect: "sqlite", now: time.Now}, nil
+	return &Store{db: rdb, wdb: wdb, dialect: "sqlite", now: time.Now, stmts: map[string]*sql.Stmt{}}, nil
+}
+
+// maxStmts bounds the statement cache; filter combinations of listings are few.
+const maxStmts = 256
+
+// prepared returns the cached prepared read statement for query, preparing it
+// once. Parsing SQL is a large share of a small read's cost.
+func (s *Store) prepared(ctx context.Context, query string) (*sql.Stmt, error) {
+	query = s.q(query)
+	s.stmtMu.RLock()
+	st, ok := s.stmts[query]
+	s.stmtMu.RUnlock()
+	if ok {
+		return st, nil
+	}
+	st, err := s.db.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	s.stmtMu.Lock()
+	defer s.stmtMu.Unlock()
+	if prev, ok := s.stmts[query]; ok {
+		st.Close()
+		return prev, nil
+	}
+	if len(s.stmts) < maxStmts {
+		s.stmts[query] = st
+	}
+	return st, nil
+}
+
+type errRow struct{ err error }
+
+func (r errRow) Scan(...any) error { return r.err }
+
+// readRow runs a single-row read through the statement cache.
+func (s *Store) readRow(ctx context.Context, query string, args ...any) interface{ Scan(...any) error } {
+	st, err := s.prepared(ctx, query)
+	if err != nil {
+		return errRow{err}
+	}
+	return st.QueryRowContext(ctx, args...)
+}
+
+// read runs a multi-row read through the statement cache.
+func (s *Store) read(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	st, err := s.prepared(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return st.QueryContext(ctx, args...)
 }
 
 // Close releases the database.
 func (s *Store) Close() error {
+	s.stmtMu.Lock()
+	for _, st := range s.stmts {
+		st.Close()
+	}
+	s.stmts = map[string]*sql.Stmt{}
+	s.stmtMu.Unlock()
 	err := s.wdb.Close()
 	if s.db != s.wdb {
 		err = errors.Join(err, s.db.Close())
@@ -239,7 +300,7 @@ func fromJSONPairs(pairs ...any) error {
 // GetSetting reads a value from the settings table.
 func (s *Store) GetSetting(ctx context.Context, key string) (string, error) {
 	var v string
-	err := s.db.QueryRowContext(ctx, s.q(`SELECT value FROM settings WHERE key = ?`), key).Scan(&v)
+	err := s.readRow(ctx, `SELECT value FROM settings WHERE key = ?`, key).Scan(&v)
 	if err != nil {
 		return "", fmt.Errorf("store: setting %s: %w", key, mapErr(err))
 	}

@@ -1,0 +1,53 @@
+package app_test
+
+import (
+	"io"
+	"net/http"
+	"testing"
+
+	"github.com/latchkeyhq/latchkey/client"
+	"github.com/latchkeyhq/latchkey/internal/atlassiansim"
+)
+
+// BenchmarkCredentialRead measures GET /connections/{id} (decrypting the
+// credentials) over loopback HTTP, in parallel.
+func BenchmarkCredentialRead(b *testing.B) {
+	h := newHarness(b)
+	h.integration("jira", atlassian)
+	id := h.connect(h.session(client.ConnectSessionRequest{}), "jira")
+	url := h.srv.URL + "/connections/" + id + "?provider_config_key=jira"
+	tr := &http.Transport{MaxIdleConnsPerHost: 64}
+	hc := &http.Client{Transport: tr}
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			req, _ := http.NewRequest("GET", url, nil)
+			req.Header.Set("Authorization", "Bearer "+testSecretKey)
+			res, err := hc.Do(req)
+			if err != nil || res.StatusCode != 200 {
+				b.Fatalf("%v %v", res, err)
+			}
+			io.Copy(io.Discard, res.Body)
+			res.Body.Close()
+		}
+	})
+}
+
+// BenchmarkConnect measures a whole connection: create a connect session, submit
+// credentials, verify them against the simulated Atlassian over loopback, save.
+func BenchmarkConnect(b *testing.B) {
+	h := newHarness(b)
+	h.integration("jira", atlassian)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			s, err := h.c.CreateConnectSession(h.ctx(), client.ConnectSessionRequest{EndUser: &client.EndUser{ID: "u"}})
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := h.c.SubmitBasic(h.ctx(), s.Token, "jira", map[string]string{"cloudId": atlassiansim.DemoCloudID}, atlassiansim.DemoEmail, atlassiansim.DemoToken); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
