@@ -129,7 +129,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, deps Deps) (
 	}
 	client := upstream.NewClient(rt, cfg.UpstreamRewrites, 0)
 	a.auth = auth.New(auth.Options{Store: st, Catalogue: cat, Keys: ring, Client: client, Logger: log, Now: deps.Now, Sleep: deps.Sleep, VerifyTimeout: deps.VerifyTimeout})
-	a.handler = httpapi.New(httpapi.Options{Auth: a.auth, Environments: st, Logger: log, PublicURL: cfg.PublicURL, Version: Version})
+	a.handler = httpapi.New(httpapi.Options{Auth: a.auth, Environments: st, Logger: log, PublicURL: cfg.PublicURL, Version: Version, PrimaryColor: cfg.ConnectPrimaryColor})
 	return a, nil
 }
 

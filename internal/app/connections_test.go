@@ -415,10 +415,13 @@ func TestConcurrentSubmissions(t *testing.T) {
 		t.Fatalf("distinct: %d ids, %d rows; want 50", len(seen), len(list))
 	}
 
-	// One connection, fifty reconnects at once: one row, readable credentials.
+	// One connection, fifty reconnects at once (one session each): one row, readable credentials.
 	id := list[0].ConnectionID
-	rs, _ := h.c.CreateReconnectSession(h.ctx(), client.ReconnectSessionRequest{ConnectionID: id, IntegrationID: "jira"})
 	for i := 0; i < 50; i++ {
+		rs, err := h.c.CreateReconnectSession(h.ctx(), client.ReconnectSessionRequest{ConnectionID: id, IntegrationID: "jira"})
+		if err != nil {
+			t.Fatal(err)
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

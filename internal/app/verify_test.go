@@ -34,10 +34,10 @@ func TestVerificationOutcomes(t *testing.T) {
 	h := newHarness(t)
 	h.tokens()
 	h.integration("jira", atlassian)
-	tok := h.session(client.ConnectSessionRequest{})
 
+	// A fresh session per attempt: each session may only try a few times a minute.
 	submit := func(cloudID, email, token string) (*client.AuthResult, error) {
-		return h.c.SubmitBasic(h.ctx(), tok, "jira", map[string]string{"cloudId": cloudID}, email, token)
+		return h.c.SubmitBasic(h.ctx(), h.session(client.ConnectSessionRequest{}), "jira", map[string]string{"cloudId": cloudID}, email, token)
 	}
 	failures := []struct {
 		name       string
@@ -234,5 +234,40 @@ acme:
 	_, err = h.c.SubmitBasic(h.ctx(), tok, "acme", nil, "a", "b")
 	if apiErr(t, err).Code != "invalid_auth_mode" {
 		t.Errorf("basic on api key: %v", err)
+	}
+}
+
+// One link cannot be used to try tokens against Atlassian at speed.
+func TestSubmissionsAreRateLimitedPerSession(t *testing.T) {
+	h := newHarness(t)
+	h.integration("jira", atlassian)
+	tok := h.session(client.ConnectSessionRequest{})
+	wrong := strings.Replace(atlassiansim.DemoToken, "demo", "nope", 1)
+	try := func(token string) error {
+		_, err := h.c.SubmitBasic(h.ctx(), tok, "jira", map[string]string{"cloudId": atlassiansim.DemoCloudID}, atlassiansim.DemoEmail, token)
+		return err
+	}
+	for i := 0; i < 5; i++ {
+		if e := apiErr(t, try(wrong)); e.Code != "invalid_credentials" {
+			t.Fatalf("attempt %d: %+v", i+1, e)
+		}
+	}
+	e := apiErr(t, try(atlassiansim.DemoToken))
+	if e.Status != http.StatusTooManyRequests || e.Code != "too_many_request" || !strings.Contains(e.Message, "12 seconds") {
+		t.Fatalf("sixth attempt: %+v", e)
+	}
+	if n := len(h.sim.Calls()); n != 5 {
+		t.Errorf("Atlassian saw %d attempts, want 5", n)
+	}
+	// Field mistakes do not use up attempts; another session is not affected.
+	if e := apiErr(t, try("short")); e.Code != "invalid_fields" {
+		t.Errorf("invalid field while limited: %+v", e)
+	}
+	if _, err := h.c.SubmitBasic(h.ctx(), h.session(client.ConnectSessionRequest{}), "jira", map[string]string{"cloudId": atlassiansim.DemoCloudID}, atlassiansim.DemoEmail, atlassiansim.DemoToken); err != nil {
+		t.Errorf("other session: %v", err)
+	}
+	h.advance(12 * time.Second)
+	if err := try(atlassiansim.DemoToken); err != nil {
+		t.Errorf("after waiting: %v", err)
 	}
 }

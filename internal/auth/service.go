@@ -69,12 +69,13 @@ type Service struct {
 	verifyTimeout time.Duration
 	sessionTTL    time.Duration
 	sleepFn       func(context.Context, time.Duration) error
+	attempts      *limiter
 }
 
 // New builds a Service.
 func New(o Options) *Service {
 	s := &Service{store: o.Store, catalogue: o.Catalogue, keys: o.Keys, client: o.Client, log: o.Logger, now: o.Now,
-		verifyTimeout: o.VerifyTimeout, sessionTTL: o.SessionTTL, sleepFn: o.Sleep}
+		verifyTimeout: o.VerifyTimeout, sessionTTL: o.SessionTTL, sleepFn: o.Sleep, attempts: newLimiter()}
 	if s.now == nil {
 		s.now = time.Now
 	}

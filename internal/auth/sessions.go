@@ -330,3 +330,49 @@ func (s *Service) SessionByToken(ctx context.Context, token string) (*domain.Con
 func (s *Service) DeleteSession(ctx context.Context, sess *domain.ConnectSession) error {
 	return s.store.DeleteConnectSession(ctx, sess.ID)
 }
+
+// Prefill is what a reconnect form may show before the end user types: the
+// connection's declared, non-secret connection-config values and credential fields.
+type Prefill struct {
+	ConnectionConfig map[string]string `json:"connection_config"`
+	Credentials      map[string]string `json:"credentials"`
+}
+
+// ReconnectPrefill returns the non-secret values of the connection a reconnect
+// session is pinned to, or nil for other sessions or when it is gone.
+func (s *Service) ReconnectPrefill(ctx context.Context, sess *domain.ConnectSession) (*Prefill, error) {
+	if !sess.IsReconnect() {
+		return nil, nil
+	}
+	integ, err := s.store.Integration(ctx, sess.EnvironmentID, sess.ReconnectIntegration)
+	if isNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	c, err := s.store.Connection(ctx, sess.EnvironmentID, integ.ID, sess.ReconnectConnectionID)
+	if isNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	p, ok := s.catalogue.Get(integ.Provider)
+	if !ok {
+		return nil, nil
+	}
+	out := &Prefill{ConnectionConfig: map[string]string{}, Credentials: map[string]string{}}
+	for _, f := range p.ConnectionConfig {
+		if v, ok := c.ConnectionConfig[f.Name].(string); ok && !f.Secret {
+			out.ConnectionConfig[f.Name] = v
+		}
+	}
+	if err := s.Open(c); err != nil {
+		return nil, err
+	}
+	if f, ok := p.Credentials.Get("username"); c.Credentials.Username != "" && (!ok || !f.Secret) {
+		out.Credentials["username"] = c.Credentials.Username
+	}
+	return out, nil
+}

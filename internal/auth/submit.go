@@ -129,6 +129,9 @@ func (s *Service) submit(ctx context.Context, sub *Submission) (*Result, error) 
 	if len(errs) > 0 {
 		return nil, fieldProblem(errs)
 	}
+	if ok, wait := s.attempts.take(sess.ID, s.now()); !ok {
+		return nil, tooManyAttempts(wait)
+	}
 	if connectionID == "" {
 		connectionID = uuid.NewString()
 	}

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -39,6 +40,7 @@ type Config struct {
 	ProxyAllowedOrigins   []string
 	ProxyMaxRetryWait     time.Duration
 	ConnectFrameAncestors string
+	ConnectPrimaryColor   string
 	VerifyInterval        time.Duration
 	ShutdownTimeout       time.Duration
 }
@@ -68,6 +70,7 @@ var Settings = []Setting{
 	{"LATCHKEY_PROXY_ALLOWED_ORIGINS", "", false, "origins a Base-Url-Override may point at, comma-separated"},
 	{"LATCHKEY_PROXY_MAX_RETRY_WAIT", "60s", false, "longest single wait the proxy accepts before a retry"},
 	{"LATCHKEY_CONNECT_FRAME_ANCESTORS", "*", false, "who may embed the Connect UI in a frame (CSP frame-ancestors)"},
+	{"LATCHKEY_CONNECT_PRIMARY_COLOR", "#0052CC", false, "accent colour of the Connect UI (#rrggbb)"},
 	{"LATCHKEY_VERIFY_INTERVAL", "24h", false, "how often every connection is re-verified"},
 	{"LATCHKEY_SHUTDOWN_TIMEOUT", "15s", false, "how long shutdown waits for requests in flight"},
 }
@@ -224,6 +227,10 @@ func Load(getenv func(string) string, args []string, stderr io.Writer) (*Config,
 	if strings.ContainsAny(c.ConnectFrameAncestors, ";,\r\n") {
 		errs = append(errs, errors.New("LATCHKEY_CONNECT_FRAME_ANCESTORS must be a space-separated list of sources (no ; or ,)"))
 	}
+	c.ConnectPrimaryColor = or(get("LATCHKEY_CONNECT_PRIMARY_COLOR"), "#0052CC")
+	if !colorRE.MatchString(c.ConnectPrimaryColor) {
+		errs = append(errs, fmt.Errorf("LATCHKEY_CONNECT_PRIMARY_COLOR %q must be a colour like #0052CC", c.ConnectPrimaryColor))
+	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
@@ -236,6 +243,8 @@ func orNone(s string) string {
 	}
 	return s
 }
+
+var colorRE = regexp.MustCompile(`^#[0-9a-fA-F]{6}$`)
 
 // SQLitePath returns the SQLite file to use, or "" when the database is PostgreSQL.
 func (c *Config) SQLitePath() string {

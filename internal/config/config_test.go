@@ -49,6 +49,7 @@ func TestEveryBadValueIsNamed(t *testing.T) {
 		"LATCHKEY_CONNECT_FRAME_ANCESTORS": "a; script-src *",
 		"LATCHKEY_VERIFY_INTERVAL":         "1s",
 		"LATCHKEY_SHUTDOWN_TIMEOUT":        "-",
+		"LATCHKEY_CONNECT_PRIMARY_COLOR":   "blue",
 	}
 	_, err := load(env)
 	if err == nil {

@@ -29,23 +29,29 @@ type Options struct {
 	Logger       *slog.Logger
 	PublicURL    string
 	Version      string
+	// PrimaryColor is the Connect UI's accent colour (#rrggbb).
+	PrimaryColor string
 	// Extra mounts more handlers (Connect UI, proxy, …) on the same mux.
 	Extra func(mux *http.ServeMux)
 }
 
 // API is the HTTP handler.
 type API struct {
-	auth      *auth.Service
-	envs      Environments
-	log       *slog.Logger
-	publicURL string
-	version   string
-	handler   http.Handler
+	auth         *auth.Service
+	envs         Environments
+	log          *slog.Logger
+	publicURL    string
+	version      string
+	primaryColor string
+	handler      http.Handler
 }
 
 // New builds the API and its middleware chain.
 func New(o Options) *API {
-	a := &API{auth: o.Auth, envs: o.Environments, log: o.Logger, publicURL: strings.TrimRight(o.PublicURL, "/"), version: o.Version}
+	a := &API{auth: o.Auth, envs: o.Environments, log: o.Logger, publicURL: strings.TrimRight(o.PublicURL, "/"), version: o.Version, primaryColor: o.PrimaryColor}
+	if a.primaryColor == "" {
+		a.primaryColor = "#0052CC"
+	}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
 	}

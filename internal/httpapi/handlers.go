@@ -11,6 +11,7 @@ import (
 
 	"github.com/latchkeyhq/latchkey/internal/auth"
 	"github.com/latchkeyhq/latchkey/internal/domain"
+	"github.com/latchkeyhq/latchkey/internal/provider"
 )
 
 func isNotFound(err error) bool { return errors.Is(err, domain.ErrNotFound) }
@@ -95,7 +96,7 @@ func (a *API) getSession(w http.ResponseWriter, r *http.Request) error {
 	data := map[string]any{
 		"endUser": endUserJSON(s.EndUser),
 		"connectUISettings": map[string]any{
-			"theme":         map[string]any{"light": map[string]any{"primary": "#00B2E3"}, "dark": map[string]any{"primary": "#00B2E3"}},
+			"theme":         map[string]any{"light": map[string]any{"primary": a.primaryColor}, "dark": map[string]any{"primary": a.primaryColor}},
 			"defaultTheme":  "system",
 			"showWatermark": false,
 		},
@@ -115,8 +116,12 @@ func (a *API) getSession(w http.ResponseWriter, r *http.Request) error {
 		data["overrides"] = s.Overrides
 	}
 	if s.IsReconnect() {
+		prefill, err := a.auth.ReconnectPrefill(r.Context(), s)
+		if err != nil {
+			return err
+		}
 		data["isReconnecting"] = true
-		data["reconnect"] = map[string]any{"connection_id": s.ReconnectConnectionID, "integration_id": s.ReconnectIntegration}
+		data["reconnect"] = map[string]any{"connection_id": s.ReconnectConnectionID, "integration_id": s.ReconnectIntegration, "prefill": prefill}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"data": data})
 	return nil
@@ -194,6 +199,23 @@ type submitReply struct {
 	ConnectionID      string           `json:"connectionId"`
 	ProviderConfigKey string           `json:"providerConfigKey"`
 	Warnings          []domain.Warning `json:"warnings,omitempty"`
+	// Account is what the provider said about the linked account, for the
+	// Connect UI's success screen.
+	Account map[string]string `json:"account,omitempty"`
+}
+
+// accountSummary picks the display facts of a linked account from its config.
+func accountSummary(cfg map[string]any) map[string]string {
+	out := map[string]string{}
+	for _, k := range []string{"displayName", "accountId", "accountType", "emailAddress", "cloudId", "subdomain"} {
+		if v, ok := cfg[k].(string); ok && v != "" {
+			out[k] = v
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
 }
 
 func (a *API) submit(w http.ResponseWriter, r *http.Request, mode string, creds domain.Credentials, present map[string]bool, sess *domain.ConnectSession, params map[string]string) error {
@@ -203,7 +225,8 @@ func (a *API) submit(w http.ResponseWriter, r *http.Request, mode string, creds 
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, submitReply{ConnectionID: res.Connection.ConnectionID, ProviderConfigKey: res.Connection.IntegrationKey, Warnings: res.Verdict.Warnings})
+	writeJSON(w, http.StatusOK, submitReply{ConnectionID: res.Connection.ConnectionID, ProviderConfigKey: res.Connection.IntegrationKey,
+		Warnings: res.Verdict.Warnings, Account: accountSummary(res.Connection.ConnectionConfig)})
 	return nil
 }
 
@@ -501,7 +524,7 @@ func (a *API) listProviders(w http.ResponseWriter, r *http.Request) error {
 			re = regexp.MustCompile("(?i)" + regexp.QuoteMeta(s))
 		}
 	}
-	out := []map[string]any{}
+	out := []provider.Ordered{}
 	for _, p := range a.auth.Catalogue().All() {
 		if re == nil || re.MatchString(p.Name) || re.MatchString(p.DisplayName) {
 			out = append(out, a.providerJSON(p))

@@ -38,14 +38,8 @@ func (a *API) integrationJSON(in *domain.Integration) integrationView {
 	}
 }
 
-func (a *API) providerJSON(p *provider.Provider) map[string]any {
-	out := make(map[string]any, len(p.Raw)+2)
-	for k, v := range p.Raw {
-		out[k] = v
-	}
-	out["name"] = p.Name
-	out["logo_url"] = a.publicURL + "/images/template-logos/" + p.Name + ".svg"
-	return out
+func (a *API) providerJSON(p *provider.Provider) provider.Ordered {
+	return p.Raw.With("name", p.Name).With("logo_url", a.publicURL+"/images/template-logos/"+p.Name+".svg")
 }
 
 type organizationView struct {

@@ -152,8 +152,9 @@ type Provider struct {
 	PostConnectionScript          string   `yaml:"post_connection_script"`
 	TokenURL                      string   `yaml:"token_url"`
 
-	// Raw is the entry as written (after alias merge and ${publicUrl}), for the API.
-	Raw map[string]any `yaml:"-"`
+	// Raw is the entry as written (after alias merge and ${publicUrl}), in YAML
+	// order, for the API.
+	Raw Ordered `yaml:"-"`
 }
 
 // DocURL returns the guide link for a field (docs_connect plus its section).
@@ -242,9 +243,7 @@ func build(name string, nodes map[string]*yaml.Node, publicURL string) (*Provide
 	if err := node.Decode(p); err != nil {
 		return nil, err
 	}
-	if err := node.Decode(&p.Raw); err != nil {
-		return nil, err
-	}
+	p.Raw, _ = fromNode(node).(Ordered)
 	p.Name = name
 	return p, p.validate()
 }

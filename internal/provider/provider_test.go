@@ -1,6 +1,7 @@
 package provider
 
 import (
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -39,8 +40,12 @@ func TestBuiltinCatalogue(t *testing.T) {
 	if p.Credentials[0].Name != "username" || p.Credentials[1].Name != "password" || !p.Credentials[1].Secret {
 		t.Errorf("credentials order = %v, %v", p.Credentials[0].Name, p.Credentials[1].Name)
 	}
-	if p.Raw["display_name"] != "Atlassian Service Account (API Token)" || p.Raw["docs"] != p.DocsConnect {
-		t.Errorf("raw = %v", p.Raw)
+	raw, _ := json.Marshal(p.Raw)
+	if !strings.Contains(string(raw), `"credentials":{"username":{`) || !strings.Contains(string(raw), `"secret":true`) || !strings.Contains(string(raw), `"order":1`) {
+		t.Errorf("raw JSON keeps neither order nor types: %s", raw)
+	}
+	if v, _ := p.Raw.Get("docs"); v != p.DocsConnect {
+		t.Errorf("raw docs = %v", v)
 	}
 }
 
