@@ -16,6 +16,7 @@ import (
 
 	"github.com/latchkeyhq/latchkey/internal/auth"
 	"github.com/latchkeyhq/latchkey/internal/config"
+	"github.com/latchkeyhq/latchkey/internal/connectui"
 	"github.com/latchkeyhq/latchkey/internal/domain"
 	"github.com/latchkeyhq/latchkey/internal/httpapi"
 	"github.com/latchkeyhq/latchkey/internal/provider"
@@ -129,7 +130,12 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, deps Deps) (
 	}
 	client := upstream.NewClient(rt, cfg.UpstreamRewrites, 0)
 	a.auth = auth.New(auth.Options{Store: st, Catalogue: cat, Keys: ring, Client: client, Logger: log, Now: deps.Now, Sleep: deps.Sleep, VerifyTimeout: deps.VerifyTimeout})
-	a.handler = httpapi.New(httpapi.Options{Auth: a.auth, Environments: st, Logger: log, PublicURL: cfg.PublicURL, Version: Version, PrimaryColor: cfg.ConnectPrimaryColor})
+	ui, err := connectui.New(connectui.Options{Catalogue: cat, FrameAncestors: cfg.ConnectFrameAncestors, PrimaryColor: cfg.ConnectPrimaryColor, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	a.handler = httpapi.New(httpapi.Options{Auth: a.auth, Environments: st, Logger: log, PublicURL: cfg.PublicURL, Version: Version,
+		PrimaryColor: cfg.ConnectPrimaryColor, Extra: ui.Mount})
 	return a, nil
 }
 

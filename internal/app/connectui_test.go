@@ -1,0 +1,476 @@
+package app_test
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
+
+	"github.com/latchkeyhq/latchkey/client"
+	"github.com/latchkeyhq/latchkey/internal/atlassiansim"
+)
+
+func (h *harness) connectLink(req client.ConnectSessionRequest) string {
+	h.t.Helper()
+	if req.EndUser == nil {
+		req.EndUser = &client.EndUser{ID: "user-1"}
+	}
+	s, err := h.c.CreateConnectSession(h.ctx(), req)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	// connect_link uses LATCHKEY_PUBLIC_URL; the test server has its own address.
+	return h.srv.URL + "/connect?session_token=" + s.Token
+}
+
+// clear empties an input the way selecting all and deleting would.
+func clear(sel string) chromedp.Action[chromedp.Void] {
+	return chromedp.Evaluate[chromedp.Void](`(() => { const e = document.querySelector('` + sel + `'); e.value = ''; e.dispatchEvent(new Event('input', {bubbles: true})); })()`)
+}
+
+// fill types the three values into the form as a person would.
+func fill(cloudID, email, token string) []chromedp.Action[chromedp.Void] {
+	return []chromedp.Action[chromedp.Void]{
+		clear(`#f-cloudId`), chromedp.SendKeys(chromedp.CSS(`#f-cloudId`), cloudID),
+		clear(`#f-username`), chromedp.SendKeys(chromedp.CSS(`#f-username`), email),
+		clear(`#f-password`), chromedp.SendKeys(chromedp.CSS(`#f-password`), token),
+	}
+}
+
+func submitAndWait(sel string) []chromedp.Action[chromedp.Void] {
+	return []chromedp.Action[chromedp.Void]{chromedp.Click(chromedp.CSS(`button[type=submit]`)), chromedp.WaitVisible(chromedp.CSS(sel))}
+}
+
+func TestConnectUIStandaloneHappyPath(t *testing.T) {
+	h := newHarness(t)
+	h.integration("jira", atlassian)
+	b := newBrowser(t, 1200, 900)
+	link := h.connectLink(client.ConnectSessionRequest{})
+	token := strings.TrimPrefix(link[strings.Index(link, "session_token="):], "session_token=")
+	b.do(chromedp.Navigate(link), chromedp.WaitVisible(chromedp.CSS(`#f-cloudId`)))
+	if got := b.text("h1"); got != "Connect Atlassian Service Account (API Token)" {
+		t.Errorf("title = %q", got)
+	}
+	if href := evalJS[string](b, `location.href`); strings.Contains(href, "session_token") {
+		t.Errorf("token still in the address bar: %s", href)
+	}
+	// Labels, required marks, descriptions and guide links come from the provider schema.
+	if got := evalJS[string](b, `document.querySelector('label[for=f-cloudId]').textContent`); !strings.HasPrefix(got, "Cloud ID*") {
+		t.Errorf("label = %q", got)
+	}
+	if got := evalJS[string](b, `document.querySelector('#f-password').type`); got != "password" {
+		t.Errorf("token input type = %s", got)
+	}
+	if got := evalJS[string](b, `[...document.querySelectorAll('a.help')].map(a => a.getAttribute('href').split('#')[1]).join(',')`); got !=
+		"step-1-finding-your-cloud-id,step-2-finding-your-service-account-email,step-3-creating-an-api-token" {
+		t.Errorf("guide anchors = %q", got)
+	}
+	if got := evalJS[string](b, `document.querySelector('#f-cloudId').placeholder`); got != "12345678-1234-1234-1234-123456789012" {
+		t.Errorf("placeholder = %q", got)
+	}
+	b.do(fill(atlassiansim.DemoCloudID, atlassiansim.DemoEmail, atlassiansim.DemoToken)...)
+	// Show/hide toggle.
+	b.do(chromedp.Click(chromedp.CSS(`.toggle`)))
+	if got := evalJS[string](b, `document.querySelector('#f-password').type + ' ' + document.querySelector('.toggle').getAttribute('aria-pressed')`); got != "text true" {
+		t.Errorf("after show: %q", got)
+	}
+	b.do(chromedp.Click(chromedp.CSS(`.toggle`)))
+	b.do(submitAndWait(`.check`)...)
+	if got := b.text("h1"); got != "Connected" {
+		t.Errorf("success title = %q", got)
+	}
+	if facts := b.text(".facts"); !strings.Contains(facts, "Integration Bot") || !strings.Contains(facts, atlassiansim.DemoCloudID) {
+		t.Errorf("success facts = %q", facts)
+	}
+	list, _ := h.c.ListConnections(h.ctx(), client.ListConnectionsOptions{})
+	if len(list) != 1 || list[0].EndUser.ID != "user-1" {
+		t.Fatalf("connections = %+v", list)
+	}
+	if strings.Contains(h.logs.String(), token) {
+		t.Error("the session token appears in the server log")
+	}
+}
+
+func TestConnectUIValidationErrors(t *testing.T) {
+	h := newHarness(t)
+	h.integration("jira", atlassian)
+	b := newBrowser(t, 1200, 900)
+	b.do(chromedp.Navigate(h.connectLink(client.ConnectSessionRequest{})), chromedp.WaitVisible(chromedp.CSS(`#f-cloudId`)))
+
+	// Submitting an empty form marks every field, announces it and focuses the first.
+	b.do(chromedp.Click(chromedp.CSS(`button[type=submit]`)), chromedp.WaitVisible(chromedp.CSS(`#f-cloudId-err`)))
+	errs := evalJS[string](b, `[...document.querySelectorAll('.error:not([hidden])')].map(e => e.textContent).join('|')`)
+	if errs != "Cloud ID is required.|Service Account Email is required.|API Token is required." {
+		t.Errorf("errors = %q", errs)
+	}
+	if got := b.text(`[role=alert]`); got != "Please correct the highlighted fields." {
+		t.Errorf("alert = %q", got)
+	}
+	if got := evalJS[string](b, `document.activeElement.id`); got != "f-cloudId" {
+		t.Errorf("focus on %q", got)
+	}
+	if got := evalJS[string](b, `document.querySelector('#f-cloudId').getAttribute('aria-invalid') + ' ' + document.querySelector('#f-cloudId').getAttribute('aria-describedby')`); got != "true f-cloudId-desc f-cloudId-err" {
+		t.Errorf("aria = %q", got)
+	}
+	// Each format, checked live as the user leaves the field.
+	cases := []struct{ field, value, want string }{
+		{"cloudId", "1a11d016-8984", "Cloud ID must be a UUID, like 12345678-1234-1234-1234-123456789012."},
+		{"username", "bot@", "Service Account Email must be an email address."},
+		{"password", "ATSTT3xFfGF0-cut-short", "API Token is not in the expected format. Copy the whole value again; it may have been cut short."},
+	}
+	for _, c := range cases {
+		b.do(clear(`#f-`+c.field), chromedp.SendKeys(chromedp.CSS(`#f-`+c.field), c.value), chromedp.Focus(chromedp.CSS(`button[type=submit]`)))
+		if got := b.text(`#f-` + c.field + `-err`); got != c.want {
+			t.Errorf("%s=%q: %q, want %q", c.field, c.value, got, c.want)
+		}
+	}
+	// Fixing a value clears its error as the user types.
+	b.do(clear(`#f-cloudId`), chromedp.SendKeys(chromedp.CSS(`#f-cloudId`), atlassiansim.DemoCloudID))
+	if hidden := evalJS[bool](b, `document.querySelector('#f-cloudId-err').hidden && !document.querySelector('#f-cloudId').hasAttribute('aria-invalid')`); !hidden {
+		t.Error("error not cleared after fixing the value")
+	}
+	if n := len(h.sim.Calls()); n != 0 {
+		t.Errorf("invalid input reached Atlassian %d times", n)
+	}
+}
+
+func TestConnectUIVerificationMessages(t *testing.T) {
+	h := newHarness(t)
+	h.tokens()
+	h.integration("jira", atlassian)
+	cases := []struct {
+		name              string
+		cloudID, email    string
+		token             string
+		fault             *atlassiansim.Fault
+		wantAlert         string
+		wantField, wantFE string
+	}{
+		{"bad token", atlassiansim.DemoCloudID, atlassiansim.DemoEmail, strings.Replace(atlassiansim.DemoToken, "demo", "DEMO", 1), nil,
+			"did not accept this email and API token", "password", "Check this token."},
+		{"unknown cloud id", otherCloudID, atlassiansim.DemoEmail, atlassiansim.DemoToken, nil,
+			"has no site with this Cloud ID", "cloudId", "Atlassian has no site with this Cloud ID."},
+		{"atlassian unreachable", atlassiansim.DemoCloudID, atlassiansim.DemoEmail, atlassiansim.DemoToken, &atlassiansim.Fault{Status: 503, Count: -1},
+			"could not be reached to check these details. Nothing was saved", "", ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			h.sim.ClearFaults()
+			if c.fault != nil {
+				h.sim.Inject(*c.fault)
+				defer h.sim.ClearFaults()
+			}
+			b := newBrowser(t, 1200, 900)
+			b.do(chromedp.Navigate(h.connectLink(client.ConnectSessionRequest{})), chromedp.WaitVisible(chromedp.CSS(`#f-cloudId`)))
+			b.do(fill(c.cloudID, c.email, c.token)...)
+			b.do(submitAndWait(`[role=alert]:not([hidden])`)...)
+			if got := b.text(`[role=alert]`); !strings.Contains(got, c.wantAlert) {
+				t.Errorf("alert = %q, want %q", got, c.wantAlert)
+			}
+			if c.wantField != "" {
+				if got := b.text(`#f-` + c.wantField + `-err`); got != c.wantFE {
+					t.Errorf("field error = %q, want %q", got, c.wantFE)
+				}
+				if got := evalJS[string](b, `document.activeElement.id`); got != "f-"+c.wantField {
+					t.Errorf("focus on %q", got)
+				}
+			}
+			// The button is usable again.
+			if busy := evalJS[bool](b, `document.querySelector('button[type=submit]').disabled`); busy {
+				t.Error("submit button stays disabled")
+			}
+		})
+	}
+	t.Run("missing scope is accepted with a note", func(t *testing.T) {
+		b := newBrowser(t, 1200, 900)
+		b.do(chromedp.Navigate(h.connectLink(client.ConnectSessionRequest{})), chromedp.WaitVisible(chromedp.CSS(`#f-cloudId`)))
+		b.do(fill(atlassiansim.DemoCloudID, "wiki-bot@serviceaccount.atlassian.com", confOnlyToken)...)
+		b.do(submitAndWait(`.check`)...)
+		if got := b.text("h1"); got != "Connected, with a note" {
+			t.Errorf("title = %q", got)
+		}
+		if got := b.text(".alert.warn"); !strings.Contains(got, "no Jira scopes") {
+			t.Errorf("note = %q", got)
+		}
+	})
+}
+
+func TestConnectUIExpiredAndInvalidSessions(t *testing.T) {
+	h := newHarness(t)
+	h.integration("jira", atlassian)
+	b := newBrowser(t, 1200, 900)
+	link := h.connectLink(client.ConnectSessionRequest{})
+	h.advance(31 * time.Minute)
+	b.do(chromedp.Navigate(link), chromedp.WaitVisible(chromedp.CSS(`h1`)))
+	if got := b.text("h1"); got != "This link has expired" {
+		t.Errorf("expired: %q", got)
+	}
+	b.do(chromedp.Navigate(h.srv.URL+"/connect?session_token=garbage"), chromedp.WaitVisible(chromedp.CSS(`h1`)))
+	if got := b.text("h1"); got != "This link has expired" {
+		t.Errorf("garbage token: %q", got)
+	}
+	b.do(chromedp.Navigate(h.srv.URL+"/connect"), chromedp.WaitVisible(chromedp.CSS(`h1`)))
+	if got := b.text("h1"); got != "This link is incomplete" {
+		t.Errorf("no token: %q", got)
+	}
+	// The session can also expire while the form is open.
+	link = h.connectLink(client.ConnectSessionRequest{})
+	b.do(chromedp.Navigate(link), chromedp.WaitVisible(chromedp.CSS(`#f-cloudId`)))
+	h.advance(31 * time.Minute)
+	b.do(fill(atlassiansim.DemoCloudID, atlassiansim.DemoEmail, atlassiansim.DemoToken)...)
+	b.do(chromedp.Click(chromedp.CSS(`button[type=submit]`)), chromedp.WaitNotPresent(chromedp.CSS(`form`)))
+	if got := b.text("h1"); got != "This link has expired" {
+		t.Errorf("expired during the form: %q", got)
+	}
+}
+
+func TestConnectUIReconnect(t *testing.T) {
+	h := newHarness(t)
+	h.tokens()
+	h.integration("jira", atlassian)
+	id := h.connect(h.session(client.ConnectSessionRequest{}), "jira")
+	rs, err := h.c.CreateReconnectSession(h.ctx(), client.ReconnectSessionRequest{ConnectionID: id, IntegrationID: "jira"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := newBrowser(t, 1200, 900)
+	b.do(chromedp.Navigate(h.srv.URL+"/connect?session_token="+rs.Token), chromedp.WaitVisible(chromedp.CSS(`#f-cloudId`)))
+	if got := b.text("h1"); got != "Update Atlassian Service Account (API Token) credentials" {
+		t.Errorf("title = %q", got)
+	}
+	got := evalJS[string](b, `['cloudId','username','password'].map(n => document.querySelector('#f-'+n).value).join('|')`)
+	if got != atlassiansim.DemoCloudID+"|"+atlassiansim.DemoEmail+"|" {
+		t.Errorf("prefilled = %q (the token must not be)", got)
+	}
+	if label := b.text(`button[type=submit]`); label != "Update credentials" {
+		t.Errorf("button = %q", label)
+	}
+	b.do(fill(atlassiansim.DemoCloudID, "jira-bot@serviceaccount.atlassian.com", jiraOnlyToken)...)
+	b.do(submitAndWait(`.check`)...)
+	if got := b.text("h1"); got != "Credentials updated" {
+		t.Errorf("success = %q", got)
+	}
+	c, _ := h.c.GetConnection(h.ctx(), "jira", id)
+	if c.Credentials.Password != jiraOnlyToken {
+		t.Error("credentials were not replaced in place")
+	}
+}
+
+// Keyboard only: Tab through the form, type, and press Enter on the button.
+func TestConnectUIKeyboardOnly(t *testing.T) {
+	h := newHarness(t)
+	h.integration("jira", atlassian)
+	b := newBrowser(t, 1200, 900)
+	b.do(chromedp.Navigate(h.connectLink(client.ConnectSessionRequest{})), chromedp.WaitVisible(chromedp.CSS(`#f-cloudId`)))
+	steps := []struct {
+		keys   string
+		expect string // id or text of the element focused after the keys
+	}{
+		{atlassiansim.DemoCloudID, "f-cloudId"},
+		{kb.Tab, "How do I find this?"},
+		{kb.Tab, "f-username"},
+		{atlassiansim.DemoEmail, "f-username"},
+		{kb.Tab, "How do I find this?"},
+		{kb.Tab, "f-password"},
+		{atlassiansim.DemoToken, "f-password"},
+		{kb.Tab, "Show"},
+		{kb.Tab, "Connect"},
+		{kb.Enter, ""},
+	}
+	for _, s := range steps {
+		b.do(chromedp.KeyEvent(s.keys))
+		if s.expect == "" {
+			continue
+		}
+		got := evalJS[string](b, `document.activeElement.id || document.activeElement.textContent.trim()`)
+		if got != s.expect {
+			t.Fatalf("after %q focus is on %q, want %q", s.keys, got, s.expect)
+		}
+	}
+	b.do(chromedp.WaitVisible(chromedp.CSS(`.check`)))
+	if got := evalJS[string](b, `document.activeElement.tagName + ' ' + document.activeElement.textContent`); got != "H1 Connected" {
+		t.Errorf("focus after success: %q", got)
+	}
+}
+
+func TestConnectUILanguagesAndIntegrationList(t *testing.T) {
+	h := newHarness(t)
+	h.integration("jira", atlassian)
+	h.integration("wiki", "confluence-basic")
+	b := newBrowser(t, 1200, 900)
+	b.do(chromedp.Navigate(h.connectLink(client.ConnectSessionRequest{})+"&lang=fr"), chromedp.WaitVisible(chromedp.CSS(`.list`)))
+	if got := b.text("h1"); got != "Choisissez ce que vous voulez connecter" {
+		t.Errorf("fr list title = %q", got)
+	}
+	if lang := evalJS[string](b, `document.documentElement.lang`); lang != "fr" {
+		t.Errorf("html lang = %q", lang)
+	}
+	items := evalJS[string](b, `[...document.querySelectorAll('.item')].map(i => i.textContent).join('|')`)
+	if items != "Atlassian Service Account (API Token)|Confluence (Basic Auth)" {
+		t.Errorf("items = %q", items)
+	}
+	b.do(chromedp.Click(chromedp.CSS(`.item`)), chromedp.WaitVisible(chromedp.CSS(`#f-cloudId`)))
+	if got := b.text("h1"); got != "Connecter Atlassian Service Account (API Token)" {
+		t.Errorf("fr form title = %q", got)
+	}
+	b.do(chromedp.Click(chromedp.CSS(`button[type=submit]`)), chromedp.WaitVisible(chromedp.CSS(`#f-cloudId-err`)))
+	if got := b.text(`#f-cloudId-err`); got != "Cloud ID est obligatoire." {
+		t.Errorf("fr error = %q", got)
+	}
+	b.do(chromedp.Click(chromedp.CSS(`.back`)), chromedp.WaitVisible(chromedp.CSS(`.list`)))
+
+	// Accept-Language picks the language when no lang parameter is given.
+	for lang, title := range map[string]string{"ja,en;q=0.5": "接続するサービスを選択", "de-CH, fr;q=0.8": "Wählen Sie aus, was verbunden werden soll",
+		"es-MX": "Elija qué conectar", "pt-BR, en;q=0.1": "Choose what to connect"} {
+		req, _ := http.NewRequest("GET", h.connectLink(client.ConnectSessionRequest{}), nil)
+		req.Header.Set("Accept-Language", lang)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		want := strings.SplitN(strings.SplitN(lang, ",", 2)[0], "-", 2)[0]
+		if want == "pt" {
+			want = "en"
+		}
+		if got := res.Header.Get("Vary"); got != "Accept-Language" {
+			t.Errorf("Vary = %q", got)
+		}
+		_ = title
+		b2 := newBrowser(t, 800, 700)
+		b2.do(chromedp.Navigate(h.connectLink(client.ConnectSessionRequest{})+"&lang="+want), chromedp.WaitVisible(chromedp.CSS(`.list`)))
+		if got := b2.text("h1"); got != title {
+			t.Errorf("%s: title %q, want %q", lang, got, title)
+		}
+	}
+}
+
+// The page is served with a strict CSP (nonces, no inline handlers) and every
+// string from the API is shown as text, never parsed as HTML.
+func TestConnectUISecurity(t *testing.T) {
+	h := newHarness(t)
+	evil := `<img src=x onerror="window.pwned=1">`
+	if _, err := h.c.CreateIntegration(h.ctx(), client.CreateIntegrationRequest{Provider: atlassian, UniqueKey: "jira", DisplayName: evil}); err != nil {
+		t.Fatal(err)
+	}
+	h.integration("wiki", "confluence-basic")
+	res, err := http.Get(h.connectLink(client.ConnectSessionRequest{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := readAll(t, res)
+	csp := res.Header.Get("Content-Security-Policy")
+	for _, want := range []string{"default-src 'none'", "script-src 'nonce-", "frame-ancestors *", "base-uri 'none'"} {
+		if !strings.Contains(csp, want) {
+			t.Errorf("CSP %q lacks %q", csp, want)
+		}
+	}
+	if strings.Contains(csp, "unsafe-inline") || strings.Contains(body, " onclick=") || strings.Contains(body, "<script>") {
+		t.Error("inline script allowed or present")
+	}
+	if res.Header.Get("Referrer-Policy") != "no-referrer" || !strings.Contains(body, `<meta name="referrer" content="no-referrer">`) {
+		t.Error("referrer policy missing")
+	}
+	b := newBrowser(t, 1200, 900)
+	b.do(chromedp.Navigate(h.connectLink(client.ConnectSessionRequest{})), chromedp.WaitVisible(chromedp.CSS(`.list`)))
+	if got := evalJS[string](b, `document.querySelector('.item').textContent`); got != evil {
+		t.Errorf("display name shown as %q", got)
+	}
+	if pwned := evalJS[bool](b, `window.pwned === 1 || document.querySelectorAll('.item img[src=x]').length > 0`); pwned {
+		t.Error("HTML from the API was parsed")
+	}
+
+	// frame-ancestors follows LATCHKEY_CONNECT_FRAME_ANCESTORS.
+	h2 := newHarness(t, "LATCHKEY_CONNECT_FRAME_ANCESTORS=https://app.example.com")
+	res, _ = http.Get(h2.srv.URL + "/connect")
+	readAll(t, res)
+	if csp := res.Header.Get("Content-Security-Policy"); !strings.HasSuffix(csp, "frame-ancestors https://app.example.com") {
+		t.Errorf("CSP = %q", csp)
+	}
+}
+
+// The embedded flow: a host page on another origin loads the real
+// @nangohq/frontend bundle and calls openConnectUI; the iframe gets the token by
+// postMessage, and the host receives the connect event with the connection id.
+func TestConnectUIEmbeddedWithNangoFrontend(t *testing.T) {
+	dist := os.Getenv("LATCHKEY_TEST_NANGO_FRONTEND")
+	if dist == "" {
+		dist, _ = filepath.Abs("../../tests/sdk/node_modules/@nangohq/frontend/dist")
+	}
+	if _, err := os.Stat(filepath.Join(dist, "index.js")); err != nil && os.Getenv("LATCHKEY_TEST_CHROME") != "" {
+		t.Fatalf("@nangohq/frontend is not installed at %s: run npm ci in tests/sdk", dist)
+	}
+	h := newHarness(t)
+	h.integration("jira", atlassian)
+	s, err := h.c.CreateConnectSession(h.ctx(), client.ConnectSessionRequest{EndUser: &client.EndUser{ID: "embedded-user"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/frontend/", http.StripPrefix("/frontend/", http.FileServer(http.Dir(dist))))
+	mux.HandleFunc("/host.html", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		w.Write([]byte(`<!doctype html><html><body><h2>Host app</h2><script type="module">
+import Nango from '/frontend/index.js';
+window.events = [];
+const nango = new Nango({ connectSessionToken: '` + s.Token + `' });
+nango.openConnectUI({ baseURL: '` + h.srv.URL + `/connect', apiURL: '` + h.srv.URL + `', onEvent: (e) => window.events.push(e) });
+</script></body></html>`))
+	})
+	host := httptest.NewServer(mux)
+	defer host.Close()
+
+	b := newBrowser(t, 1200, 900)
+	b.do(chromedp.Navigate(host.URL+"/host.html"), chromedp.WaitReady(chromedp.CSS(`iframe#connect-ui`)))
+	frames, err := chromedp.Run(b.ctx, chromedp.Nodes(chromedp.CSS(`iframe#connect-ui`)))
+	if err != nil || len(frames) != 1 {
+		t.Fatalf("iframe: %v %d", err, len(frames))
+	}
+	in := chromedp.FromNode(frames[0])
+	b.do(chromedp.WaitVisible(chromedp.CSS(`#f-cloudId`), in))
+	src := evalJS[string](b, `document.querySelector('iframe#connect-ui').src`)
+	if strings.Contains(src, "session_token") || strings.Contains(src, s.Token) {
+		t.Errorf("the token is in the iframe URL: %s", src)
+	}
+	b.do(
+		chromedp.SendKeys(chromedp.CSS(`#f-cloudId`), atlassiansim.DemoCloudID, in),
+		chromedp.SendKeys(chromedp.CSS(`#f-username`), atlassiansim.DemoEmail, in),
+		chromedp.SendKeys(chromedp.CSS(`#f-password`), atlassiansim.DemoToken, in),
+		chromedp.Click(chromedp.CSS(`button[type=submit]`), in),
+		chromedp.WaitVisible(chromedp.CSS(`.check`), in),
+	)
+	events := evalJS[string](b, `JSON.stringify(window.events.map(e => e.type === 'connect' ? [e.type, e.payload.providerConfigKey, e.payload.connectionId] : [e.type]))`)
+	list, _ := h.c.ListConnections(h.ctx(), client.ListConnectionsOptions{})
+	if len(list) != 1 {
+		t.Fatalf("connections = %+v", list)
+	}
+	if want := `[["ready"],["connect","jira","` + list[0].ConnectionID + `"]]`; events != want {
+		t.Errorf("events = %s, want %s", events, want)
+	}
+	// Done closes the UI: the SDK removes the iframe on the close event.
+	b.do(chromedp.Click(chromedp.CSS(`.primary`), in), chromedp.WaitNotPresent(chromedp.CSS(`iframe#connect-ui`)))
+	if last := evalJS[string](b, `window.events[window.events.length-1].type`); last != "close" {
+		t.Errorf("last event = %q", last)
+	}
+}
+
+func readAll(t *testing.T, res *http.Response) string {
+	t.Helper()
+	defer res.Body.Close()
+	var sb strings.Builder
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := res.Body.Read(buf)
+		sb.Write(buf[:n])
+		if err != nil {
+			break
+		}
+	}
+	return sb.String()
+}

@@ -1,0 +1,435 @@
+// latchkey Connect UI. Plain DOM, no framework, no inline handlers (strict CSP).
+// Every string from the server or the user is set with textContent, never parsed as HTML.
+(function () {
+  'use strict';
+
+  var app = document.getElementById('app');
+  var cfg = JSON.parse(app.getAttribute('data-config'));
+  var S = cfg.strings;
+  var embedded = window.parent !== window;
+  var token = null;
+  var state = { session: null, integrations: [], integration: null, provider: null, busy: false };
+
+  // ---------- helpers ----------
+  function t(key, vars) {
+    var s = S[key] || key;
+    if (vars) {
+      Object.keys(vars).forEach(function (k) { s = s.split('{' + k + '}').join(vars[k]); });
+    }
+    return s;
+  }
+  function h(tag, props) {
+    var el = document.createElement(tag);
+    if (props) {
+      Object.keys(props).forEach(function (k) {
+        var v = props[k];
+        if (v === undefined || v === null || v === false) return;
+        if (k === 'text') el.textContent = v;
+        else if (k === 'class') el.className = v;
+        else if (k === 'on') Object.keys(v).forEach(function (ev) { el.addEventListener(ev, v[ev]); });
+        else if (k.indexOf('aria-') === 0 || k.indexOf('data-') === 0 || k === 'role' || k === 'for' || k === 'autocomplete' ||
+                 k === 'inputmode' || k === 'spellcheck' || k === 'autocapitalize' || k === 'rel' || k === 'target') el.setAttribute(k, v === true ? 'true' : v);
+        else el[k] = v;
+      });
+    }
+    (function add(list) {
+      for (var i = 0; i < list.length; i++) {
+        var c = list[i];
+        if (c === null || c === undefined || c === false) continue;
+        if (Array.isArray(c)) add(c);
+        else el.appendChild(typeof c === 'string' ? document.createTextNode(c) : c);
+      }
+    })(Array.prototype.slice.call(arguments, 2));
+    return el;
+  }
+  function post(evt) {
+    if (embedded) window.parent.postMessage(evt, '*');
+    if (window.opener && !embedded) { try { window.opener.postMessage(evt, '*'); } catch (e) { /* cross-origin opener gone */ } }
+  }
+  function applyTheme(theme, primary) {
+    if (theme === 'light' || theme === 'dark' || theme === 'system') document.documentElement.setAttribute('data-theme', theme);
+    if (/^#[0-9a-fA-F]{6}$/.test(primary || '')) document.documentElement.style.setProperty('--primary', primary);
+  }
+  function api(method, path, body) {
+    var opts = { method: method, headers: { 'Accept': 'application/json' }, credentials: 'omit', referrerPolicy: 'no-referrer', cache: 'no-store' };
+    if (body !== undefined) { opts.headers['Content-Type'] = 'application/json'; opts.body = JSON.stringify(body); }
+    if (path.indexOf('/api-auth/') !== 0) opts.headers['Authorization'] = 'Bearer ' + token;
+    return fetch(path, opts).then(function (res) {
+      return res.text().then(function (text) {
+        var data = null;
+        try { data = text ? JSON.parse(text) : null; } catch (e) { data = null; }
+        return { status: res.status, ok: res.ok, data: data, headers: res.headers };
+      });
+    }, function () { return { status: 0, ok: false, data: null }; });
+  }
+  function logoURL(providerName) { return '/images/template-logos/' + encodeURIComponent(providerName) + '.svg'; }
+  // providerName is the vendor as a person says it in a sentence: the first word
+  // of the display name ("Atlassian" for "Atlassian Service Account (API Token)").
+  function providerName() {
+    var full = state.provider ? state.provider.display_name : (state.integration ? state.integration.display_name : '');
+    return full.split(/[\s(]/)[0] || full;
+  }
+
+  // ---------- screens ----------
+  function closeButton() {
+    if (!embedded && !window.opener) return null;
+    return h('button', { type: 'button', class: 'icon-btn', 'aria-label': t('close'), title: t('close'), on: { click: closeUI } }, '×');
+  }
+  function closeUI() {
+    post({ type: 'close' });
+    if (!embedded && window.opener) window.close();
+  }
+  function render(card, focusHeading) {
+    app.replaceChildren(card);
+    if (focusHeading !== false) {
+      var h1 = card.querySelector('h1');
+      if (h1) { h1.setAttribute('tabindex', '-1'); h1.focus(); }
+    }
+  }
+  function messageScreen(title, body, withRetry) {
+    var card = h('section', { class: 'card', 'aria-labelledby': 'title' }, closeButton(),
+      h('h1', { id: 'title', text: title }),
+      h('p', { class: 'lead', text: body }),
+      withRetry ? h('button', { type: 'button', class: 'primary', text: t('retry'), on: { click: start } }) : null);
+    render(card);
+  }
+  function loading() {
+    app.replaceChildren(h('section', { class: 'card', 'aria-busy': 'true' }, h('div', { class: 'spinner', 'aria-hidden': 'true' }),
+      h('p', { class: 'muted center', role: 'status', text: t('loading') })));
+  }
+
+  function start() {
+    loading();
+    api('GET', '/connect/session').then(function (r) {
+      if (r.status === 401) return messageScreen(t('expired_title'), t('expired_body'));
+      if (!r.ok) return messageScreen(t('err_generic'), (r.data && r.data.error && r.data.error.message) || '', true);
+      state.session = r.data.data;
+      var theme = state.session.connectUISettings && state.session.connectUISettings.theme;
+      applyTheme(null, theme && theme.light && theme.light.primary);
+      return api('GET', '/integrations').then(function (ri) {
+        if (!ri.ok) return messageScreen(t('err_generic'), '', true);
+        state.integrations = ri.data.data || [];
+        if (state.session.isReconnecting && state.session.reconnect) {
+          var key = state.session.reconnect.integration_id;
+          state.integrations = state.integrations.filter(function (i) { return i.unique_key === key; });
+        }
+        if (state.integrations.length === 0) return messageScreen(t('none_title'), t('none_body'));
+        if (state.integrations.length === 1) return openIntegration(state.integrations[0], false);
+        return listScreen();
+      });
+    });
+  }
+
+  function listScreen() {
+    var items = state.integrations.map(function (integ) {
+      return h('li', null, h('button', { type: 'button', class: 'item', on: { click: function () { openIntegration(integ, true); } } },
+        h('img', { src: logoURL(integ.provider), alt: '' }),
+        h('span', { text: integ.display_name })));
+    });
+    render(h('section', { class: 'card', 'aria-labelledby': 'title' }, closeButton(),
+      h('h1', { id: 'title', text: t('choose_title') }),
+      h('p', { class: 'lead', text: t('choose_body') }),
+      h('ul', { class: 'list' }, items)));
+  }
+
+  function openIntegration(integ, fromList) {
+    state.integration = integ;
+    loading();
+    api('GET', '/providers/' + encodeURIComponent(integ.provider)).then(function (r) {
+      if (r.status === 401) return messageScreen(t('expired_title'), t('expired_body'));
+      if (!r.ok) return messageScreen(t('err_generic'), '', true);
+      state.provider = r.data.data;
+      formScreen(fromList);
+    });
+  }
+
+  // ---------- form ----------
+  var UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
+  var EMAIL = /^[^\s@<>()]+@[^\s@<>()]+\.[^\s@<>()]+$/;
+  var HOST = /^[a-zA-Z0-9.-]+$/;
+  var DEFAULT_TITLES = { username: 'User Name', password: 'Password', apiKey: 'API Key' };
+
+  // fieldsFor follows Nango's form rules: base credentials (numbered from 100),
+  // connection_config fields with an order before them, others after.
+  function fieldsFor(p) {
+    var fields = [];
+    var creds = p.credentials || {};
+    var base = p.auth_mode === 'BASIC' ? ['username', 'password'] : p.auth_mode === 'API_KEY' ? ['apiKey'] : [];
+    base.forEach(function (name, i) {
+      fields.push({ kind: 'credential', name: name, schema: creds[name] || { title: DEFAULT_TITLES[name], secret: name !== 'username' }, order: 100 + i });
+    });
+    var after = 1000;
+    Object.keys(p.connection_config || {}).forEach(function (name) {
+      var s = p.connection_config[name];
+      if (s.automated) return;
+      fields.push({ kind: 'config', name: name, schema: s, order: typeof s.order === 'number' ? s.order : after++ });
+    });
+    fields.sort(function (a, b) { return a.order - b.order; });
+    return fields;
+  }
+
+  function trimmed(f, v) { return (f.schema.format || f.schema.pattern) ? v.trim() : v; }
+
+  function validate(f, raw) {
+    var s = f.schema, v = trimmed(f, raw), label = s.title || DEFAULT_TITLES[f.name] || f.name;
+    if (v === '') {
+      if (s.optional || s.default_value) return '';
+      if (f.kind === 'credential' && f.name === 'password' && !(s.pattern || s.format)) return ''; // BASIC password may be empty
+      return t('err_required', { field: label });
+    }
+    if (s.format === 'uuid' && !UUID.test(v)) return s.example && !s.secret ? t('err_uuid', { field: label, example: s.example }) : t('err_uuid_plain', { field: label });
+    if (s.format === 'email' && !EMAIL.test(v)) return t('err_email', { field: label });
+    if (s.format === 'hostname' && !HOST.test(v)) return t('err_hostname', { field: label });
+    if (s.format === 'uri') { try { var u = new URL(v); if (!u.host) throw 0; } catch (e) { return t('err_uri', { field: label }); } }
+    if (s.pattern) {
+      var re; try { re = new RegExp(s.pattern); } catch (e) { re = null; }
+      if (re && !re.test(v)) return t(s.secret ? 'err_pattern_secret' : 'err_pattern', { field: label });
+    }
+    return '';
+  }
+
+  function docLink(f) {
+    var override = state.session.overrides && state.session.overrides[state.integration.unique_key];
+    if (override && override.docs_connect) return override.docs_connect;
+    var base = state.provider.docs_connect;
+    if (!base) return '';
+    return base + (f.schema.doc_section || '');
+  }
+
+  function formScreen(fromList) {
+    var p = state.provider, integ = state.integration;
+    var reconnect = !!state.session.isReconnecting;
+    var defaults = (state.session.integrations_config_defaults || {})[integ.unique_key] || {};
+    var preset = defaults.connection_config || {};
+    var prefill = (reconnect && state.session.reconnect && state.session.reconnect.prefill) || { connection_config: {}, credentials: {} };
+    var fields = fieldsFor(p);
+    var inputs = {};
+    var alertBox = h('div', { role: 'alert', class: 'alert error-box', hidden: true });
+    var status = h('p', { class: 'status', role: 'status', 'aria-live': 'polite' });
+
+    function showError(f, msg) {
+      var rec = inputs[f.name];
+      if (!rec || rec.hidden) return;
+      rec.error.textContent = msg;
+      rec.error.hidden = !msg;
+      rec.control.classList.toggle('invalid', !!msg);
+      if (msg) rec.input.setAttribute('aria-invalid', 'true'); else rec.input.removeAttribute('aria-invalid');
+    }
+
+    var rows = fields.map(function (f) {
+      var s = f.schema, id = 'f-' + f.name.replace(/[^a-zA-Z0-9_-]/g, '_');
+      var label = s.title || DEFAULT_TITLES[f.name] || f.name;
+      var presetValue = f.kind === 'config' && Object.prototype.hasOwnProperty.call(preset, f.name) ? String(preset[f.name]) : null;
+      var hidden = !!(s.hidden || presetValue !== null);
+      var value = presetValue !== null ? presetValue
+        : f.kind === 'config' && prefill.connection_config[f.name] !== undefined ? prefill.connection_config[f.name]
+        : f.kind === 'credential' && prefill.credentials[f.name] !== undefined ? prefill.credentials[f.name]
+        : (s.default_value || '');
+      if (hidden) { inputs[f.name] = { f: f, hidden: true, value: value }; return null; }
+
+      var required = !(s.optional || s.default_value) && !(f.name === 'password' && f.kind === 'credential' && !(s.pattern || s.format));
+      var descId = id + '-desc', errId = id + '-err';
+      var input;
+      if (Array.isArray(s.enum) && s.enum.length) {
+        input = h('select', { id: id, name: f.name });
+        if (s.optional) input.appendChild(h('option', { value: '', text: '' }));
+        s.enum.forEach(function (opt) { input.appendChild(h('option', { value: String(opt), text: String(opt) })); });
+        input.value = value || (s.optional ? '' : String(s.enum[0]));
+      } else {
+        input = h('input', {
+          id: id, name: f.name, type: s.secret ? 'password' : (s.format === 'email' ? 'email' : 'text'), value: value,
+          placeholder: s.example || label, autocomplete: s.secret ? 'off' : (s.format === 'email' ? 'email' : 'off'),
+          spellcheck: 'false', autocapitalize: 'off', inputmode: s.format === 'email' ? 'email' : undefined,
+        });
+      }
+      input.setAttribute('aria-describedby', (s.description ? descId + ' ' : '') + errId);
+      if (required) input.setAttribute('aria-required', 'true');
+      var control = h('div', { class: 'control' }, s.prefix ? h('span', { class: 'adorn', 'aria-hidden': 'true', text: s.prefix }) : null, input,
+        s.suffix ? h('span', { class: 'adorn', 'aria-hidden': 'true', text: s.suffix }) : null);
+      if (s.secret && input.tagName === 'INPUT') {
+        var toggle = h('button', { type: 'button', class: 'toggle', 'aria-pressed': 'false', 'aria-controls': id,
+          'aria-label': t('show_secret_label', { field: label }), text: t('show_secret') });
+        toggle.addEventListener('click', function () {
+          var show = input.type === 'password';
+          input.type = show ? 'text' : 'password';
+          toggle.setAttribute('aria-pressed', show ? 'true' : 'false');
+          toggle.textContent = show ? t('hide_secret') : t('show_secret');
+          toggle.setAttribute('aria-label', t(show ? 'hide_secret_label' : 'show_secret_label', { field: label }));
+        });
+        control.appendChild(toggle);
+      }
+      var error = h('p', { class: 'error', id: errId, hidden: true });
+      var rec = { f: f, input: input, control: control, error: error, touched: false };
+      inputs[f.name] = rec;
+      // Checked when the user leaves the field, but an empty field is only
+      // flagged on submit, and leaving towards the submit button flags nothing:
+      // a message appearing above the button would move it under the pointer
+      // and swallow the click (submit checks everything anyway).
+      input.addEventListener('blur', function (ev) {
+        if (ev.relatedTarget && ev.relatedTarget.type === 'submit') return;
+        if (input.value === '' && error.hidden) return;
+        rec.touched = true;
+        showError(f, validate(f, input.value));
+      });
+      input.addEventListener('input', function () { if (rec.touched || !error.hidden) showError(f, validate(f, input.value)); });
+      var link = docLink(f);
+      return h('div', { class: 'field' },
+        h('div', { class: 'label-row' },
+          h('label', { for: id }, label, required ? h('span', { class: 'req', 'aria-hidden': 'true', text: '*' }) : h('span', { class: 'opt', text: '(' + t('optional') + ')' }),
+            required ? h('span', { class: 'sr-only', text: ' (' + t('required') + ')' }) : null),
+          link ? h('a', { class: 'help', href: link, target: '_blank', rel: 'noopener noreferrer', text: t('how_find') }) : null),
+        s.description ? h('p', { class: 'desc', id: descId, text: s.description }) : null,
+        control, error);
+    });
+
+    var submitLabel = reconnect ? t('submit_reconnect') : t('submit');
+    var button = h('button', { type: 'submit', class: 'primary' }, h('span', { text: submitLabel }));
+    var form = h('form', { novalidate: true, 'aria-labelledby': 'title' }, alertBox, rows, button, status);
+    form.addEventListener('submit', function (ev) {
+      ev.preventDefault();
+      if (state.busy) return;
+      submit();
+    });
+
+    function setBusy(on) {
+      state.busy = on;
+      button.disabled = on;
+      button.setAttribute('aria-busy', on ? 'true' : 'false');
+      button.replaceChildren(on ? h('span', { class: 'spinner', 'aria-hidden': 'true' }) : null, h('span', { text: on ? t('busy', { provider: providerName() }) : submitLabel }));
+      status.textContent = on ? t('busy', { provider: providerName() }) : '';
+    }
+    function showAlert(msg) {
+      alertBox.textContent = msg;
+      alertBox.hidden = !msg;
+    }
+    function fieldByPath(path) {
+      if (!path || !path.length) return null;
+      var name = path[0] === 'params' ? path[1] : path[0];
+      return inputs[name] ? inputs[name].f : null;
+    }
+
+    function submit() {
+      showAlert('');
+      var firstBad = null, params = {}, creds = {};
+      fields.forEach(function (f) {
+        var rec = inputs[f.name];
+        var raw = rec.hidden ? rec.value : rec.input.value;
+        var msg = rec.hidden ? '' : validate(f, raw);
+        showError(f, msg);
+        if (msg && !firstBad) firstBad = rec;
+        var v = trimmed(f, raw);
+        if (f.kind === 'config') { if (v !== '') params[f.name] = v; } else creds[f.name] = v;
+      });
+      if (firstBad) {
+        showAlert(t('err_fix_fields'));
+        firstBad.input.focus();
+        return;
+      }
+      var qs = 'connect_session_token=' + encodeURIComponent(token);
+      Object.keys(params).forEach(function (k) { qs += '&params[' + encodeURIComponent(k) + ']=' + encodeURIComponent(params[k]); });
+      var route = p.auth_mode === 'API_KEY' ? 'api-key' : 'basic';
+      setBusy(true);
+      api('POST', '/api-auth/' + route + '/' + encodeURIComponent(integ.unique_key) + '?' + qs, creds).then(function (r) {
+        setBusy(false);
+        if (r.ok) return successScreen(r.data, params);
+        var err = (r.data && r.data.error) || { code: r.status === 0 ? 'network_error' : 'unknown_error', message: '' };
+        handleError(err, r);
+      });
+    }
+
+    function handleError(err, r) {
+      var name = providerName(), msg;
+      switch (err.code) {
+        case 'invalid_fields':
+          (err.errors || []).forEach(function (e) {
+            var f = fieldByPath(e.path);
+            if (f) showError(f, validate(f, inputs[f.name].input ? inputs[f.name].input.value : '') || e.message);
+          });
+          msg = t('err_fix_fields');
+          break;
+        case 'invalid_credentials':
+          msg = t('err_invalid_credentials', { provider: name });
+          var tokenField = inputs.password || inputs.apiKey;
+          if (tokenField && !tokenField.hidden) showError(tokenField.f, t('err_token_field'));
+          break;
+        case 'unknown_cloud_id':
+          msg = t('err_unknown_cloud', { provider: name });
+          if (inputs.cloudId && !inputs.cloudId.hidden) showError(inputs.cloudId.f, msg);
+          break;
+        case 'provider_unavailable':
+        case 'network_error':
+          msg = t('err_unavailable', { provider: name });
+          break;
+        case 'too_many_request':
+          var secs = (err.payload && err.payload.retry_after) || (r.headers && r.headers.get('Retry-After')) || 30;
+          msg = t('err_rate_limited', { seconds: secs });
+          break;
+        case 'unknown_connect_session_token':
+        case 'invalid_connect_session_token_format':
+          post({ type: 'error', payload: { errorType: err.code, errorMessage: err.message || '' } });
+          return messageScreen(t('expired_title'), t('expired_body'));
+        default:
+          msg = err.message || t('err_generic');
+      }
+      post({ type: 'error', payload: { errorType: err.code, errorMessage: err.message || msg } });
+      showAlert(msg);
+      var bad = form.querySelector('[aria-invalid="true"]');
+      if (bad) bad.focus();
+    }
+
+    var backButton = fromList ? h('button', { type: 'button', class: 'back', text: '← ' + t('back'), on: { click: listScreen } }) : null;
+    var title = reconnect ? t('reconnect_title', { provider: p.display_name }) : t('form_title', { provider: p.display_name });
+    var guide = p.docs_connect ? h('p', { class: 'foot' }, h('a', { href: (state.session.overrides && state.session.overrides[integ.unique_key] && state.session.overrides[integ.unique_key].docs_connect) || p.docs_connect, target: '_blank', rel: 'noopener noreferrer', text: t('guide_link') })) : null;
+    render(h('section', { class: 'card' + (closeButton() ? ' closable' : '') }, closeButton(), backButton,
+      h('div', { class: 'head' }, h('img', { src: logoURL(p.name), alt: '' }), h('h1', { id: 'title', text: title })),
+      h('p', { class: 'lead', text: reconnect ? t('reconnect_body') : t('form_body', { provider: providerName() }) }),
+      form, guide), false);
+    var first = form.querySelector('input, select');
+    if (first) first.focus();
+  }
+
+  // ---------- success ----------
+  function successScreen(res, params) {
+    var p = state.provider, acct = res.account || {};
+    var reconnect = !!state.session.isReconnecting;
+    post({ type: 'connect', payload: { providerConfigKey: res.providerConfigKey, connectionId: res.connectionId } });
+    var facts = h('dl', { class: 'facts' });
+    function fact(label, value) { if (value) { facts.appendChild(h('dt', { text: label })); facts.appendChild(h('dd', { text: value })); } }
+    fact(t('success_account'), acct.displayName || acct.emailAddress);
+    fact(t('success_cloud'), acct.cloudId || params.cloudId);
+    fact(t('success_site'), acct.subdomain ? acct.subdomain + '.atlassian.net' : '');
+    var warnings = (res.warnings || []).map(function (w) { return h('p', { class: 'alert warn', role: 'note', text: w.message }); });
+    var done = embedded || window.opener
+      ? h('button', { type: 'button', class: 'primary', text: t('done'), on: { click: closeUI } })
+      : h('p', { class: 'muted center', text: t('close_window') });
+    render(h('section', { class: 'card', 'aria-labelledby': 'title' }, closeButton(),
+      h('div', { class: 'check', 'aria-hidden': 'true', text: '✓' }),
+      h('h1', { id: 'title', class: 'center', text: warnings.length ? t('warn_title') : (reconnect ? t('success_updated') : t('success_title')) }),
+      h('p', { class: 'lead center', text: t('success_body', { provider: p.display_name }) }),
+      facts, warnings, done));
+  }
+
+  // ---------- boot ----------
+  applyTheme(new URLSearchParams(location.search).get('theme') || cfg.theme, cfg.primaryColor);
+  var params = new URLSearchParams(location.search);
+  if (params.has('session_token')) {
+    token = params.get('session_token');
+    // Take the token out of the address bar (and so out of history and any later Referer).
+    params.delete('session_token');
+    var rest = params.toString();
+    history.replaceState(null, '', location.pathname + (rest ? '?' + rest : '') + location.hash);
+    start();
+  } else if (embedded) {
+    window.addEventListener('message', function (ev) {
+      if (ev.source !== window.parent || !ev.data || typeof ev.data !== 'object') return;
+      if (ev.data.type === 'session_token' && typeof ev.data.sessionToken === 'string' && ev.data.sessionToken !== token) {
+        token = ev.data.sessionToken;
+        start();
+      }
+    });
+    loading();
+    post({ type: 'ready' });
+  } else {
+    messageScreen(t('missing_title'), t('missing_body'));
+  }
+})();
