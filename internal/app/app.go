@@ -19,7 +19,10 @@ import (
 	"github.com/latchkeyhq/latchkey/internal/connectui"
 	"github.com/latchkeyhq/latchkey/internal/domain"
 	"github.com/latchkeyhq/latchkey/internal/httpapi"
+	"github.com/latchkeyhq/latchkey/internal/metrics"
+	"github.com/latchkeyhq/latchkey/internal/oplog"
 	"github.com/latchkeyhq/latchkey/internal/provider"
+	"github.com/latchkeyhq/latchkey/internal/proxy"
 	"github.com/latchkeyhq/latchkey/internal/secret"
 	"github.com/latchkeyhq/latchkey/internal/store"
 	"github.com/latchkeyhq/latchkey/internal/upstream"
@@ -34,6 +37,8 @@ const DefaultEnvironment = "dev"
 // App is a running latchkey minus its listener: tests mount Handler on httptest.
 type App struct {
 	cfg     *config.Config
+	oplog   *oplog.Writer
+	metrics *metrics.Registry
 	log     *slog.Logger
 	store   *store.Store
 	keys    *secret.KeyRing
@@ -130,12 +135,22 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, deps Deps) (
 	}
 	client := upstream.NewClient(rt, cfg.UpstreamRewrites, 0)
 	a.auth = auth.New(auth.Options{Store: st, Catalogue: cat, Keys: ring, Client: client, Logger: log, Now: deps.Now, Sleep: deps.Sleep, VerifyTimeout: deps.VerifyTimeout})
+	a.metrics = metrics.NewRegistry()
+	a.oplog = oplog.New(st, log)
+	proxyTransport := upstream.NewTransport()
+	proxyTransport.ResponseHeaderTimeout = cfg.ProxyTimeout
+	var prt http.RoundTripper = proxyTransport
+	if deps.Transport != nil {
+		prt = deps.Transport
+	}
+	px := proxy.New(proxy.Options{Resolver: a.auth, Transport: upstream.WithRewrites(prt, cfg.UpstreamRewrites), AllowedOrigins: cfg.ProxyAllowedOrigins,
+		MaxRetryWait: cfg.ProxyMaxRetryWait, Metrics: a.metrics, Events: a.oplog.Add, Logger: log, Now: deps.Now, Sleep: deps.Sleep})
 	ui, err := connectui.New(connectui.Options{Catalogue: cat, FrameAncestors: cfg.ConnectFrameAncestors, PrimaryColor: cfg.ConnectPrimaryColor, Logger: log})
 	if err != nil {
 		return nil, err
 	}
 	a.handler = httpapi.New(httpapi.Options{Auth: a.auth, Environments: st, Logger: log, PublicURL: cfg.PublicURL, Version: Version,
-		PrimaryColor: cfg.ConnectPrimaryColor, Extra: ui.Mount})
+		PrimaryColor: cfg.ConnectPrimaryColor, Extra: ui.Mount, Proxy: px, Metrics: a.metrics})
 	return a, nil
 }
 
@@ -145,8 +160,16 @@ func (a *App) Handler() http.Handler { return a.handler }
 // Store exposes the store (for CLI commands and tests).
 func (a *App) Store() *store.Store { return a.store }
 
-// Close releases the database.
-func (a *App) Close() error { return a.store.Close() }
+// Close flushes the operation log and releases the database.
+func (a *App) Close() error {
+	if a.oplog != nil {
+		a.oplog.Close()
+	}
+	return a.store.Close()
+}
+
+// Metrics exposes the metrics registry (for tests).
+func (a *App) Metrics() *metrics.Registry { return a.metrics }
 
 func loadKeys(cfg *config.Config, log *slog.Logger) (*secret.KeyRing, error) {
 	if len(cfg.EncryptionKeys) > 0 {

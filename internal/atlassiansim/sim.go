@@ -7,14 +7,32 @@
 package atlassiansim
 
 import (
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 )
+
+// patternReader yields an endless repeating byte pattern.
+type patternReader struct{}
+
+func (patternReader) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = byte('a' + i%26)
+	}
+	return len(p), nil
+}
+
+// Pattern returns an endless reader of the bytes the download endpoint sends.
+func Pattern() io.Reader { return patternReader{} }
 
 // Token is one service-account API token the simulator accepts.
 type Token struct {
@@ -34,7 +52,9 @@ type Fault struct {
 	Header map[string]string
 	Body   string
 	// Hang holds the request until the client gives up.
-	Hang  bool
+	Hang bool
+	// Reset closes the connection without an answer.
+	Reset bool
 	Count int
 }
 
@@ -175,6 +195,17 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			<-r.Context().Done()
 			return
 		}
+		if f.Reset {
+			if hj, ok := rec.ResponseWriter.(http.Hijacker); ok {
+				if conn, _, err := hj.Hijack(); err == nil {
+					if tc, ok := conn.(*net.TCPConn); ok {
+						_ = tc.SetLinger(0)
+					}
+					conn.Close()
+				}
+			}
+			return
+		}
 		for k, v := range f.Header {
 			w.Header().Set(k, v)
 		}
@@ -252,9 +283,24 @@ func (s *Sim) serveProduct(w http.ResponseWriter, r *http.Request, product, rest
 		writeJSON(w, http.StatusOK, map[string]any{
 			"type": "known", "accountId": tok.AccountID, "accountType": "app", "email": tok.Email, "publicName": tok.DisplayName, "displayName": tok.DisplayName,
 		})
+	case product == "jira" && rest == "/rest/api/3/download":
+		// Streams ?bytes=N bytes, for large-body tests.
+		n, _ := strconv.ParseInt(r.URL.Query().Get("bytes"), 10, 64)
+		w.Header().Set("Content-Type", "application/octet-stream")
+		w.Header().Set("Content-Length", strconv.FormatInt(n, 10))
+		_, _ = io.CopyN(w, patternReader{}, n)
 	case product == "jira" && strings.HasPrefix(rest, "/rest/api/3/"):
 		// Anything else answers with an echo, so proxy tests can see what arrived.
-		writeJSON(w, http.StatusOK, map[string]any{"product": product, "path": rest, "query": r.URL.RawQuery, "method": r.Method})
+		h := sha256.New()
+		n, _ := io.Copy(h, r.Body)
+		headers := map[string]string{}
+		for k := range r.Header {
+			headers[k] = r.Header.Get(k)
+		}
+		w.Header().Set("Link", `<https://api.atlassian.com/next>; rel="next"`)
+		w.Header().Set("X-RateLimit-Remaining", "99")
+		writeJSON(w, http.StatusOK, map[string]any{"product": product, "path": rest, "query": r.URL.RawQuery, "method": r.Method,
+			"headers": headers, "bodyBytes": n, "bodySHA256": hex.EncodeToString(h.Sum(nil))})
 	default:
 		writeJSON(w, http.StatusNotFound, map[string]any{"errorMessages": []string{"Not found: " + rest}})
 	}

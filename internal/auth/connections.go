@@ -194,6 +194,7 @@ func (s *Service) DeleteConnection(ctx context.Context, envID int64, integration
 		return err
 	}
 	err = s.store.DeleteConnection(ctx, envID, integ.ID, connectionID)
+	s.targets.drop(targetKey(envID, integrationKey, connectionID))
 	if isNotFound(err) {
 		return badRequest("unknown_connection", "Failed to find connection")
 	}
@@ -243,6 +244,7 @@ func (s *Service) PatchConnection(ctx context.Context, envID int64, integrationK
 		return err
 	}
 	err = s.store.PatchConnection(ctx, envID, integ.ID, connectionID, patch)
+	s.targets.drop(targetKey(envID, integrationKey, connectionID))
 	if isNotFound(err) {
 		return &domain.Problem{Status: http.StatusNotFound, Code: "unknown_connection", Message: "Failed to find connection"}
 	}
@@ -283,6 +285,9 @@ func (s *Service) SetMetadata(ctx context.Context, envID int64, req *MetadataReq
 		return err
 	}
 	err = s.store.SetMetadata(ctx, envID, integ.ID, ids, req.Metadata, merge)
+	for _, id := range ids {
+		s.targets.drop(targetKey(envID, req.ProviderConfigKey, id))
+	}
 	var missing *domain.MissingConnectionError
 	if asMissing(err, &missing) {
 		return &domain.Problem{Status: http.StatusNotFound, Code: "unknown_connection", Message: "Failed to find connection: " + missing.Error()[len("connection not found: "):]}

@@ -70,12 +70,13 @@ type Service struct {
 	sessionTTL    time.Duration
 	sleepFn       func(context.Context, time.Duration) error
 	attempts      *limiter
+	targets       *targetCache
 }
 
 // New builds a Service.
 func New(o Options) *Service {
 	s := &Service{store: o.Store, catalogue: o.Catalogue, keys: o.Keys, client: o.Client, log: o.Logger, now: o.Now,
-		verifyTimeout: o.VerifyTimeout, sessionTTL: o.SessionTTL, sleepFn: o.Sleep, attempts: newLimiter()}
+		verifyTimeout: o.VerifyTimeout, sessionTTL: o.SessionTTL, sleepFn: o.Sleep, attempts: newLimiter(), targets: &targetCache{m: map[string]target{}}}
 	if s.now == nil {
 		s.now = time.Now
 	}

@@ -244,6 +244,7 @@ func (s *Service) verifyAndSave(ctx context.Context, integ *domain.Integration, 
 	if err != nil {
 		return nil, err
 	}
+	s.targets.drop(targetKey(saved.EnvironmentID, saved.IntegrationKey, saved.ConnectionID))
 	saved.Credentials = c.Credentials
 	return &Result{Connection: saved, Created: created, Verdict: verdict}, nil
 }

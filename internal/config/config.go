@@ -39,6 +39,7 @@ type Config struct {
 	WebhookSigningKey     secret.Secret
 	ProxyAllowedOrigins   []string
 	ProxyMaxRetryWait     time.Duration
+	ProxyTimeout          time.Duration
 	ConnectFrameAncestors string
 	ConnectPrimaryColor   string
 	VerifyInterval        time.Duration
@@ -69,6 +70,7 @@ var Settings = []Setting{
 	{"LATCHKEY_WEBHOOK_SIGNING_KEY", "generated", true, "signing key of dev's webhooks"},
 	{"LATCHKEY_PROXY_ALLOWED_ORIGINS", "", false, "origins a Base-Url-Override may point at, comma-separated"},
 	{"LATCHKEY_PROXY_MAX_RETRY_WAIT", "60s", false, "longest single wait the proxy accepts before a retry"},
+	{"LATCHKEY_PROXY_TIMEOUT", "60s", false, "how long the proxy waits for a provider's response headers, per attempt"},
 	{"LATCHKEY_CONNECT_FRAME_ANCESTORS", "*", false, "who may embed the Connect UI in a frame (CSP frame-ancestors)"},
 	{"LATCHKEY_CONNECT_PRIMARY_COLOR", "#0052CC", false, "accent colour of the Connect UI (#rrggbb)"},
 	{"LATCHKEY_VERIFY_INTERVAL", "24h", false, "how often every connection is re-verified"},
@@ -221,6 +223,7 @@ func Load(getenv func(string) string, args []string, stderr io.Writer) (*Config,
 		return d
 	}
 	c.ProxyMaxRetryWait = duration("LATCHKEY_PROXY_MAX_RETRY_WAIT", "60s", 0)
+	c.ProxyTimeout = duration("LATCHKEY_PROXY_TIMEOUT", "60s", time.Millisecond)
 	c.VerifyInterval = duration("LATCHKEY_VERIFY_INTERVAL", "24h", time.Minute)
 	c.ShutdownTimeout = duration("LATCHKEY_SHUTDOWN_TIMEOUT", "15s", 0)
 	c.ConnectFrameAncestors = or(get("LATCHKEY_CONNECT_FRAME_ANCESTORS"), "*")

@@ -50,6 +50,7 @@ func TestEveryBadValueIsNamed(t *testing.T) {
 		"LATCHKEY_VERIFY_INTERVAL":         "1s",
 		"LATCHKEY_SHUTDOWN_TIMEOUT":        "-",
 		"LATCHKEY_CONNECT_PRIMARY_COLOR":   "blue",
+		"LATCHKEY_PROXY_TIMEOUT":           "0",
 	}
 	_, err := load(env)
 	if err == nil {

@@ -8,10 +8,13 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/latchkeyhq/latchkey/internal/auth"
 	"github.com/latchkeyhq/latchkey/internal/domain"
+	"github.com/latchkeyhq/latchkey/internal/metrics"
+	"github.com/latchkeyhq/latchkey/internal/proxy"
 	"github.com/latchkeyhq/latchkey/internal/secret"
 )
 
@@ -31,6 +34,10 @@ type Options struct {
 	Version      string
 	// PrimaryColor is the Connect UI's accent colour (#rrggbb).
 	PrimaryColor string
+	// Proxy serves /proxy/…; nil leaves the route out.
+	Proxy *proxy.Proxy
+	// Metrics is exposed at /metrics.
+	Metrics *metrics.Registry
 	// Extra mounts more handlers (Connect UI, proxy, …) on the same mux.
 	Extra func(mux *http.ServeMux)
 }
@@ -44,11 +51,18 @@ type API struct {
 	version      string
 	primaryColor string
 	handler      http.Handler
+	proxy        *proxy.Proxy
+	metrics      *metrics.Registry
+	envCache     envCache
 }
 
 // New builds the API and its middleware chain.
 func New(o Options) *API {
-	a := &API{auth: o.Auth, envs: o.Environments, log: o.Logger, publicURL: strings.TrimRight(o.PublicURL, "/"), version: o.Version, primaryColor: o.PrimaryColor}
+	a := &API{auth: o.Auth, envs: o.Environments, log: o.Logger, publicURL: strings.TrimRight(o.PublicURL, "/"), version: o.Version, primaryColor: o.PrimaryColor,
+		proxy: o.Proxy, metrics: o.Metrics, envCache: envCache{m: map[string]envEntry{}}}
+	if a.proxy != nil {
+		a.proxy.SetErrorWriter(a.writeError)
+	}
 	if a.primaryColor == "" {
 		a.primaryColor = "#0052CC"
 	}
@@ -98,6 +112,14 @@ func (a *API) routes(mux *http.ServeMux) {
 	mux.Handle("GET /providers", a.secretOrSession(a.listProviders))
 	mux.Handle("GET /providers/{provider}", a.secretOrSession(a.getProvider))
 
+	if a.proxy != nil {
+		mux.Handle("/proxy/", a.secret(func(w http.ResponseWriter, r *http.Request) error {
+			a.proxy.Serve(w, r, callerFrom(r).env.ID)
+			return nil
+		}))
+	}
+	mux.Handle("GET /metrics", a.wrap(a.serveMetrics))
+
 	mux.Handle("GET /images/template-logos/{file}", a.wrap(a.logo))
 	mux.Handle("GET /openapi.yaml", a.wrap(a.openAPI))
 
@@ -138,7 +160,13 @@ func bearer(r *http.Request) (string, *domain.Problem) {
 // an attacker can use through timing; the final comparison is constant-time anyway.
 func (a *API) envBySecret(ctx context.Context, key string) (*domain.Environment, error) {
 	hash := secret.HashToken(key)
-	env, err := a.envs.EnvironmentBySecretKeyHash(ctx, hash)
+	env, err := a.envCache.get(hash)
+	if env == nil {
+		env, err = a.envs.EnvironmentBySecretKeyHash(ctx, hash)
+		if err == nil {
+			a.envCache.put(hash, env)
+		}
+	}
 	if err == nil && subtle.ConstantTimeCompare([]byte(env.SecretKeyHash), []byte(hash)) != 1 {
 		err = domain.ErrNotFound
 	}
@@ -208,5 +236,46 @@ func (a *API) ready(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"status": "ready"})
+	return nil
+}
+
+// envCache keeps environments by secret-key digest for a few seconds: every
+// backend call authenticates, and environments almost never change.
+type envCache struct {
+	mu sync.RWMutex
+	m  map[string]envEntry
+}
+
+type envEntry struct {
+	env *domain.Environment
+	at  time.Time
+}
+
+const envCacheTTL = 5 * time.Second
+
+func (c *envCache) get(hash string) (*domain.Environment, error) {
+	c.mu.RLock()
+	e, ok := c.m[hash]
+	c.mu.RUnlock()
+	if !ok || time.Since(e.at) > envCacheTTL {
+		return nil, nil
+	}
+	return e.env, nil
+}
+
+func (c *envCache) put(hash string, env *domain.Environment) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.m) > 1000 {
+		c.m = map[string]envEntry{}
+	}
+	c.m[hash] = envEntry{env: env, at: time.Now()}
+}
+
+func (a *API) serveMetrics(w http.ResponseWriter, r *http.Request) error {
+	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+	if a.metrics != nil {
+		a.metrics.Write(w)
+	}
 	return nil
 }

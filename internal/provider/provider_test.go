@@ -207,7 +207,7 @@ func TestURLBuildingRefusesEscapes(t *testing.T) {
 			t.Errorf("JoinEndpoint(%q) = %v, %v; want %s", ep, u, err, want)
 		}
 	}
-	for _, bad := range []string{"//evil.com/x", "https://evil.com/x", "/a/../../etc", "/a/./b", `\\evil.com`, "/a/%2e%2e/b", "..", "javascript:alert(1)"} {
+	for _, bad := range []string{"//evil.com/x", "https://evil.com/x", "/a/../../etc", "/a/./b", `\\evil.com`, "/a/%2e%2e/b", "..", "javascript:alert(1)", "/%2F%2Fevil.com/x", "/a%5C..%5Cb", "/a\\b"} {
 		if u, err := JoinEndpoint(base, bad); err == nil {
 			t.Errorf("JoinEndpoint(%q) = %v, accepted", bad, u)
 		}

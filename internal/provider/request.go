@@ -77,6 +77,10 @@ func JoinEndpoint(base *url.URL, endpoint string) (*url.URL, error) {
 	if err != nil || ep.Scheme != "" || ep.Host != "" || ep.User != nil || ep.Opaque != "" {
 		return nil, fmt.Errorf("%w: endpoint %q must be a path", ErrUnsafeURL, truncate(endpoint, 60))
 	}
+	// Judge the decoded path: %2e%2e, %2f and %5c must not sneak through.
+	if strings.Contains(ep.Path, "\\") || strings.HasPrefix(ep.Path, "//") {
+		return nil, fmt.Errorf("%w: endpoint %q", ErrUnsafeURL, truncate(endpoint, 60))
+	}
 	for _, seg := range strings.Split(ep.Path, "/") {
 		if seg == ".." || seg == "." {
 			return nil, fmt.Errorf("%w: endpoint %q contains a dot segment", ErrUnsafeURL, truncate(endpoint, 60))

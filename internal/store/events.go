@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 
 	"github.com/latchkeyhq/latchkey/internal/domain"
@@ -53,4 +54,21 @@ func (s *Store) ListEvents(ctx context.Context, envID int64, integrationKey, con
 		out = append(out, &e)
 	}
 	return out, rows.Err()
+}
+
+// InsertEvents appends several events in one transaction.
+func (s *Store) InsertEvents(ctx context.Context, events []*domain.Event) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		for _, e := range events {
+			at := e.At
+			if at.IsZero() {
+				at = s.now()
+			}
+			if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO events (environment_id, integration_key, connection_id, kind, outcome, code, message, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
+				e.EnvironmentID, e.IntegrationKey, e.ConnectionID, e.Kind, e.Outcome, e.Code, e.Message, ms(at)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }

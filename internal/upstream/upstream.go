@@ -119,11 +119,8 @@ func NewTransport() *http.Transport {
 // NewClient returns a client over rt that applies rewrites and never follows a
 // redirect to another origin (a redirect must not carry credentials elsewhere).
 func NewClient(rt http.RoundTripper, rewrites []Rewrite, timeout time.Duration) *http.Client {
-	if len(rewrites) > 0 {
-		rt = &rewriteTransport{rewrites: rewrites, next: rt}
-	}
 	return &http.Client{
-		Transport: rt,
+		Transport: WithRewrites(rt, rewrites),
 		Timeout:   timeout,
 		CheckRedirect: func(req *http.Request, via []*http.Request) error {
 			if len(via) >= 5 {
@@ -135,4 +132,12 @@ func NewClient(rt http.RoundTripper, rewrites []Rewrite, timeout time.Duration) 
 			return nil
 		},
 	}
+}
+
+// WithRewrites wraps rt so requests follow the rewrites (a no-op without any).
+func WithRewrites(rt http.RoundTripper, rewrites []Rewrite) http.RoundTripper {
+	if len(rewrites) == 0 {
+		return rt
+	}
+	return &rewriteTransport{rewrites: rewrites, next: rt}
 }

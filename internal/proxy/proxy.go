@@ -1,0 +1,434 @@
+// Package proxy forwards a backend's calls to a provider's API on behalf of a
+// connection: it resolves the connection, builds the URL (never leaving the
+// provider's origin and base path), injects the credentials, streams both
+// bodies, and retries rate limits as the provider's headers say.
+package proxy
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/latchkeyhq/latchkey/internal/domain"
+	"github.com/latchkeyhq/latchkey/internal/metrics"
+	"github.com/latchkeyhq/latchkey/internal/provider"
+)
+
+// Resolver finds a connection (with decrypted credentials) and its provider.
+type Resolver interface {
+	ProxyTarget(ctx context.Context, envID int64, integrationKey, connectionID string) (*domain.Connection, *provider.Provider, error)
+}
+
+// EventSink receives one operation-log entry per proxied call. It must not block.
+type EventSink func(*domain.Event)
+
+// Options configure the proxy.
+type Options struct {
+	Resolver Resolver
+	// Transport reaches providers (rewrites applied); a tuned shared transport.
+	Transport http.RoundTripper
+	// AllowedOrigins may be named by Base-Url-Override.
+	AllowedOrigins []string
+	// MaxRetryWait is the longest single wait accepted before a retry.
+	MaxRetryWait time.Duration
+	Metrics      *metrics.Registry
+	Events       EventSink
+	Logger       *slog.Logger
+	Now          func() time.Time
+	// Sleep waits between attempts; tests inject it.
+	Sleep func(context.Context, time.Duration) error
+	// WriteError writes an API error (the HTTP layer's JSON mapping).
+	WriteError func(w http.ResponseWriter, r *http.Request, err error)
+}
+
+// Proxy is the /proxy handler.
+type Proxy struct {
+	o        Options
+	rp       *httputil.ReverseProxy
+	requests *metrics.CounterVec
+	retries  *metrics.CounterVec
+	duration *metrics.HistogramVec
+}
+
+// maxReplayBody is the largest request body kept in memory so it can be sent
+// again on a retry; larger bodies stream through and are never retried.
+const maxReplayBody = 1 << 20
+
+// New builds the proxy.
+func New(o Options) *Proxy {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Sleep == nil {
+		o.Sleep = sleep
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Metrics == nil {
+		o.Metrics = metrics.NewRegistry()
+	}
+	p := &Proxy{o: o,
+		requests: o.Metrics.Counter("latchkey_proxy_requests_total", "Proxied calls by integration and final upstream status.", "integration", "status"),
+		retries:  o.Metrics.Counter("latchkey_proxy_retries_total", "Retries by integration and the status that caused them (0: network error).", "integration", "status"),
+		duration: o.Metrics.Histogram("latchkey_proxy_request_duration_seconds", "Proxied call durations, retries included.", metrics.DefaultBuckets, "integration"),
+	}
+	p.rp = &httputil.ReverseProxy{
+		Rewrite:       func(*httputil.ProxyRequest) {}, // the request is fully built before ServeHTTP
+		Transport:     &retryTransport{p: p},
+		FlushInterval: -1,
+		ErrorHandler:  p.upstreamError,
+		ErrorLog:      slog.NewLogLogger(o.Logger.Handler(), slog.LevelDebug),
+	}
+	return p
+}
+
+// call is the per-request state shared with the retry transport.
+type call struct {
+	integration string
+	attempts    int
+	maxAttempts int
+	replayable  bool
+	statuses    func(int) bool
+	retryAt     []string
+	retryAfter  []string
+	lastStatus  int
+}
+
+type callKey struct{}
+
+var retryOnRE = regexp.MustCompile(`^\d{3}(,\d{3})*$`)
+
+// hop-by-hop and latchkey's own headers are never forwarded; the caller's
+// headers reach the provider only as Nango-Proxy-<Name>, plus a few end-to-end
+// entity and conditional headers a caller must be able to send.
+var passThrough = []string{"Content-Type", "Content-Encoding", "Accept", "Accept-Encoding", "Accept-Language", "If-Match", "If-None-Match",
+	"If-Modified-Since", "If-Unmodified-Since"}
+
+// Serve handles /proxy/{endpoint...} for the environment envID.
+func (p *Proxy) Serve(w http.ResponseWriter, r *http.Request, envID int64) {
+	start := time.Now()
+	c, out, err := p.prepare(r, envID)
+	if err != nil {
+		p.o.WriteError(w, r, err)
+		return
+	}
+	rec := &statusWriter{ResponseWriter: w}
+	p.rp.ServeHTTP(rec, out.WithContext(context.WithValue(out.Context(), callKey{}, c)))
+	elapsed := time.Since(start)
+	status := rec.status
+	if status == 0 {
+		status = http.StatusBadGateway
+	}
+	p.requests.Inc(c.integration, strconv.Itoa(status))
+	p.duration.Observe(elapsed, c.integration)
+	if p.o.Events != nil {
+		p.o.Events(&domain.Event{EnvironmentID: envID, IntegrationKey: c.integration, ConnectionID: r.Header.Get("Connection-Id"), Kind: "proxy",
+			Outcome: outcome(status), Code: strconv.Itoa(status),
+			Message: fmt.Sprintf("%s %s → %d in %s (%d attempt%s)", r.Method, out.URL.Path, status, elapsed.Round(time.Millisecond), c.attempts, plural(c.attempts)),
+			At:      p.o.Now()})
+	}
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}
+
+func outcome(status int) string {
+	if status < 400 {
+		return "success"
+	}
+	return "failure"
+}
+
+func bad(code, msg string, path ...string) *domain.Problem {
+	p := &domain.Problem{Status: http.StatusBadRequest, Code: code, Message: msg}
+	if len(path) > 0 {
+		p.Errors = []domain.FieldError{{Code: "invalid", Message: msg, Path: path}}
+	}
+	return p
+}
+
+// prepare validates the call and builds the outgoing request.
+func (p *Proxy) prepare(r *http.Request, envID int64) (*call, *http.Request, error) {
+	h := r.Header
+	connID, key := h.Get("Connection-Id"), h.Get("Provider-Config-Key")
+	if connID == "" || key == "" {
+		var errs []domain.FieldError
+		for _, n := range []string{"Connection-Id", "Provider-Config-Key"} {
+			if h.Get(n) == "" {
+				errs = append(errs, domain.FieldError{Code: "invalid_type", Message: n + " is required.", Path: []string{strings.ToLower(n)}})
+			}
+		}
+		return nil, nil, &domain.Problem{Status: http.StatusBadRequest, Code: "invalid_headers", Message: "The Connection-Id and Provider-Config-Key headers are required.", Errors: errs}
+	}
+	retries := 0
+	if v := h.Get("Retries"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 || n > 10 {
+			return nil, nil, bad("invalid_headers", "Retries must be a whole number from 0 to 10.", "retries")
+		}
+		retries = n
+	}
+	var extra []int
+	if v := h.Get("Retry-On"); v != "" {
+		if !retryOnRE.MatchString(v) {
+			return nil, nil, bad("invalid_headers", "Retry-On must be a comma-separated list of status codes, e.g. 429,503.", "retry-on")
+		}
+		for _, s := range strings.Split(v, ",") {
+			n, _ := strconv.Atoi(s)
+			extra = append(extra, n)
+		}
+	}
+	conn, prov, err := p.o.Resolver.ProxyTarget(r.Context(), envID, key, connID)
+	if err != nil {
+		return nil, nil, err
+	}
+	vars := provider.Vars{ConnectionConfig: conn.ConnectionConfig, Credentials: provider.CredentialVars(conn.Credentials)}
+	override := h.Get("Base-Url-Override")
+	if override != "" && !p.originAllowed(override) {
+		return nil, nil, &domain.Problem{Status: http.StatusBadRequest, Code: "base_url_override_not_allowed",
+			Message: "Base-Url-Override must name an origin listed in LATCHKEY_PROXY_ALLOWED_ORIGINS."}
+	}
+	if override == "" && (prov.Proxy == nil || prov.Proxy.BaseURL == "") {
+		return nil, nil, bad("unsupported_provider", fmt.Sprintf("Provider %s has no proxy base URL.", prov.Name))
+	}
+	base, err := prov.ResolveBaseURL(override, vars)
+	if err != nil {
+		return nil, nil, urlProblem(err)
+	}
+	endpoint := strings.TrimPrefix(r.URL.EscapedPath(), "/proxy")
+	if r.URL.RawQuery != "" {
+		endpoint += "?" + r.URL.RawQuery
+	}
+	target, err := provider.JoinEndpoint(base, endpoint)
+	if err != nil {
+		return nil, nil, urlProblem(err)
+	}
+	if prov.Proxy != nil && len(prov.Proxy.Query) > 0 {
+		q := target.Query()
+		for k, tmpl := range prov.Proxy.Query {
+			if v, err := provider.Interpolate(tmpl, vars, nil); err == nil {
+				q.Set(k, v)
+			}
+		}
+		target.RawQuery = q.Encode()
+	}
+	auth, err := prov.AuthHeaders(conn.Credentials, vars)
+	if err != nil {
+		return nil, nil, urlProblem(err)
+	}
+
+	out := r.Clone(r.Context())
+	out.URL = target
+	out.Host = ""
+	out.RequestURI = ""
+	out.Header = http.Header{}
+	for _, n := range passThrough {
+		if v := h.Values(n); len(v) > 0 {
+			out.Header[n] = v
+		}
+	}
+	for k, v := range auth {
+		out.Header[k] = v
+	}
+	for name, vs := range h {
+		if rest, ok := strings.CutPrefix(name, "Nango-Proxy-"); ok && rest != "" {
+			out.Header[http.CanonicalHeaderKey(rest)] = vs
+		}
+	}
+	out.Header.Set("User-Agent", "latchkey")
+	switch r.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions:
+		out.Body, out.ContentLength = http.NoBody, 0
+	}
+	c := &call{integration: key, maxAttempts: retries + 1, replayable: true, statuses: defaultRetryable(prov, extra, conn.Credentials.Type)}
+	if prov.Proxy != nil && prov.Proxy.Retry != nil {
+		c.retryAt, c.retryAfter = prov.Proxy.Retry.At, prov.Proxy.Retry.After
+	}
+	if retries > 0 && out.Body != nil && out.Body != http.NoBody {
+		buf, err := io.ReadAll(io.LimitReader(out.Body, maxReplayBody+1))
+		if err != nil {
+			return nil, nil, bad("invalid_body", "The request body could not be read.")
+		}
+		if len(buf) <= maxReplayBody {
+			out.Body = io.NopCloser(bytes.NewReader(buf))
+			out.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(buf)), nil }
+			out.ContentLength = int64(len(buf))
+		} else {
+			out.Body = struct {
+				io.Reader
+				io.Closer
+			}{io.MultiReader(bytes.NewReader(buf), out.Body), out.Body}
+			c.replayable = false
+		}
+	}
+	return c, out, nil
+}
+
+func urlProblem(err error) *domain.Problem {
+	var ue *provider.UnresolvedError
+	switch {
+	case errors.As(err, &ue):
+		return bad("missing_connection_config", "The provider's URL needs "+strings.Join(ue.Placeholders, ", ")+", which this connection does not have.")
+	case errors.Is(err, provider.ErrUnsafeURL):
+		return bad("invalid_endpoint", "The endpoint or a connection value would take the request outside the provider's API: "+err.Error()+".")
+	}
+	return bad("invalid_endpoint", err.Error())
+}
+
+func (p *Proxy) originAllowed(raw string) bool {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return false
+	}
+	origin := u.Scheme + "://" + u.Host
+	for _, o := range p.o.AllowedOrigins {
+		if strings.EqualFold(o, origin) {
+			return true
+		}
+	}
+	return false
+}
+
+// defaultRetryable is Nango's rule: 5xx and 429 (and 401, which an OAuth token
+// refresh can cure; latchkey's BASIC and API_KEY credentials cannot change
+// between attempts, so 401 is not retried for them), plus Retry-On.
+func defaultRetryable(prov *provider.Provider, extra []int, credType string) func(int) bool {
+	var spec string
+	if prov.Proxy != nil && prov.Proxy.Retry != nil {
+		spec = prov.Proxy.Retry.ErrorCode
+	}
+	return func(status int) bool {
+		for _, e := range extra {
+			if e == status {
+				return true
+			}
+		}
+		if spec != "" {
+			return matchSpec(spec, status)
+		}
+		return status >= 500 || status == http.StatusTooManyRequests || (status == http.StatusUnauthorized && credType == domain.AuthModeOAuth2CC)
+	}
+}
+
+// matchSpec reads "5xx", "500-502", "403" (comma-separated).
+func matchSpec(spec string, status int) bool {
+	for _, part := range strings.Split(spec, ",") {
+		part = strings.TrimSpace(part)
+		switch {
+		case strings.HasSuffix(part, "xx") && len(part) == 3:
+			if strconv.Itoa(status)[0] == part[0] {
+				return true
+			}
+		case strings.Contains(part, "-"):
+			lo, hi, _ := strings.Cut(part, "-")
+			l, _ := strconv.Atoi(lo)
+			h, _ := strconv.Atoi(hi)
+			if status >= l && status <= h {
+				return true
+			}
+		default:
+			if n, _ := strconv.Atoi(part); n == status {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func (p *Proxy) upstreamError(w http.ResponseWriter, r *http.Request, err error) {
+	c, _ := r.Context().Value(callKey{}).(*call)
+	var pr *domain.Problem
+	switch {
+	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
+		// The caller went away; nobody reads this answer.
+		w.WriteHeader(499)
+		return
+	case isTimeout(err):
+		pr = &domain.Problem{Status: http.StatusGatewayTimeout, Code: "upstream_timeout", Message: "The provider did not answer in time."}
+	default:
+		pr = &domain.Problem{Status: http.StatusBadGateway, Code: "upstream_unreachable", Message: "The provider could not be reached: " + describe(err) + "."}
+	}
+	if c != nil {
+		pr.Payload = map[string]any{"attempts": c.attempts}
+	}
+	p.o.Logger.Warn("proxy upstream error", "err", err, "url", r.URL.Redacted())
+	p.o.WriteError(w, r, pr)
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
+}
+
+func describe(err error) string {
+	var op *net.OpError
+	var dns *net.DNSError
+	switch {
+	case errors.As(err, &dns):
+		return "its address could not be resolved"
+	case errors.As(err, &op) && op.Op == "dial":
+		return "the connection was refused"
+	case errors.Is(err, io.ErrUnexpectedEOF) || strings.Contains(err.Error(), "connection reset") || errors.Is(err, io.EOF):
+		return "the connection was closed before an answer"
+	}
+	return "the connection failed"
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusWriter) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusWriter) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	return s.ResponseWriter.Write(b)
+}
+
+func (s *statusWriter) Flush() {
+	if f, ok := s.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// SetErrorWriter sets how API errors are written (the HTTP layer's mapping).
+func (p *Proxy) SetErrorWriter(f func(w http.ResponseWriter, r *http.Request, err error)) {
+	p.o.WriteError = f
+}

@@ -1,0 +1,147 @@
+package proxy
+
+import (
+	"errors"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// retryTransport sends a call up to its allowed number of attempts, waiting
+// between them as the provider's headers say (Retry-After, X-RateLimit-Reset in
+// ISO-8601 or epoch seconds/milliseconds), else with capped exponential backoff
+// and jitter. It never waits past the caller's cancellation, never waits longer
+// than MaxRetryWait (it hands the provider's answer back instead), and retries
+// only requests whose body can be sent again.
+type retryTransport struct{ p *Proxy }
+
+func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	c, _ := req.Context().Value(callKey{}).(*call)
+	if c == nil {
+		return t.p.o.Transport.RoundTrip(req)
+	}
+	ctx := req.Context()
+	for attempt := 1; ; attempt++ {
+		c.attempts = attempt
+		r := req
+		if attempt > 1 {
+			r = req.Clone(ctx)
+			if req.GetBody != nil {
+				body, err := req.GetBody()
+				if err != nil {
+					return nil, err
+				}
+				r.Body = body
+			}
+		}
+		res, err := t.p.o.Transport.RoundTrip(r)
+		last := attempt >= c.maxAttempts || !c.replayable
+		if err != nil {
+			if last || ctx.Err() != nil || !retryableError(err) {
+				return nil, err
+			}
+			t.p.retries.Inc(c.integration, "0")
+			if t.p.o.Sleep(ctx, backoff(attempt, t.p.o.MaxRetryWait)) != nil {
+				return nil, ctx.Err()
+			}
+			continue
+		}
+		c.lastStatus = res.StatusCode
+		if last || !c.statuses(res.StatusCode) {
+			return res, nil
+		}
+		wait, ok := t.waitFor(c, res.Header, attempt)
+		if !ok {
+			return res, nil // the provider asks for longer than we accept: the caller decides
+		}
+		_, _ = io.Copy(io.Discard, io.LimitReader(res.Body, 64<<10))
+		res.Body.Close()
+		t.p.retries.Inc(c.integration, strconv.Itoa(res.StatusCode))
+		if err := t.p.o.Sleep(ctx, wait); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// waitFor computes the wait before the next attempt, and whether it is acceptable.
+func (t *retryTransport) waitFor(c *call, h http.Header, attempt int) (time.Duration, bool) {
+	now := t.p.o.Now()
+	max := t.p.o.MaxRetryWait
+	wait, found := time.Duration(0), false
+	atHeaders := append([]string{"X-RateLimit-Reset"}, c.retryAt...)
+	for _, name := range atHeaders {
+		if d, ok := untilTime(h.Get(name), now); ok {
+			wait, found = d, true
+			break
+		}
+	}
+	if !found {
+		for _, name := range append([]string{"Retry-After"}, c.retryAfter...) {
+			if d, ok := afterValue(h.Get(name), now); ok && d >= wait {
+				wait, found = d, true
+			}
+		}
+	}
+	if !found {
+		return backoff(attempt, max), true
+	}
+	return wait, wait <= max
+}
+
+// untilTime reads an instant: ISO-8601, HTTP date, or epoch seconds/milliseconds.
+func untilTime(v string, now time.Time) (time.Duration, bool) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0, false
+	}
+	if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
+		return max(t.Sub(now), 0), true
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return max(t.Sub(now), 0), true
+	}
+	if n, err := strconv.ParseFloat(v, 64); err == nil && n > 0 {
+		if n > 1e12 { // milliseconds
+			return max(time.UnixMilli(int64(n)).Sub(now), 0), true
+		}
+		if n > 1e9 { // seconds since the epoch
+			return max(time.Unix(int64(n), 0).Sub(now), 0), true
+		}
+		return time.Duration(n * float64(time.Second)), true // a relative number of seconds
+	}
+	return 0, false
+}
+
+// afterValue reads Retry-After: seconds or an HTTP date.
+func afterValue(v string, now time.Time) (time.Duration, bool) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0, false
+	}
+	if n, err := strconv.ParseFloat(v, 64); err == nil && n >= 0 {
+		return time.Duration(n * float64(time.Second)), true
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return max(t.Sub(now), 0), true
+	}
+	return 0, false
+}
+
+// backoff is 1 s, 2 s, 4 s… with ±50 % jitter, capped.
+func backoff(attempt int, cap time.Duration) time.Duration {
+	base := time.Second << min(attempt-1, 10)
+	d := base/2 + time.Duration(rand.Int64N(int64(base)))
+	if cap > 0 && d > cap {
+		d = cap
+	}
+	return d
+}
+
+func retryableError(err error) bool {
+	return errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.EHOSTUNREACH) ||
+		errors.Is(err, syscall.ECONNABORTED) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) || isTimeout(err)
+}
