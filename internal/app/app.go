@@ -26,6 +26,7 @@ import (
 	"github.com/latchkeyhq/latchkey/internal/secret"
 	"github.com/latchkeyhq/latchkey/internal/store"
 	"github.com/latchkeyhq/latchkey/internal/upstream"
+	"github.com/latchkeyhq/latchkey/internal/webhook"
 )
 
 // Version is set at build time with -ldflags "-X github.com/latchkeyhq/latchkey/internal/app.Version=…".
@@ -36,14 +37,16 @@ const DefaultEnvironment = "dev"
 
 // App is a running latchkey minus its listener: tests mount Handler on httptest.
 type App struct {
-	cfg     *config.Config
-	oplog   *oplog.Writer
-	metrics *metrics.Registry
-	log     *slog.Logger
-	store   *store.Store
-	keys    *secret.KeyRing
-	auth    *auth.Service
-	handler http.Handler
+	cfg        *config.Config
+	oplog      *oplog.Writer
+	dispatcher *webhook.Dispatcher
+	hooks      *webhook.Admin
+	metrics    *metrics.Registry
+	log        *slog.Logger
+	store      *store.Store
+	keys       *secret.KeyRing
+	auth       *auth.Service
+	handler    http.Handler
 	// SecretKey is set when this start generated dev's secret key (printed once).
 	GeneratedSecretKey string
 }
@@ -55,6 +58,8 @@ type Deps struct {
 	Transport http.RoundTripper
 	// VerifyTimeout overrides the verification time limit.
 	VerifyTimeout time.Duration
+	// WebhookTimeout overrides the 20 s webhook delivery timeout.
+	WebhookTimeout time.Duration
 }
 
 // NewLogger builds the logger the config asks for, writing to w.
@@ -123,6 +128,15 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, deps Deps) (
 		return nil, fmt.Errorf("provider catalogue: %w", err)
 	}
 	a = &App{cfg: cfg, log: log, store: st, keys: ring}
+	whTimeout := deps.WebhookTimeout
+	if whTimeout == 0 {
+		whTimeout = 20 * time.Second
+	}
+	a.dispatcher = &webhook.Dispatcher{Store: st, Client: &http.Client{Timeout: whTimeout, Transport: upstream.NewTransport(),
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
+		Logger: log, Now: deps.Now, UserAgent: "latchkey/" + Version + " (+" + cfg.PublicURL + ")"}
+	a.hooks = &webhook.Admin{Store: st, Keys: ring, Wake: a.dispatcher.Wake}
+	a.dispatcher.SigningKey = a.hooks.SigningKey
 	if err := a.ensureDefaultEnvironment(ctx); err != nil {
 		return nil, err
 	}
@@ -134,7 +148,11 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, deps Deps) (
 		rt = upstream.NewTransport()
 	}
 	client := upstream.NewClient(rt, cfg.UpstreamRewrites, 0)
-	a.auth = auth.New(auth.Options{Store: st, Catalogue: cat, Keys: ring, Client: client, Logger: log, Now: deps.Now, Sleep: deps.Sleep, VerifyTimeout: deps.VerifyTimeout})
+	a.auth = auth.New(auth.Options{Store: st, Catalogue: cat, Keys: ring, Client: client, Logger: log, Now: deps.Now, Sleep: deps.Sleep, VerifyTimeout: deps.VerifyTimeout,
+		Announce: func(env *domain.Environment, c *domain.Connection, op string, fromSession bool) []domain.OutboxMessage {
+			return webhook.AuthMessages(env, c, op, fromSession, log)
+		},
+		Announced: a.dispatcher.Wake})
 	a.metrics = metrics.NewRegistry()
 	a.oplog = oplog.New(st, log)
 	proxyTransport := upstream.NewTransport()
@@ -150,7 +168,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, deps Deps) (
 		return nil, err
 	}
 	a.handler = httpapi.New(httpapi.Options{Auth: a.auth, Environments: st, Logger: log, PublicURL: cfg.PublicURL, Version: Version,
-		PrimaryColor: cfg.ConnectPrimaryColor, Extra: ui.Mount, Proxy: px, Metrics: a.metrics})
+		PrimaryColor: cfg.ConnectPrimaryColor, Extra: ui.Mount, Proxy: px, Metrics: a.metrics, Webhooks: a.hooks})
 	return a, nil
 }
 
@@ -238,19 +256,37 @@ func checkKeys(ctx context.Context, st *store.Store, ring *secret.KeyRing) error
 }
 
 func (a *App) ensureDefaultEnvironment(ctx context.Context) error {
+	var env *domain.Environment
+	var err error
 	if a.cfg.SecretKey != "" {
 		// The operator chose the key: create dev with it, or move dev to it.
-		_, _, err := a.store.EnsureEnvironment(ctx, DefaultEnvironment, secret.HashToken(a.cfg.SecretKey.Reveal()))
+		env, _, err = a.store.EnsureEnvironment(ctx, DefaultEnvironment, secret.HashToken(a.cfg.SecretKey.Reveal()))
+	} else {
+		// Generate a key only when dev does not exist yet; it is shown once.
+		env, _, err = a.store.EnsureEnvironmentIfMissing(ctx, DefaultEnvironment, func() (string, error) {
+			k, err := secret.RandomToken("sk_" + DefaultEnvironment + "_")
+			a.GeneratedSecretKey = k
+			return secret.HashToken(k), err
+		})
+	}
+	if err != nil {
 		return err
 	}
-	// Generate a key only when dev does not exist yet; it is shown once.
-	_, _, err := a.store.EnsureEnvironmentIfMissing(ctx, DefaultEnvironment, func() (string, error) {
-		k, err := secret.RandomToken("sk_" + DefaultEnvironment + "_")
-		a.GeneratedSecretKey = k
-		return secret.HashToken(k), err
-	})
-	return err
+	// LATCHKEY_WEBHOOK_URL, when set, is dev's primary URL; otherwise the URL set
+	// through the CLI or the API stays.
+	if u := a.cfg.WebhookURL; u != "" && u != env.WebhookURL {
+		if err := a.store.SetEnvironmentWebhooks(ctx, env.ID, u, env.WebhookSecondaryURL); err != nil {
+			return err
+		}
+	}
+	return a.hooks.EnsureSigningKey(ctx, env, a.cfg.WebhookSigningKey.Reveal())
 }
+
+// Webhooks is the outbox dispatcher (tests run it step by step).
+func (a *App) Webhooks() *webhook.Dispatcher { return a.dispatcher }
+
+// WebhookAdmin manages environments' webhook settings.
+func (a *App) WebhookAdmin() *webhook.Admin { return a.hooks }
 
 // Serve listens on cfg.Addr until ctx ends, then shuts down gracefully. ready,
 // when not nil, is called with the bound address once connections are accepted.
@@ -270,6 +306,9 @@ func (a *App) Serve(ctx context.Context, ready func(addr string)) error {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
+	bg, stopBG := context.WithCancel(context.Background())
+	defer stopBG()
+	go a.dispatcher.Run(bg, time.Second)
 	if ready != nil {
 		ready(ln.Addr().String())
 	}

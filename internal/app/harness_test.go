@@ -35,6 +35,8 @@ type harness struct {
 	sleepMu sync.Mutex
 	clockMu sync.Mutex
 	clock   time.Time
+	// webhookTimeout, when set, replaces the 20 s delivery timeout.
+	webhookTimeout time.Duration
 }
 
 // now is the clock latchkey sees; advance moves it.
@@ -108,8 +110,9 @@ func (h *harness) open() (*app.App, error) {
 	}
 	log := slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	return app.New(context.Background(), cfg, log, app.Deps{
-		VerifyTimeout: 2 * time.Second,
-		Now:           h.now,
+		VerifyTimeout:  2 * time.Second,
+		WebhookTimeout: h.webhookTimeout,
+		Now:            h.now,
 		Sleep: func(ctx context.Context, d time.Duration) error {
 			h.sleepMu.Lock()
 			h.sleeps = append(h.sleeps, d)

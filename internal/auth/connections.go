@@ -141,7 +141,7 @@ func (s *Service) importConnection(ctx context.Context, envID int64, req *Import
 	return s.verifyAndSave(ctx, integ, p, &domain.Connection{
 		EnvironmentID: envID, ConnectionID: connectionID, ConnectionConfig: cfg, Credentials: creds, Metadata: req.Metadata,
 		EndUser: endUser, Tags: tags, WebhookURLOverride: webhook,
-	}, domain.UpsertOptions{ReplaceMetadata: req.Metadata != nil})
+	}, domain.UpsertOptions{ReplaceMetadata: req.Metadata != nil}, false)
 }
 
 // integrationForConnection resolves provider_config_key for connection routes.

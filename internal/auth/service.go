@@ -29,7 +29,8 @@ type Store interface {
 	ConnectSessionByTokenHash(ctx context.Context, hash string, now time.Time) (*domain.ConnectSession, error)
 	DeleteConnectSession(ctx context.Context, id int64) error
 
-	UpsertConnection(ctx context.Context, in *domain.Connection, opts domain.UpsertOptions) (*domain.Connection, bool, error)
+	UpsertConnection(ctx context.Context, in *domain.Connection, opts domain.UpsertOptions, outbox domain.OutboxFunc) (*domain.Connection, bool, error)
+	EnvironmentByID(ctx context.Context, id int64) (*domain.Environment, error)
 	Connection(ctx context.Context, envID, integrationID int64, connectionID string) (*domain.Connection, error)
 	ListConnections(ctx context.Context, envID int64, f domain.ConnectionFilter) ([]*domain.Connection, error)
 	DeleteConnection(ctx context.Context, envID, integrationID int64, connectionID string) error
@@ -56,6 +57,11 @@ type Options struct {
 	SessionTTL time.Duration
 	// Sleep waits between verification retries; a timer when nil. Tests inject it.
 	Sleep func(context.Context, time.Duration) error
+	// Announce builds the auth webhooks of a connection change (operation
+	// "creation" or "override"); they are stored with the change itself.
+	Announce func(env *domain.Environment, c *domain.Connection, operation string, fromSession bool) []domain.OutboxMessage
+	// Announced is called after a change with webhooks commits (wakes the dispatcher).
+	Announced func()
 }
 
 // Service implements the connect flow and connection management.
@@ -71,12 +77,14 @@ type Service struct {
 	sleepFn       func(context.Context, time.Duration) error
 	attempts      *limiter
 	targets       *targetCache
+	announce      func(env *domain.Environment, c *domain.Connection, operation string, fromSession bool) []domain.OutboxMessage
+	announced     func()
 }
 
 // New builds a Service.
 func New(o Options) *Service {
 	s := &Service{store: o.Store, catalogue: o.Catalogue, keys: o.Keys, client: o.Client, log: o.Logger, now: o.Now,
-		verifyTimeout: o.VerifyTimeout, sessionTTL: o.SessionTTL, sleepFn: o.Sleep, attempts: newLimiter(), targets: &targetCache{m: map[string]target{}}}
+		verifyTimeout: o.VerifyTimeout, sessionTTL: o.SessionTTL, sleepFn: o.Sleep, attempts: newLimiter(), targets: &targetCache{m: map[string]target{}}, announce: o.Announce, announced: o.Announced}
 	if s.now == nil {
 		s.now = time.Now
 	}

@@ -138,7 +138,7 @@ func (s *Service) submit(ctx context.Context, sub *Submission) (*Result, error) 
 	return s.verifyAndSave(ctx, integ, p, &domain.Connection{
 		EnvironmentID: sess.EnvironmentID, ConnectionID: connectionID, ConnectionConfig: cfg, Credentials: creds,
 		EndUser: sess.EndUser, Tags: sess.Tags, WebhookURLOverride: sess.WebhookURLOverride,
-	}, domain.UpsertOptions{})
+	}, domain.UpsertOptions{}, true)
 }
 
 func fieldProblem(errs []domain.FieldError) *domain.Problem {
@@ -223,7 +223,10 @@ func contains(list []string, s string) bool {
 
 // verifyAndSave verifies candidate credentials, enriches the config, seals and
 // upserts. Nothing is written when verification fails.
-func (s *Service) verifyAndSave(ctx context.Context, integ *domain.Integration, p *provider.Provider, c *domain.Connection, opts domain.UpsertOptions) (*Result, error) {
+//
+// announce says whether the change sends auth webhooks (connect-session
+// submissions do; imports by the backend itself do not).
+func (s *Service) verifyAndSave(ctx context.Context, integ *domain.Integration, p *provider.Provider, c *domain.Connection, opts domain.UpsertOptions, announce bool) (*Result, error) {
 	verdict, err := s.Verify(ctx, p, c.ConnectionConfig, c.Credentials)
 	if err != nil {
 		return nil, err
@@ -240,9 +243,30 @@ func (s *Service) verifyAndSave(ctx context.Context, integ *domain.Integration, 
 	if err := s.seal(c); err != nil {
 		return nil, err
 	}
-	saved, created, err := s.store.UpsertConnection(ctx, c, opts)
+	var outbox domain.OutboxFunc
+	queued := false
+	if announce && s.announce != nil {
+		env, err := s.store.EnvironmentByID(ctx, c.EnvironmentID)
+		if err != nil {
+			return nil, err
+		}
+		outbox = func(saved *domain.Connection, created bool) []domain.OutboxMessage {
+			op := "override"
+			if created {
+				op = "creation"
+			}
+			saved.Credentials.Type = c.Credentials.Type
+			msgs := s.announce(env, saved, op, true)
+			queued = len(msgs) > 0
+			return msgs
+		}
+	}
+	saved, created, err := s.store.UpsertConnection(ctx, c, opts, outbox)
 	if err != nil {
 		return nil, err
+	}
+	if queued && s.announced != nil {
+		s.announced()
 	}
 	s.targets.drop(targetKey(saved.EnvironmentID, saved.IntegrationKey, saved.ConnectionID))
 	saved.Credentials = c.Credentials

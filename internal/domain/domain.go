@@ -33,7 +33,9 @@ type Environment struct {
 	SecretKeyHash       string
 	WebhookURL          string
 	WebhookSecondaryURL string
-	CreatedAt           time.Time
+	// WebhookSigningKey is sealed ("v1:…"); empty until one is generated or set.
+	WebhookSigningKey string
+	CreatedAt         time.Time
 }
 
 // Integration is one configured use of a provider in an environment ("unique_key").
@@ -230,3 +232,42 @@ func (e *MissingConnectionError) Error() string {
 
 // Unwrap makes errors.Is(err, ErrNotFound) true.
 func (e *MissingConnectionError) Unwrap() error { return ErrNotFound }
+
+// OutboxMessage is one webhook delivery: a body for one URL, with its state.
+type OutboxMessage struct {
+	ID            int64
+	EnvironmentID int64
+	URL           string
+	EventType     string // e.g. "auth.creation"
+	ConnectionID  string
+	Body          []byte
+	Attempts      int
+	NextAttemptAt time.Time
+	DeliveredAt   *time.Time
+	FailedAt      *time.Time
+	LastStatus    int
+	LastError     string
+	CreatedAt     time.Time
+	AttemptLog    []WebhookAttempt
+}
+
+// WebhookAttempt is one try at delivering an outbox message.
+type WebhookAttempt struct {
+	Attempt  int
+	At       time.Time
+	Status   int // 0: no HTTP answer
+	Error    string
+	Duration time.Duration
+}
+
+// OutboxFunc builds the webhooks a connection change announces; created says
+// whether the connection is new. It runs inside the change's transaction.
+type OutboxFunc func(c *Connection, created bool) []OutboxMessage
+
+// WebhookOutcome is what one delivery attempt led to.
+type WebhookOutcome struct {
+	Attempt   WebhookAttempt
+	Delivered bool
+	// Next is when to try again; nil with Delivered false means give up.
+	Next *time.Time
+}

@@ -16,6 +16,7 @@ import (
 	"github.com/latchkeyhq/latchkey/internal/metrics"
 	"github.com/latchkeyhq/latchkey/internal/proxy"
 	"github.com/latchkeyhq/latchkey/internal/secret"
+	"github.com/latchkeyhq/latchkey/internal/webhook"
 )
 
 // Environments is the storage the API needs to authenticate callers.
@@ -38,6 +39,8 @@ type Options struct {
 	Proxy *proxy.Proxy
 	// Metrics is exposed at /metrics.
 	Metrics *metrics.Registry
+	// Webhooks manages webhook settings and deliveries.
+	Webhooks *webhook.Admin
 	// Extra mounts more handlers (Connect UI, proxy, …) on the same mux.
 	Extra func(mux *http.ServeMux)
 }
@@ -53,13 +56,14 @@ type API struct {
 	handler      http.Handler
 	proxy        *proxy.Proxy
 	metrics      *metrics.Registry
+	hooks        *webhook.Admin
 	envCache     envCache
 }
 
 // New builds the API and its middleware chain.
 func New(o Options) *API {
 	a := &API{auth: o.Auth, envs: o.Environments, log: o.Logger, publicURL: strings.TrimRight(o.PublicURL, "/"), version: o.Version, primaryColor: o.PrimaryColor,
-		proxy: o.Proxy, metrics: o.Metrics, envCache: envCache{m: map[string]envEntry{}}}
+		proxy: o.Proxy, metrics: o.Metrics, hooks: o.Webhooks, envCache: envCache{m: map[string]envEntry{}}}
 	if a.proxy != nil {
 		a.proxy.SetErrorWriter(a.writeError)
 	}
@@ -119,6 +123,15 @@ func (a *API) routes(mux *http.ServeMux) {
 		}))
 	}
 	mux.Handle("GET /metrics", a.wrap(a.serveMetrics))
+
+	if a.hooks != nil {
+		mux.Handle("GET /environment", a.secret(a.getEnvironment))
+		mux.Handle("PATCH /environment", a.secret(a.patchEnvironment))
+		mux.Handle("POST /environment/webhook-signing-key", a.secret(a.rotateSigningKey))
+		mux.Handle("GET /webhooks/deliveries", a.secret(a.listDeliveries))
+		mux.Handle("GET /webhooks/deliveries/{id}", a.secret(a.getDelivery))
+		mux.Handle("POST /webhooks/deliveries/{id}/retry", a.secret(a.retryDelivery))
+	}
 
 	mux.Handle("GET /images/template-logos/{file}", a.wrap(a.logo))
 	mux.Handle("GET /openapi.yaml", a.wrap(a.openAPI))

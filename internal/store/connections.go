@@ -74,7 +74,11 @@ func nullableJSON(m map[string]any) sql.NullString {
 // exists, replaces its credentials, config, status and warnings in place, keeping
 // its id, creation time and metadata (unless opts say otherwise). End user, tags and
 // webhook override are replaced only when in carries them. created reports which.
-func (s *Store) UpsertConnection(ctx context.Context, in *domain.Connection, opts domain.UpsertOptions) (out *domain.Connection, created bool, err error) {
+//
+// outbox, when not nil, builds the webhooks announcing the change; they are
+// written in the same transaction, so a change is never saved without its
+// webhooks, nor announced without being saved.
+func (s *Store) UpsertConnection(ctx context.Context, in *domain.Connection, opts domain.UpsertOptions, outbox domain.OutboxFunc) (out *domain.Connection, created bool, err error) {
 	keyID, err := secret.CiphertextKeyID(in.SealedCredentials)
 	if err != nil {
 		return nil, false, fmt.Errorf("store: upsert connection: credentials are not sealed: %w", err)
@@ -144,7 +148,10 @@ func (s *Store) UpsertConnection(ctx context.Context, in *domain.Connection, opt
 			}
 		}
 		out, err = scanConnection(tx.QueryRowContext(ctx, s.q(`SELECT `+connectionColumns+connectionFrom+` WHERE c.id = ?`), pk))
-		return err
+		if err != nil || outbox == nil {
+			return err
+		}
+		return s.enqueue(ctx, tx, outbox(out, created))
 	})
 	if err != nil {
 		return nil, false, fmt.Errorf("store: upsert connection %s: %w", in.ConnectionID, err)

@@ -9,12 +9,12 @@ import (
 	"github.com/latchkeyhq/latchkey/internal/domain"
 )
 
-const envColumns = `id, name, secret_key_hash, webhook_url, webhook_secondary_url, created_at`
+const envColumns = `id, name, secret_key_hash, webhook_url, webhook_secondary_url, webhook_signing_key, created_at`
 
 func scanEnv(row interface{ Scan(...any) error }) (*domain.Environment, error) {
 	var e domain.Environment
 	var created int64
-	if err := row.Scan(&e.ID, &e.Name, &e.SecretKeyHash, &e.WebhookURL, &e.WebhookSecondaryURL, &created); err != nil {
+	if err := row.Scan(&e.ID, &e.Name, &e.SecretKeyHash, &e.WebhookURL, &e.WebhookSecondaryURL, &e.WebhookSigningKey, &created); err != nil {
 		return nil, mapErr(err)
 	}
 	e.CreatedAt = fromMS(created)
@@ -96,4 +96,34 @@ func (s *Store) EnsureEnvironmentIfMissing(ctx context.Context, name string, new
 		return nil, false, fmt.Errorf("store: ensure environment %s: %w", name, err)
 	}
 	return env, created, nil
+}
+
+// EnvironmentByName loads an environment.
+func (s *Store) EnvironmentByName(ctx context.Context, name string) (*domain.Environment, error) {
+	e, err := scanEnv(s.readRow(ctx, `SELECT `+envColumns+` FROM environments WHERE name = ?`, name))
+	if err != nil {
+		return nil, fmt.Errorf("store: environment %s: %w", name, err)
+	}
+	return e, nil
+}
+
+// SetEnvironmentWebhooks sets the primary and secondary webhook URLs ("" clears).
+func (s *Store) SetEnvironmentWebhooks(ctx context.Context, envID int64, primary, secondary string) error {
+	res, err := s.wdb.ExecContext(ctx, s.q(`UPDATE environments SET webhook_url = ?, webhook_secondary_url = ?, updated_at = ? WHERE id = ?`), primary, secondary, ms(s.now()), envID)
+	if err != nil {
+		return fmt.Errorf("store: set webhooks: %w", mapErr(err))
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("store: set webhooks: %w", domain.ErrNotFound)
+	}
+	return nil
+}
+
+// SetWebhookSigningKey stores a sealed signing key.
+func (s *Store) SetWebhookSigningKey(ctx context.Context, envID int64, sealed string) error {
+	_, err := s.wdb.ExecContext(ctx, s.q(`UPDATE environments SET webhook_signing_key = ?, updated_at = ? WHERE id = ?`), sealed, ms(s.now()), envID)
+	if err != nil {
+		return fmt.Errorf("store: set signing key: %w", mapErr(err))
+	}
+	return nil
 }

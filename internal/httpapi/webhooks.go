@@ -1,0 +1,174 @@
+package httpapi
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/latchkeyhq/latchkey/internal/domain"
+	"github.com/latchkeyhq/latchkey/internal/webhook"
+)
+
+func (a *API) getEnvironment(w http.ResponseWriter, r *http.Request) error {
+	s, err := a.hooks.Get(r.Context(), callerFrom(r).env.ID)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"data": s})
+	return nil
+}
+
+func (a *API) patchEnvironment(w http.ResponseWriter, r *http.Request) error {
+	var p webhook.SettingsPatch
+	if err := decodeJSON(w, r, &p); err != nil {
+		return err
+	}
+	s, err := a.hooks.Patch(r.Context(), callerFrom(r).env.ID, p)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"data": s})
+	return nil
+}
+
+func (a *API) rotateSigningKey(w http.ResponseWriter, r *http.Request) error {
+	s, err := a.hooks.Rotate(r.Context(), callerFrom(r).env.ID)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"data": s})
+	return nil
+}
+
+type attemptView struct {
+	Attempt    int    `json:"attempt"`
+	At         string `json:"at"`
+	Status     *int   `json:"status"`
+	Error      string `json:"error,omitempty"`
+	DurationMS int64  `json:"duration_ms"`
+}
+
+type deliveryView struct {
+	ID            int64         `json:"id"`
+	URL           string        `json:"url"`
+	Type          string        `json:"type"`
+	ConnectionID  string        `json:"connection_id"`
+	Status        string        `json:"status"`
+	Attempts      int           `json:"attempts"`
+	NextAttemptAt *string       `json:"next_attempt_at"`
+	DeliveredAt   *string       `json:"delivered_at"`
+	FailedAt      *string       `json:"failed_at"`
+	LastStatus    *int          `json:"last_status"`
+	LastError     string        `json:"last_error,omitempty"`
+	CreatedAt     string        `json:"created_at"`
+	Body          any           `json:"body,omitempty"`
+	AttemptLog    []attemptView `json:"attempt_log,omitempty"`
+}
+
+func intPtr(n int) *int {
+	if n == 0 {
+		return nil
+	}
+	return &n
+}
+
+func deliveryJSON(m *domain.OutboxMessage, full bool) deliveryView {
+	v := deliveryView{ID: m.ID, URL: m.URL, Type: m.EventType, ConnectionID: m.ConnectionID, Attempts: m.Attempts,
+		DeliveredAt: isoOffsetPtr(m.DeliveredAt), FailedAt: isoOffsetPtr(m.FailedAt), LastStatus: intPtr(m.LastStatus), LastError: m.LastError,
+		CreatedAt: isoOffset(m.CreatedAt)}
+	switch {
+	case m.DeliveredAt != nil:
+		v.Status = "delivered"
+	case m.FailedAt != nil:
+		v.Status = "failed"
+	default:
+		v.Status = "pending"
+		v.NextAttemptAt = isoOffsetPtr(&m.NextAttemptAt)
+	}
+	if full {
+		v.Body = rawJSON(m.Body)
+		for _, a := range m.AttemptLog {
+			v.AttemptLog = append(v.AttemptLog, attemptView{Attempt: a.Attempt, At: isoOffset(a.At), Status: intPtr(a.Status), Error: a.Error, DurationMS: a.Duration.Milliseconds()})
+		}
+	}
+	return v
+}
+
+type rawJSON []byte
+
+func (r rawJSON) MarshalJSON() ([]byte, error) { return r, nil }
+
+func (a *API) listDeliveries(w http.ResponseWriter, r *http.Request) error {
+	if err := checkQuery(r, []string{"status", "limit", "before"}); err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	status := q.Get("status")
+	if status != "" && status != "pending" && status != "delivered" && status != "failed" {
+		return problem(http.StatusBadRequest, "invalid_query_params", "status must be pending, delivered or failed.",
+			domain.FieldError{Code: "invalid_enum_value", Message: "status must be pending, delivered or failed.", Path: []string{"status"}})
+	}
+	limit := 50
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 500 {
+			return problem(http.StatusBadRequest, "invalid_query_params", "limit must be from 1 to 500.", domain.FieldError{Code: "invalid_type", Message: "limit must be from 1 to 500.", Path: []string{"limit"}})
+		}
+		limit = n
+	}
+	var before int64
+	if v := q.Get("before"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 1 {
+			return problem(http.StatusBadRequest, "invalid_query_params", "before must be a delivery id.", domain.FieldError{Code: "invalid_type", Message: "before must be a delivery id.", Path: []string{"before"}})
+		}
+		before = n
+	}
+	list, err := a.hooks.Deliveries(r.Context(), callerFrom(r).env.ID, status, before, limit)
+	if err != nil {
+		return err
+	}
+	out := make([]deliveryView, len(list))
+	for i, m := range list {
+		out[i] = deliveryJSON(m, false)
+	}
+	reply := map[string]any{"data": out}
+	if len(list) == limit {
+		reply["next_before"] = list[len(list)-1].ID
+	}
+	writeJSON(w, http.StatusOK, reply)
+	return nil
+}
+
+func deliveryID(r *http.Request) (int64, error) {
+	n, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil || n < 1 {
+		return 0, problem(http.StatusBadRequest, "invalid_uri_params", "The delivery id must be a number.")
+	}
+	return n, nil
+}
+
+func (a *API) getDelivery(w http.ResponseWriter, r *http.Request) error {
+	id, err := deliveryID(r)
+	if err != nil {
+		return err
+	}
+	m, err := a.hooks.Delivery(r.Context(), callerFrom(r).env.ID, id)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"data": deliveryJSON(m, true)})
+	return nil
+}
+
+func (a *API) retryDelivery(w http.ResponseWriter, r *http.Request) error {
+	id, err := deliveryID(r)
+	if err != nil {
+		return err
+	}
+	if err := a.hooks.Retry(r.Context(), callerFrom(r).env.ID, id); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusAccepted, map[string]any{"success": true, "at": isoOffset(time.Now())})
+	return nil
+}
