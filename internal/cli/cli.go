@@ -21,6 +21,7 @@ speaks Nango's public HTTP API.
 Usage:
   latchkey serve [flags]      run the server (embedded SQLite; keys generated on first start)
   latchkey demo [--addr A]    try the whole connect flow in a browser, against a simulated Atlassian
+  latchkey env show|set-webhook|rotate-signing-key   an environment's webhook settings
   latchkey version            print the version
   latchkey help               this text
 
@@ -39,6 +40,8 @@ func Main(ctx context.Context, args []string, getenv func(string) string, stdout
 		return serve(ctx, args[1:], getenv, stdout, stderr)
 	case "demo":
 		return demo(ctx, args[1:], stdout, stderr)
+	case "env":
+		return env(ctx, args[1:], getenv, stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintf(stdout, "latchkey %s (%s, %s/%s)\n", app.Version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 		return 0

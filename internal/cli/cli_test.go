@@ -76,3 +76,40 @@ func TestServeStartsAndStops(t *testing.T) {
 		t.Error("the key was printed again on restart")
 	}
 }
+
+func TestEnvCommands(t *testing.T) {
+	dir := t.TempDir()
+	env := map[string]string{"LATCHKEY_DATA_DIR": dir, "LATCHKEY_SECRET_KEY": "sk_cli_test_0123456789abcdef0123456789ab"}
+	getenv := func(k string) string { return env[k] }
+	run := func(args ...string) (int, string, string) {
+		var out, errb bytes.Buffer
+		code := Main(context.Background(), args, getenv, &out, &errb)
+		return code, out.String(), errb.String()
+	}
+	code, out, errs := run("env", "set-webhook", "--url", "https://hooks.example.com/a", "--secondary-url", "https://hooks.example.com/b")
+	if code != 0 || !strings.Contains(out, "https://hooks.example.com/a") || !strings.Contains(out, "https://hooks.example.com/b") {
+		t.Fatalf("set-webhook: %d %q %q", code, out, errs)
+	}
+	_, shown, _ := run("env", "show")
+	keyLine := func(s string) string {
+		for _, l := range strings.Split(s, "\n") {
+			if strings.HasPrefix(l, "webhook signing key") {
+				return l
+			}
+		}
+		return ""
+	}
+	if keyLine(shown) == "" || keyLine(shown) != keyLine(out) {
+		t.Errorf("show: %q", shown)
+	}
+	_, rotated, _ := run("env", "rotate-signing-key")
+	if keyLine(rotated) == keyLine(shown) {
+		t.Error("rotate kept the key")
+	}
+	if code, _, errs := run("env", "set-webhook", "--url", "nope"); code != 1 || !strings.Contains(errs, "webhook_url") {
+		t.Errorf("bad URL: %d %q", code, errs)
+	}
+	if code, _, _ := run("env", "show", "--env", "prod"); code != 1 {
+		t.Errorf("unknown env: %d", code)
+	}
+}
