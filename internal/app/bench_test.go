@@ -51,3 +51,28 @@ func BenchmarkConnect(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkProxy measures a proxied GET through the real router to the
+// simulated Atlassian over loopback, in parallel.
+func BenchmarkProxy(b *testing.B) {
+	h := newHarness(b)
+	h.integration("jira", atlassian)
+	id := h.connect(h.session(client.ConnectSessionRequest{}), "jira")
+	url := h.srv.URL + "/proxy/ex/jira/" + atlassiansim.DemoCloudID + "/rest/api/3/myself"
+	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			req, _ := http.NewRequest("GET", url, nil)
+			req.Header.Set("Authorization", "Bearer "+testSecretKey)
+			req.Header.Set("Provider-Config-Key", "jira")
+			req.Header.Set("Connection-Id", id)
+			res, err := hc.Do(req)
+			if err != nil || res.StatusCode != 200 {
+				b.Fatalf("%v %v", res, err)
+			}
+			io.Copy(io.Discard, res.Body)
+			res.Body.Close()
+		}
+	})
+}

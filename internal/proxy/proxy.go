@@ -85,9 +85,12 @@ func New(o Options) *Proxy {
 		duration: o.Metrics.Histogram("latchkey_proxy_request_duration_seconds", "Proxied call durations, retries included.", metrics.DefaultBuckets, "integration"),
 	}
 	p.rp = &httputil.ReverseProxy{
-		Rewrite:       func(*httputil.ProxyRequest) {}, // the request is fully built before ServeHTTP
-		Transport:     &retryTransport{p: p},
-		FlushInterval: -1,
+		Rewrite:   func(*httputil.ProxyRequest) {}, // the request is fully built before ServeHTTP
+		Transport: &retryTransport{p: p},
+		// 0: a response of unknown length (chunked, event streams) is flushed as
+		// it arrives; a sized one goes out through the writer's buffer, which is
+		// still streaming but spares a write per chunk.
+		FlushInterval: 0,
 		ErrorHandler:  p.upstreamError,
 		ErrorLog:      slog.NewLogLogger(o.Logger.Handler(), slog.LevelDebug),
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
 
 	"github.com/latchkeyhq/latchkey/internal/domain"
 )
@@ -56,16 +57,29 @@ func (s *Store) ListEvents(ctx context.Context, envID int64, integrationKey, con
 	return out, rows.Err()
 }
 
-// InsertEvents appends several events in one transaction.
+// InsertEvents appends several events in one transaction, many rows per
+// statement (the proxy logs every call, so this is the busiest write path).
 func (s *Store) InsertEvents(ctx context.Context, events []*domain.Event) error {
+	const perStatement = 100
 	return s.tx(ctx, func(tx *sql.Tx) error {
-		for _, e := range events {
-			at := e.At
-			if at.IsZero() {
-				at = s.now()
+		for len(events) > 0 {
+			chunk := events[:min(perStatement, len(events))]
+			events = events[len(chunk):]
+			var b strings.Builder
+			b.WriteString(`INSERT INTO events (environment_id, integration_key, connection_id, kind, outcome, code, message, at) VALUES `)
+			args := make([]any, 0, len(chunk)*8)
+			for i, e := range chunk {
+				if i > 0 {
+					b.WriteString(", ")
+				}
+				b.WriteString("(?, ?, ?, ?, ?, ?, ?, ?)")
+				at := e.At
+				if at.IsZero() {
+					at = s.now()
+				}
+				args = append(args, e.EnvironmentID, e.IntegrationKey, e.ConnectionID, e.Kind, e.Outcome, e.Code, e.Message, ms(at))
 			}
-			if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO events (environment_id, integration_key, connection_id, kind, outcome, code, message, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
-				e.EnvironmentID, e.IntegrationKey, e.ConnectionID, e.Kind, e.Outcome, e.Code, e.Message, ms(at)); err != nil {
+			if _, err := tx.ExecContext(ctx, s.q(b.String()), args...); err != nil {
 				return err
 			}
 		}
