@@ -87,11 +87,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, deps Deps) (
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data dir %s: %w", cfg.DataDir, err)
 	}
-	path := cfg.SQLitePath()
-	if path == "" {
-		return nil, errors.New("LATCHKEY_DATABASE_URL: PostgreSQL support is not built yet; use SQLite (leave it unset)")
-	}
-	st, err := store.OpenSQLite(ctx, path)
+	st, err := OpenStore(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -106,7 +102,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, deps Deps) (
 	if n, err := st.Migrate(ctx); err != nil {
 		return nil, err
 	} else if n > 0 {
-		log.Info("database migrated", "applied", n, "path", path)
+		log.Info("database migrated", "applied", n, "dialect", st.Dialect())
 	}
 	ring, err := loadKeys(cfg, log)
 	if err != nil {
@@ -152,7 +148,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, deps Deps) (
 		Announce: func(env *domain.Environment, c *domain.Connection, op string, fromSession bool) []domain.OutboxMessage {
 			return webhook.AuthMessages(env, c, op, fromSession, log)
 		},
-		Announced: a.dispatcher.Wake})
+		Announced: a.dispatcher.Wake, AnnounceChange: st.Announce})
 	a.metrics = metrics.NewRegistry()
 	a.oplog = oplog.New(st, log)
 	proxyTransport := upstream.NewTransport()
@@ -188,6 +184,15 @@ func (a *App) Close() error {
 
 // Metrics exposes the metrics registry (for tests).
 func (a *App) Metrics() *metrics.Registry { return a.metrics }
+
+// OpenStore opens the database the config names (SQLite file or PostgreSQL).
+func OpenStore(ctx context.Context, cfg *config.Config) (*store.Store, error) {
+	if path := cfg.SQLitePath(); path != "" {
+		return store.OpenSQLite(ctx, path)
+	}
+	return store.OpenPostgres(ctx, cfg.DatabaseURL, store.PostgresOptions{MaxConns: cfg.DatabaseMaxConns,
+		ConnectTimeout: cfg.DatabaseConnectTimeout, StatementTimeout: cfg.DatabaseStatementTimeout})
+}
 
 func loadKeys(cfg *config.Config, log *slog.Logger) (*secret.KeyRing, error) {
 	if len(cfg.EncryptionKeys) > 0 {
@@ -309,6 +314,10 @@ func (a *App) Serve(ctx context.Context, ready func(addr string)) error {
 	bg, stopBG := context.WithCancel(context.Background())
 	defer stopBG()
 	go a.dispatcher.Run(bg, time.Second)
+	go a.runJobs(bg)
+	if st := a.store; st.Dialect() == "postgres" {
+		go st.Follow(bg, a.cfg.DatabaseURL, a.auth.Invalidate, a.auth.ResetCache, a.log)
+	}
 	if ready != nil {
 		ready(ln.Addr().String())
 	}
@@ -324,4 +333,41 @@ func (a *App) Serve(ctx context.Context, ready func(addr string)) error {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
+}
+
+// instanceID names this process in cluster-wide leases.
+var instanceID = func() string {
+	k, _ := secret.RandomToken("")
+	h, _ := os.Hostname()
+	return h + "/" + k[:12]
+}()
+
+// runJobs runs the housekeeping that must happen once across all instances,
+// each under a lease in the database.
+func (a *App) runJobs(ctx context.Context) {
+	t := time.NewTicker(5 * time.Minute)
+	defer t.Stop()
+	for {
+		a.PurgeSessions(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// PurgeSessions deletes connect sessions expired over an hour ago, if this
+// instance holds the purge lease. It reports whether it ran.
+func (a *App) PurgeSessions(ctx context.Context) bool {
+	ok, err := a.store.TryLease(ctx, "purge-sessions", instanceID, 4*time.Minute)
+	if err != nil || !ok {
+		return false
+	}
+	if n, err := a.store.PurgeExpiredSessions(ctx, time.Now().Add(-time.Hour)); err != nil {
+		a.log.Warn("session purge failed", "err", err)
+	} else if n > 0 {
+		a.log.Info("expired connect sessions purged", "count", n)
+	}
+	return true
 }

@@ -194,7 +194,7 @@ func (s *Service) DeleteConnection(ctx context.Context, envID int64, integration
 		return err
 	}
 	err = s.store.DeleteConnection(ctx, envID, integ.ID, connectionID)
-	s.targets.drop(targetKey(envID, integrationKey, connectionID))
+	s.changed(ctx, envID, integrationKey, connectionID)
 	if isNotFound(err) {
 		return badRequest("unknown_connection", "Failed to find connection")
 	}
@@ -244,7 +244,7 @@ func (s *Service) PatchConnection(ctx context.Context, envID int64, integrationK
 		return err
 	}
 	err = s.store.PatchConnection(ctx, envID, integ.ID, connectionID, patch)
-	s.targets.drop(targetKey(envID, integrationKey, connectionID))
+	s.changed(ctx, envID, integrationKey, connectionID)
 	if isNotFound(err) {
 		return &domain.Problem{Status: http.StatusNotFound, Code: "unknown_connection", Message: "Failed to find connection"}
 	}
@@ -286,7 +286,7 @@ func (s *Service) SetMetadata(ctx context.Context, envID int64, req *MetadataReq
 	}
 	err = s.store.SetMetadata(ctx, envID, integ.ID, ids, req.Metadata, merge)
 	for _, id := range ids {
-		s.targets.drop(targetKey(envID, req.ProviderConfigKey, id))
+		s.changed(ctx, envID, req.ProviderConfigKey, id)
 	}
 	var missing *domain.MissingConnectionError
 	if asMissing(err, &missing) {

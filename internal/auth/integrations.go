@@ -135,7 +135,7 @@ func (s *Service) UpdateIntegration(ctx context.Context, envID int64, key string
 	}
 	in.Config = integrationConfig(req, in.Config)
 	out, err := s.store.UpdateIntegration(ctx, in)
-	s.targets.clear()
+	s.changedAll(ctx)
 	if errors.Is(err, domain.ErrConflict) {
 		return nil, badRequest("invalid_body", "Unique key already exists", fe("invalid_string", "Unique key already exists", "uniqueKey"))
 	}
@@ -145,7 +145,7 @@ func (s *Service) UpdateIntegration(ctx context.Context, envID int64, key string
 // DeleteIntegration removes an integration and its connections.
 func (s *Service) DeleteIntegration(ctx context.Context, envID int64, key string) error {
 	err := s.store.DeleteIntegration(ctx, envID, key)
-	s.targets.clear()
+	s.changedAll(ctx)
 	if isNotFound(err) {
 		return &domain.Problem{Status: http.StatusNotFound, Code: "not_found", Message: fmt.Sprintf("Integration %q does not exist.", key)}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -96,4 +97,34 @@ func (s *Service) ProxyTarget(ctx context.Context, envID int64, integrationKey, 
 	}
 	s.targets.put(k, target{conn: c, prov: p, at: now})
 	return c, p, nil
+}
+
+// Invalidate applies a change announced by any instance: "conn\x00<env>\x00<integration>\x00<id>"
+// drops one connection, anything else drops every cached target.
+func (s *Service) Invalidate(payload string) {
+	if k, ok := strings.CutPrefix(payload, "conn\x00"); ok {
+		s.targets.drop(k)
+		return
+	}
+	s.targets.clear()
+}
+
+// ResetCache drops every cached target (after missing announcements).
+func (s *Service) ResetCache() { s.targets.clear() }
+
+// changed drops a connection here and tells the other instances.
+func (s *Service) changed(ctx context.Context, envID int64, integrationKey, connectionID string) {
+	k := targetKey(envID, integrationKey, connectionID)
+	s.targets.drop(k)
+	if s.announceChange != nil {
+		s.announceChange(context.WithoutCancel(ctx), "conn\x00"+k)
+	}
+}
+
+// changedAll drops every target here and everywhere.
+func (s *Service) changedAll(ctx context.Context) {
+	s.targets.clear()
+	if s.announceChange != nil {
+		s.announceChange(context.WithoutCancel(ctx), "all")
+	}
 }

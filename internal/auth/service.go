@@ -62,29 +62,32 @@ type Options struct {
 	Announce func(env *domain.Environment, c *domain.Connection, operation string, fromSession bool) []domain.OutboxMessage
 	// Announced is called after a change with webhooks commits (wakes the dispatcher).
 	Announced func()
+	// AnnounceChange tells other instances to drop what they cached (PostgreSQL NOTIFY).
+	AnnounceChange func(ctx context.Context, payload string)
 }
 
 // Service implements the connect flow and connection management.
 type Service struct {
-	store         Store
-	catalogue     *provider.Catalogue
-	keys          *secret.KeyRing
-	client        *http.Client
-	log           *slog.Logger
-	now           func() time.Time
-	verifyTimeout time.Duration
-	sessionTTL    time.Duration
-	sleepFn       func(context.Context, time.Duration) error
-	attempts      *limiter
-	targets       *targetCache
-	announce      func(env *domain.Environment, c *domain.Connection, operation string, fromSession bool) []domain.OutboxMessage
-	announced     func()
+	store          Store
+	catalogue      *provider.Catalogue
+	keys           *secret.KeyRing
+	client         *http.Client
+	log            *slog.Logger
+	now            func() time.Time
+	verifyTimeout  time.Duration
+	sessionTTL     time.Duration
+	sleepFn        func(context.Context, time.Duration) error
+	attempts       *limiter
+	targets        *targetCache
+	announce       func(env *domain.Environment, c *domain.Connection, operation string, fromSession bool) []domain.OutboxMessage
+	announced      func()
+	announceChange func(ctx context.Context, payload string)
 }
 
 // New builds a Service.
 func New(o Options) *Service {
 	s := &Service{store: o.Store, catalogue: o.Catalogue, keys: o.Keys, client: o.Client, log: o.Logger, now: o.Now,
-		verifyTimeout: o.VerifyTimeout, sessionTTL: o.SessionTTL, sleepFn: o.Sleep, attempts: newLimiter(), targets: &targetCache{m: map[string]target{}}, announce: o.Announce, announced: o.Announced}
+		verifyTimeout: o.VerifyTimeout, sessionTTL: o.SessionTTL, sleepFn: o.Sleep, attempts: newLimiter(), targets: &targetCache{m: map[string]target{}}, announce: o.Announce, announced: o.Announced, announceChange: o.AnnounceChange}
 	if s.now == nil {
 		s.now = time.Now
 	}

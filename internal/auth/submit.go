@@ -268,7 +268,7 @@ func (s *Service) verifyAndSave(ctx context.Context, integ *domain.Integration, 
 	if queued && s.announced != nil {
 		s.announced()
 	}
-	s.targets.drop(targetKey(saved.EnvironmentID, saved.IntegrationKey, saved.ConnectionID))
+	s.changed(ctx, saved.EnvironmentID, saved.IntegrationKey, saved.ConnectionID)
 	saved.Credentials = c.Credentials
 	return &Result{Connection: saved, Created: created, Verdict: verdict}, nil
 }

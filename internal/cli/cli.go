@@ -22,6 +22,9 @@ Usage:
   latchkey serve [flags]      run the server (embedded SQLite; keys generated on first start)
   latchkey demo [--addr A]    try the whole connect flow in a browser, against a simulated Atlassian
   latchkey env show|set-webhook|rotate-signing-key   an environment's webhook settings
+  latchkey migrate up|status  apply or list database migrations
+  latchkey copy --from URL --to URL   copy everything between databases (e.g. SQLite to PostgreSQL)
+  latchkey backup FILE        consistent copy of the SQLite database, while serving
   latchkey version            print the version
   latchkey help               this text
 
@@ -42,6 +45,12 @@ func Main(ctx context.Context, args []string, getenv func(string) string, stdout
 		return demo(ctx, args[1:], stdout, stderr)
 	case "env":
 		return env(ctx, args[1:], getenv, stdout, stderr)
+	case "migrate":
+		return migrate(ctx, args[1:], getenv, stdout, stderr)
+	case "copy":
+		return copyCmd(ctx, args[1:], stdout, stderr)
+	case "backup":
+		return backup(ctx, args[1:], getenv, stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintf(stdout, "latchkey %s (%s, %s/%s)\n", app.Version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 		return 0

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -28,6 +29,10 @@ type Config struct {
 	DataDir   string
 	// DatabaseURL is "sqlite:///abs/path" or "postgres://…"; empty means SQLite in DataDir.
 	DatabaseURL string
+	// PostgreSQL pool settings.
+	DatabaseMaxConns         int
+	DatabaseConnectTimeout   time.Duration
+	DatabaseStatementTimeout time.Duration
 	// EncryptionKeys is the key ring (first encrypts); nil means the key file in DataDir.
 	EncryptionKeys        [][]byte
 	SecretKey             secret.Secret
@@ -60,6 +65,9 @@ var Settings = []Setting{
 	{"LATCHKEY_PUBLIC_URL", "http://<addr>", false, "base URL for connect links, doc links and webhooks' origin"},
 	{"LATCHKEY_DATA_DIR", "./latchkey-data", false, "directory for the SQLite file and the generated key file"},
 	{"LATCHKEY_DATABASE_URL", "SQLite in the data dir", true, "postgres://… selects PostgreSQL; sqlite:///path a SQLite file"},
+	{"LATCHKEY_DATABASE_MAX_CONNS", "20", false, "PostgreSQL connections per instance"},
+	{"LATCHKEY_DATABASE_CONNECT_TIMEOUT", "5s", false, "how long connecting to PostgreSQL may take"},
+	{"LATCHKEY_DATABASE_STATEMENT_TIMEOUT", "15s", false, "PostgreSQL statement_timeout"},
 	{"LATCHKEY_ENCRYPTION_KEY", "generated once into the data dir", true, "base64 of 32 bytes; comma-separated keys form a ring, the first encrypts"},
 	{"LATCHKEY_SECRET_KEY", "generated, printed once", true, "secret key of the default environment dev (at least 32 characters)"},
 	{"LATCHKEY_WEBHOOK_URL", "", false, "webhook target of the default environment"},
@@ -156,6 +164,14 @@ func Load(getenv func(string) string, args []string, stderr io.Writer) (*Config,
 			errs = append(errs, fmt.Errorf("LATCHKEY_DATABASE_URL scheme %q is not supported (sqlite or postgres)", u.Scheme))
 		}
 	}
+	c.DatabaseMaxConns = 20
+	if v := get("LATCHKEY_DATABASE_MAX_CONNS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			errs = append(errs, fmt.Errorf("LATCHKEY_DATABASE_MAX_CONNS %q must be a number from 1 to 1000", v))
+		}
+		c.DatabaseMaxConns = n
+	}
 	if v := get("LATCHKEY_ENCRYPTION_KEY"); v != "" {
 		keys, err := secret.ParseKeys(v)
 		if err != nil {
@@ -226,6 +242,8 @@ func Load(getenv func(string) string, args []string, stderr io.Writer) (*Config,
 	c.ProxyTimeout = duration("LATCHKEY_PROXY_TIMEOUT", "60s", time.Millisecond)
 	c.VerifyInterval = duration("LATCHKEY_VERIFY_INTERVAL", "24h", time.Minute)
 	c.ShutdownTimeout = duration("LATCHKEY_SHUTDOWN_TIMEOUT", "15s", 0)
+	c.DatabaseConnectTimeout = duration("LATCHKEY_DATABASE_CONNECT_TIMEOUT", "5s", 100*time.Millisecond)
+	c.DatabaseStatementTimeout = duration("LATCHKEY_DATABASE_STATEMENT_TIMEOUT", "15s", 100*time.Millisecond)
 	c.ConnectFrameAncestors = or(get("LATCHKEY_CONNECT_FRAME_ANCESTORS"), "*")
 	if strings.ContainsAny(c.ConnectFrameAncestors, ";,\r\n") {
 		errs = append(errs, errors.New("LATCHKEY_CONNECT_FRAME_ANCESTORS must be a space-separated list of sources (no ; or ,)"))

@@ -98,25 +98,28 @@ func (s *Store) UpsertConnection(ctx context.Context, in *domain.Connection, opt
 		warnings = []domain.Warning{}
 	}
 	err = s.tx(ctx, func(tx *sql.Tx) error {
+		// Insert unless the row exists; ON CONFLICT DO NOTHING makes a concurrent
+		// insert of the same connection wait and then fall through to the update,
+		// instead of failing on the unique key.
 		var pk int64
-		err := tx.QueryRowContext(ctx, s.q(`SELECT id FROM connections WHERE integration_id = ? AND connection_id = ?`), in.IntegrationID, in.ConnectionID).Scan(&pk)
-		switch {
-		case errors.Is(err, sql.ErrNoRows):
-			err = tx.QueryRowContext(ctx, s.q(`INSERT INTO connections (environment_id, integration_id, connection_id, provider, connection_config, credentials, credentials_key_id,
+		err := tx.QueryRowContext(ctx, s.q(`INSERT INTO connections (environment_id, integration_id, connection_id, provider, connection_config, credentials, credentials_key_id,
 				metadata, has_end_user, end_user_id, end_user_email, end_user_display_name, end_user_org_id, end_user_org_display_name, end_user_tags,
 				tags, webhook_url_override, status, errors, warnings, last_verified_at, credentials_expires_at, created_at, updated_at)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`),
-				in.EnvironmentID, in.IntegrationID, in.ConnectionID, in.Provider, mustJSON(nonNilMap(in.ConnectionConfig)), in.SealedCredentials, keyID,
-				nullableJSON(in.Metadata), eu.has, eu.id, eu.email, eu.name, eu.orgID, eu.orgName, eu.tagsJSON,
-				mustJSON(nonNilMap(in.Tags)), in.WebhookURLOverride, status, mustJSON(errs), mustJSON(warnings),
-				toNullMS(in.LastVerifiedAt), toNullMS(in.CredentialsExpiresAt), now, now).Scan(&pk)
-			if err != nil {
-				return err
-			}
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+				ON CONFLICT (integration_id, connection_id) DO NOTHING RETURNING id`),
+			in.EnvironmentID, in.IntegrationID, in.ConnectionID, in.Provider, mustJSON(nonNilMap(in.ConnectionConfig)), in.SealedCredentials, keyID,
+			nullableJSON(in.Metadata), eu.has, eu.id, eu.email, eu.name, eu.orgID, eu.orgName, eu.tagsJSON,
+			mustJSON(nonNilMap(in.Tags)), in.WebhookURLOverride, status, mustJSON(errs), mustJSON(warnings),
+			toNullMS(in.LastVerifiedAt), toNullMS(in.CredentialsExpiresAt), now, now).Scan(&pk)
+		switch {
+		case err == nil:
 			created = true
-		case err != nil:
+		case !errors.Is(err, sql.ErrNoRows):
 			return err
 		default:
+			if err := tx.QueryRowContext(ctx, s.q(`SELECT id FROM connections WHERE integration_id = ? AND connection_id = ?`), in.IntegrationID, in.ConnectionID).Scan(&pk); err != nil {
+				return err
+			}
 			sets := []string{`provider = ?`, `connection_config = ?`, `credentials = ?`, `credentials_key_id = ?`, `status = ?`, `errors = ?`, `warnings = ?`,
 				`last_verified_at = ?`, `credentials_expires_at = ?`, `updated_at = ?`}
 			args := []any{in.Provider, mustJSON(nonNilMap(in.ConnectionConfig)), in.SealedCredentials, keyID, status, mustJSON(errs), mustJSON(warnings),

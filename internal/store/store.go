@@ -173,11 +173,23 @@ func (s *Store) migrations() ([]Migration, error) {
 	return out, nil
 }
 
-// Migrate applies every migration not yet applied, each in its own transaction.
-// It returns how many it applied.
+// Migrate applies every migration not yet applied, each in its own
+// transaction. On PostgreSQL it holds an advisory lock meanwhile, so instances
+// starting together migrate one after the other. It returns how many it applied.
 func (s *Store) Migrate(ctx context.Context) (int, error) {
-	if _, err := s.wdb.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)`); err != nil {
-		return 0, fmt.Errorf("store: migrations table: %w", err)
+	conn, err := s.wdb.Conn(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("store: migrate: %w", mapErr(err))
+	}
+	defer conn.Close()
+	if s.dialect == "postgres" {
+		if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock($1)`, migrationLockID); err != nil {
+			return 0, fmt.Errorf("store: migration lock: %w", mapErr(err))
+		}
+		defer conn.ExecContext(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, migrationLockID)
+	}
+	if _, err := conn.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)`); err != nil {
+		return 0, fmt.Errorf("store: migrations table: %w", mapErr(err))
 	}
 	all, err := s.migrations()
 	if err != nil {
@@ -185,7 +197,12 @@ func (s *Store) Migrate(ctx context.Context) (int, error) {
 	}
 	applied := 0
 	for _, m := range all {
-		err := s.tx(ctx, func(tx *sql.Tx) error {
+		err := func() error {
+			tx, err := conn.BeginTx(ctx, nil)
+			if err != nil {
+				return err
+			}
+			defer tx.Rollback()
 			var n int
 			if err := tx.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM schema_migrations WHERE version = ?`), m.Version).Scan(&n); err != nil {
 				return err
@@ -200,13 +217,39 @@ func (s *Store) Migrate(ctx context.Context) (int, error) {
 				return err
 			}
 			applied++
-			return nil
-		})
+			return tx.Commit()
+		}()
 		if err != nil {
-			return applied, fmt.Errorf("store: migrate: %w", err)
+			return applied, fmt.Errorf("store: migrate: %w", mapErr(err))
 		}
 	}
 	return applied, nil
+}
+
+// MigrationStatus lists every embedded migration and whether it is applied.
+func (s *Store) MigrationStatus(ctx context.Context) ([]Migration, map[int]time.Time, error) {
+	all, err := s.migrations()
+	if err != nil {
+		return nil, nil, err
+	}
+	applied := map[int]time.Time{}
+	rows, err := s.db.QueryContext(ctx, `SELECT version, applied_at FROM schema_migrations`)
+	if err != nil {
+		if strings.Contains(err.Error(), "no such table") || strings.Contains(err.Error(), "does not exist") {
+			return all, applied, nil
+		}
+		return nil, nil, fmt.Errorf("store: migration status: %w", mapErr(err))
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var v int
+		var at int64
+		if err := rows.Scan(&v, &at); err != nil {
+			return nil, nil, err
+		}
+		applied[v] = fromMS(at)
+	}
+	return all, applied, rows.Err()
 }
 
 // q rewrites ? placeholders for the dialect.
@@ -249,6 +292,9 @@ func mapErr(err error) error {
 	msg := err.Error()
 	if strings.Contains(msg, "UNIQUE constraint failed") || strings.Contains(msg, "duplicate key value") {
 		return fmt.Errorf("%w: %v", domain.ErrConflict, err)
+	}
+	if isUnavailable(err) {
+		return fmt.Errorf("%w: %v", domain.ErrUnavailable, err)
 	}
 	return err
 }

@@ -55,9 +55,13 @@ func scanOutbox(row interface{ Scan(...any) error }) (*domain.OutboxMessage, err
 func (s *Store) ClaimWebhooks(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]*domain.OutboxMessage, error) {
 	var out []*domain.OutboxMessage
 	err := s.tx(ctx, func(tx *sql.Tx) error {
+		skipLocked := ""
+		if s.dialect == "postgres" {
+			skipLocked = " FOR UPDATE SKIP LOCKED"
+		}
 		rows, err := tx.QueryContext(ctx, s.q(`UPDATE webhook_outbox SET attempts = attempts + 1, locked_until = ?
 			WHERE id IN (SELECT id FROM webhook_outbox WHERE delivered_at IS NULL AND failed_at IS NULL AND next_attempt_at <= ?
-				AND (locked_until IS NULL OR locked_until < ?) ORDER BY next_attempt_at, id LIMIT ?)
+				AND (locked_until IS NULL OR locked_until < ?) ORDER BY next_attempt_at, id LIMIT ?`+skipLocked+`)
 			AND delivered_at IS NULL AND failed_at IS NULL AND (locked_until IS NULL OR locked_until < ?)
 			RETURNING `+outboxColumns), ms(now.Add(lease)), ms(now), ms(now), limit, ms(now))
 		if err != nil {
