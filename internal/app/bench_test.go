@@ -11,8 +11,9 @@ import (
 
 // BenchmarkCredentialRead measures GET /connections/{id} (decrypting the
 // credentials) over loopback HTTP, in parallel.
-func BenchmarkCredentialRead(b *testing.B) {
-	h := newHarness(b)
+func BenchmarkCredentialRead(b *testing.B) { benchReads(b, newHarness(b)) }
+
+func benchReads(b *testing.B, h *harness) {
 	h.integration("jira", atlassian)
 	id := h.connect(h.session(client.ConnectSessionRequest{}), "jira")
 	url := h.srv.URL + "/connections/" + id + "?provider_config_key=jira"
@@ -35,8 +36,9 @@ func BenchmarkCredentialRead(b *testing.B) {
 
 // BenchmarkConnect measures a whole connection: create a connect session, submit
 // credentials, verify them against the simulated Atlassian over loopback, save.
-func BenchmarkConnect(b *testing.B) {
-	h := newHarness(b)
+func BenchmarkConnect(b *testing.B) { benchConnect(b, newHarness(b)) }
+
+func benchConnect(b *testing.B, h *harness) {
 	h.integration("jira", atlassian)
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
@@ -75,4 +77,12 @@ func BenchmarkProxy(b *testing.B) {
 			res.Body.Close()
 		}
 	})
+}
+
+// The same two benchmarks on PostgreSQL (LATCHKEY_TEST_DATABASE_URL).
+func BenchmarkCredentialReadPostgres(b *testing.B) {
+	benchReads(b, newHarness(b, "LATCHKEY_DATABASE_URL="+pgSchemaURL(b)))
+}
+func BenchmarkConnectPostgres(b *testing.B) {
+	benchConnect(b, newHarness(b, "LATCHKEY_DATABASE_URL="+pgSchemaURL(b)))
 }

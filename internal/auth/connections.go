@@ -93,7 +93,10 @@ func (s *Service) importConnection(ctx context.Context, envID int64, req *Import
 	tags, terrs := validTags(req.Tags, "tags")
 	errs = append(errs, terrs...)
 	if req.EndUser != nil {
-		sess, eerrs := s.buildSession(ctx, &domain.Environment{ID: envID}, &SessionRequest{EndUser: req.EndUser, Tags: req.Tags})
+		sess, eerrs, err := s.buildSession(ctx, &domain.Environment{ID: envID}, &SessionRequest{EndUser: req.EndUser, Tags: req.Tags})
+		if err != nil {
+			return nil, err
+		}
 		errs = append(errs, eerrs...)
 		if sess != nil {
 			endUser, tags = sess.EndUser, sess.Tags
@@ -216,7 +219,10 @@ func (s *Service) PatchConnection(ctx context.Context, envID int64, integrationK
 	var errs []domain.FieldError
 	var patch domain.ConnectionPatch
 	if req.EndUser != nil {
-		sess, eerrs := s.buildSession(ctx, &domain.Environment{ID: envID}, &SessionRequest{EndUser: req.EndUser})
+		sess, eerrs, err := s.buildSession(ctx, &domain.Environment{ID: envID}, &SessionRequest{EndUser: req.EndUser})
+		if err != nil {
+			return err
+		}
 		errs = append(errs, eerrs...)
 		if sess != nil {
 			patch.EndUser = &sess.EndUser

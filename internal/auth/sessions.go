@@ -88,7 +88,10 @@ func fe(code, message string, path ...string) domain.FieldError {
 
 // CreateSession validates a session request and stores the session.
 func (s *Service) CreateSession(ctx context.Context, env *domain.Environment, req *SessionRequest) (*NewSession, error) {
-	sess, errs := s.buildSession(ctx, env, req)
+	sess, errs, err := s.buildSession(ctx, env, req)
+	if err != nil {
+		return nil, err
+	}
 	if len(errs) > 0 {
 		return nil, badRequest("invalid_body", summarize(errs), errs...)
 	}
@@ -108,7 +111,10 @@ func (s *Service) CreateReconnectSession(ctx context.Context, env *domain.Enviro
 	if req.EndUser == nil && req.Tags == nil {
 		req.Tags = map[string]string{}
 	}
-	sess, more := s.buildSession(ctx, env, &req.SessionRequest)
+	sess, more, err := s.buildSession(ctx, env, &req.SessionRequest)
+	if err != nil {
+		return nil, err
+	}
 	errs = append(errs, more...)
 	if len(errs) > 0 {
 		return nil, badRequest("invalid_body", summarize(errs), errs...)
@@ -151,7 +157,7 @@ func summarize(errs []domain.FieldError) string {
 	return strings.Join(msgs, " ")
 }
 
-func (s *Service) buildSession(ctx context.Context, env *domain.Environment, req *SessionRequest) (*domain.ConnectSession, []domain.FieldError) {
+func (s *Service) buildSession(ctx context.Context, env *domain.Environment, req *SessionRequest) (*domain.ConnectSession, []domain.FieldError, error) {
 	var errs []domain.FieldError
 	sess := &domain.ConnectSession{EnvironmentID: env.ID}
 	if req.EndUser == nil && req.Tags == nil {
@@ -211,7 +217,7 @@ func (s *Service) buildSession(ctx context.Context, env *domain.Environment, req
 
 	known, err := s.integrationKeys(ctx, env.ID)
 	if err != nil {
-		return nil, []domain.FieldError{fe("internal", err.Error())}
+		return nil, nil, err
 	}
 	for i, key := range req.AllowedIntegrations {
 		if !known[key] {
@@ -259,7 +265,7 @@ func (s *Service) buildSession(ctx context.Context, env *domain.Environment, req
 		}
 		sess.WebhookURLOverride = *w
 	}
-	return sess, errs
+	return sess, errs, nil
 }
 
 func (s *Service) integrationKeys(ctx context.Context, envID int64) (map[string]bool, error) {
