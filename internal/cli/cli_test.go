@@ -113,3 +113,34 @@ func TestEnvCommands(t *testing.T) {
 		t.Errorf("unknown env: %d", code)
 	}
 }
+
+func TestMigrateAndBackupCommands(t *testing.T) {
+	dir := t.TempDir()
+	env := map[string]string{"LATCHKEY_DATA_DIR": dir}
+	getenv := func(k string) string { return env[k] }
+	run := func(args ...string) (int, string, string) {
+		var out, errb bytes.Buffer
+		code := Main(context.Background(), args, getenv, &out, &errb)
+		return code, out.String(), errb.String()
+	}
+	if code, out, _ := run("migrate", "status"); code != 3 || !strings.Contains(out, "0001  0001_init.sql") || !strings.Contains(out, "pending") {
+		t.Errorf("status before: %d %q", code, out)
+	}
+	if code, out, errs := run("migrate", "up"); code != 0 || !strings.Contains(out, "sqlite: 3 migration(s) applied") || strings.Contains(out, "pending") {
+		t.Errorf("up: %d %q %q", code, out, errs)
+	}
+	if code, out, _ := run("migrate", "status"); code != 0 || strings.Contains(out, "pending") {
+		t.Errorf("status after: %d %q", code, out)
+	}
+	backupFile := dir + "/backup.db"
+	if code, out, errs := run("backup", backupFile); code != 0 || !strings.Contains(out, "backup written") {
+		t.Fatalf("backup: %d %q %q", code, out, errs)
+	}
+	env["LATCHKEY_DATABASE_URL"] = "sqlite://" + backupFile
+	if code, out, _ := run("migrate", "status"); code != 0 || strings.Contains(out, "pending") {
+		t.Errorf("the backup is not a migrated database: %d %q", code, out)
+	}
+	if code, _, errs := run("copy", "--from", "sqlite://"+backupFile); code != 2 || !strings.Contains(errs, "Usage") {
+		t.Errorf("copy without --to: %d %q", code, errs)
+	}
+}
