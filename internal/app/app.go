@@ -19,6 +19,7 @@ import (
 	"github.com/latchkeyhq/latchkey/internal/connectui"
 	"github.com/latchkeyhq/latchkey/internal/domain"
 	"github.com/latchkeyhq/latchkey/internal/httpapi"
+	"github.com/latchkeyhq/latchkey/internal/lifecycle"
 	"github.com/latchkeyhq/latchkey/internal/metrics"
 	"github.com/latchkeyhq/latchkey/internal/oplog"
 	"github.com/latchkeyhq/latchkey/internal/provider"
@@ -41,6 +42,7 @@ type App struct {
 	oplog      *oplog.Writer
 	dispatcher *webhook.Dispatcher
 	hooks      *webhook.Admin
+	lifecycle  *lifecycle.Scheduler
 	metrics    *metrics.Registry
 	log        *slog.Logger
 	store      *store.Store
@@ -60,6 +62,8 @@ type Deps struct {
 	VerifyTimeout time.Duration
 	// WebhookTimeout overrides the 20 s webhook delivery timeout.
 	WebhookTimeout time.Duration
+	// CheckRate overrides the health checks' per-upstream rate (checks per second).
+	CheckRate float64
 }
 
 // NewLogger builds the logger the config asks for, writing to w.
@@ -149,6 +153,8 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, deps Deps) (
 			return webhook.AuthMessages(env, c, op, fromSession, log)
 		},
 		Announced: a.dispatcher.Wake, AnnounceChange: st.Announce})
+	a.lifecycle = &lifecycle.Scheduler{Store: st, Checker: checker{a.auth}, Notices: notices{log}, Logger: log, Now: deps.Now, Sleep: deps.Sleep,
+		Interval: cfg.VerifyInterval, RatePerUpstream: deps.CheckRate, Wake: a.dispatcher.Wake}
 	a.metrics = metrics.NewRegistry()
 	a.oplog = oplog.New(st, log)
 	proxyTransport := upstream.NewTransport()
@@ -164,7 +170,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, deps Deps) (
 		return nil, err
 	}
 	a.handler = httpapi.New(httpapi.Options{Auth: a.auth, Environments: st, Logger: log, PublicURL: cfg.PublicURL, Version: Version,
-		PrimaryColor: cfg.ConnectPrimaryColor, Extra: ui.Mount, Proxy: px, Metrics: a.metrics, Webhooks: a.hooks})
+		PrimaryColor: cfg.ConnectPrimaryColor, Extra: ui.Mount, Proxy: px, Metrics: a.metrics, Webhooks: a.hooks, Lifecycle: a.lifecycle})
 	return a, nil
 }
 
@@ -287,6 +293,32 @@ func (a *App) ensureDefaultEnvironment(ctx context.Context) error {
 	return a.hooks.EnsureSigningKey(ctx, env, a.cfg.WebhookSigningKey.Reveal())
 }
 
+// Lifecycle is the health-check scheduler (tests run it step by step).
+func (a *App) Lifecycle() *lifecycle.Scheduler { return a.lifecycle }
+
+// Auth is the connect service (tests use it to seal credentials).
+func (a *App) Auth() *auth.Service { return a.auth }
+
+type checker struct{ a *auth.Service }
+
+func (c checker) Recheck(ctx context.Context, conn *domain.Connection) (lifecycle.Outcome, error) {
+	status, warnings, msg, reached, err := c.a.Recheck(ctx, conn)
+	if err != nil || !reached {
+		return lifecycle.Outcome{Message: msg}, err
+	}
+	return lifecycle.Outcome{Status: status, Warnings: warnings, Message: msg}, nil
+}
+
+type notices struct{ log *slog.Logger }
+
+func (n notices) RefreshFailed(env *domain.Environment, c *domain.Connection, status, message string) []domain.OutboxMessage {
+	return webhook.RefreshFailed(env, c, status, message, n.log)
+}
+
+func (n notices) Expiring(env *domain.Environment, c *domain.Connection, days int) []domain.OutboxMessage {
+	return webhook.Expiring(env, c, days, n.log)
+}
+
 // Webhooks is the outbox dispatcher (tests run it step by step).
 func (a *App) Webhooks() *webhook.Dispatcher { return a.dispatcher }
 
@@ -315,6 +347,7 @@ func (a *App) Serve(ctx context.Context, ready func(addr string)) error {
 	defer stopBG()
 	go a.dispatcher.Run(bg, time.Second)
 	go a.runJobs(bg)
+	go a.lifecycle.Run(bg, time.Minute)
 	if st := a.store; st.Dialect() == "postgres" {
 		go st.Follow(bg, a.cfg.DatabaseURL, a.auth.Invalidate, a.auth.ResetCache, a.log)
 	}

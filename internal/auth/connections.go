@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -22,6 +23,8 @@ type ImportRequest struct {
 	WebhookURLOverride *string           `json:"webhook_url_override,omitempty"`
 	Tags               map[string]string `json:"tags,omitempty"`
 	EndUser            *EndUserInput     `json:"end_user,omitempty"`
+	// CredentialsExpiresAt is latchkey's addition: the token's expiry date.
+	CredentialsExpiresAt string `json:"credentials_expires_at,omitempty"`
 }
 
 // credential fields each type accepts on import.
@@ -113,6 +116,10 @@ func (s *Service) importConnection(ctx context.Context, envID int64, req *Import
 	for k, v := range req.ConnectionConfig {
 		params[k] = stringify(v)
 	}
+	expires, ferr := ParseExpiry(req.CredentialsExpiresAt, s.now(), "credentials_expires_at")
+	if ferr != nil {
+		errs = append(errs, *ferr)
+	}
 	if len(errs) > 0 {
 		return nil, badRequest("invalid_body", summarize(errs), errs...)
 	}
@@ -143,7 +150,7 @@ func (s *Service) importConnection(ctx context.Context, envID int64, req *Import
 	}
 	return s.verifyAndSave(ctx, integ, p, &domain.Connection{
 		EnvironmentID: envID, ConnectionID: connectionID, ConnectionConfig: cfg, Credentials: creds, Metadata: req.Metadata,
-		EndUser: endUser, Tags: tags, WebhookURLOverride: webhook,
+		EndUser: endUser, Tags: tags, WebhookURLOverride: webhook, CredentialsExpiresAt: expires,
 	}, domain.UpsertOptions{ReplaceMetadata: req.Metadata != nil}, false)
 }
 
@@ -209,9 +216,11 @@ func (s *Service) DeleteConnection(ctx context.Context, envID int64, integration
 
 // PatchRequest is the body of PATCH /connections/{id}.
 type PatchRequest struct {
-	EndUser            *EndUserInput      `json:"end_user,omitempty"`
-	Tags               *map[string]string `json:"tags,omitempty"`
-	WebhookURLOverride *string            `json:"webhook_url_override,omitempty"`
+	// CredentialsExpiresAt sets the token's expiry date ("" clears it).
+	CredentialsExpiresAt *string            `json:"credentials_expires_at,omitempty"`
+	EndUser              *EndUserInput      `json:"end_user,omitempty"`
+	Tags                 *map[string]string `json:"tags,omitempty"`
+	WebhookURLOverride   *string            `json:"webhook_url_override,omitempty"`
 }
 
 // PatchConnection changes a connection's end user, tags or webhook override.
@@ -242,12 +251,24 @@ func (s *Service) PatchConnection(ctx context.Context, envID int64, integrationK
 		}
 		patch.WebhookURLOverride = w
 	}
+	var expires *time.Time
+	if req.CredentialsExpiresAt != nil {
+		var ferr *domain.FieldError
+		if expires, ferr = ParseExpiry(*req.CredentialsExpiresAt, s.now(), "credentials_expires_at"); ferr != nil {
+			errs = append(errs, *ferr)
+		}
+	}
 	if len(errs) > 0 {
 		return badRequest("invalid_body", summarize(errs), errs...)
 	}
 	integ, err := s.integrationForConnection(ctx, envID, integrationKey)
 	if err != nil {
 		return err
+	}
+	if req.CredentialsExpiresAt != nil {
+		if err := s.SetExpiry(ctx, envID, integrationKey, connectionID, expires); err != nil {
+			return err
+		}
 	}
 	err = s.store.PatchConnection(ctx, envID, integ.ID, connectionID, patch)
 	s.changed(ctx, envID, integrationKey, connectionID)

@@ -25,6 +25,8 @@ type Submission struct {
 	Credentials domain.Credentials
 	// Present says which credential fields the body carried.
 	Present map[string]bool
+	// ExpiresAt is the token's expiry date, when the end user gave it.
+	ExpiresAt string
 }
 
 // Result is a saved connection and what verification found.
@@ -126,6 +128,10 @@ func (s *Service) submit(ctx context.Context, sub *Submission) (*Result, error) 
 		params[k] = stringify(v)
 	}
 	cfg, creds, errs := checkFields(p, sub.Mode, params, sub.Credentials, sub.Present, []string{"params"}, nil)
+	expires, ferr := ParseExpiry(sub.ExpiresAt, s.now(), "credentials_expires_at")
+	if ferr != nil {
+		errs = append(errs, *ferr)
+	}
 	if len(errs) > 0 {
 		return nil, fieldProblem(errs)
 	}
@@ -137,7 +143,7 @@ func (s *Service) submit(ctx context.Context, sub *Submission) (*Result, error) 
 	}
 	return s.verifyAndSave(ctx, integ, p, &domain.Connection{
 		EnvironmentID: sess.EnvironmentID, ConnectionID: connectionID, ConnectionConfig: cfg, Credentials: creds,
-		EndUser: sess.EndUser, Tags: sess.Tags, WebhookURLOverride: sess.WebhookURLOverride,
+		EndUser: sess.EndUser, Tags: sess.Tags, WebhookURLOverride: sess.WebhookURLOverride, CredentialsExpiresAt: expires,
 	}, domain.UpsertOptions{}, true)
 }
 

@@ -320,3 +320,28 @@ func (s *Service) verifyEndpoints(ctx context.Context, p *provider.Provider, cfg
 	}
 	return nil, badRequest(CodeConnectionTestFailed, fmt.Sprintf("The given credentials were found to be invalid. Please check the credentials and try again. (%s answered HTTP %d.)", base.Host, last.status))
 }
+
+// Recheck verifies a stored connection again, as at connect time. status is
+// ok, scope_missing or invalid_credentials; reached is false when the provider
+// could not be reached (or was failing), which says nothing about the credentials.
+func (s *Service) Recheck(ctx context.Context, c *domain.Connection) (status string, warnings []domain.Warning, message string, reached bool, err error) {
+	if err := s.Open(c); err != nil {
+		return "", nil, "", false, err
+	}
+	p, ok := s.catalogue.Get(c.Provider)
+	if !ok {
+		return "", nil, "", false, fmt.Errorf("auth: provider %s of connection %d is not in the catalogue", c.Provider, c.ID)
+	}
+	v, err := s.Verify(ctx, p, c.ConnectionConfig, c.Credentials)
+	if err == nil {
+		return v.Status, v.Warnings, "Credentials verified.", true, nil
+	}
+	var pr *domain.Problem
+	if !errors.As(err, &pr) {
+		return "", nil, "", false, err
+	}
+	if pr.Code == CodeProviderUnavailable {
+		return "", nil, pr.Message, false, nil
+	}
+	return domain.StatusInvalidCredentials, nil, pr.Message, true, nil
+}

@@ -136,6 +136,8 @@ type Connection struct {
 	LastFetchedAt        *time.Time
 	CreatedAt            time.Time
 	UpdatedAt            time.Time
+	// ConsecutiveFailures counts health checks in a row that could not reach the provider.
+	ConsecutiveFailures int
 }
 
 // Credentials are what the end user gave; which fields are set depends on Type.
@@ -270,4 +272,17 @@ type WebhookOutcome struct {
 	Delivered bool
 	// Next is when to try again; nil with Delivered false means give up.
 	Next *time.Time
+}
+
+// CheckResult is the outcome of re-verifying a connection.
+type CheckResult struct {
+	Status   string
+	Warnings []Warning
+	// Failures counts consecutive unreachable checks.
+	Failures int
+	// Message explains a failing status (no secrets).
+	Message string
+	// Verified is set when the provider answered.
+	Verified bool
+	Next     time.Time
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/latchkeyhq/latchkey/internal/auth"
 	"github.com/latchkeyhq/latchkey/internal/domain"
+	"github.com/latchkeyhq/latchkey/internal/lifecycle"
 	"github.com/latchkeyhq/latchkey/internal/metrics"
 	"github.com/latchkeyhq/latchkey/internal/proxy"
 	"github.com/latchkeyhq/latchkey/internal/secret"
@@ -41,6 +42,8 @@ type Options struct {
 	Metrics *metrics.Registry
 	// Webhooks manages webhook settings and deliveries.
 	Webhooks *webhook.Admin
+	// Lifecycle runs on-demand health checks.
+	Lifecycle *lifecycle.Scheduler
 	// Extra mounts more handlers (Connect UI, proxy, …) on the same mux.
 	Extra func(mux *http.ServeMux)
 }
@@ -57,13 +60,14 @@ type API struct {
 	proxy        *proxy.Proxy
 	metrics      *metrics.Registry
 	hooks        *webhook.Admin
+	lifecycle    *lifecycle.Scheduler
 	envCache     envCache
 }
 
 // New builds the API and its middleware chain.
 func New(o Options) *API {
 	a := &API{auth: o.Auth, envs: o.Environments, log: o.Logger, publicURL: strings.TrimRight(o.PublicURL, "/"), version: o.Version, primaryColor: o.PrimaryColor,
-		proxy: o.Proxy, metrics: o.Metrics, hooks: o.Webhooks, envCache: envCache{m: map[string]envEntry{}}}
+		proxy: o.Proxy, metrics: o.Metrics, hooks: o.Webhooks, lifecycle: o.Lifecycle, envCache: envCache{m: map[string]envEntry{}}}
 	if a.proxy != nil {
 		a.proxy.SetErrorWriter(a.writeError)
 	}
@@ -104,6 +108,10 @@ func (a *API) routes(mux *http.ServeMux) {
 	mux.Handle("POST /connections/metadata", a.secret(a.setMetadata))
 	mux.Handle("PATCH /connections/metadata", a.secret(a.updateMetadata))
 	mux.Handle("GET /connections/{connectionId...}", a.secret(a.getConnection))
+	mux.Handle("GET /connections/{connectionId}/events", a.secret(a.connectionEvents))
+	if a.lifecycle != nil {
+		mux.Handle("POST /connections/{connectionId}/verify", a.secret(a.verifyConnection))
+	}
 	mux.Handle("PATCH /connections/{connectionId...}", a.secret(a.patchConnection))
 	mux.Handle("DELETE /connections/{connectionId...}", a.secret(a.deleteConnection))
 

@@ -221,6 +221,7 @@ func accountSummary(cfg map[string]any) map[string]string {
 func (a *API) submit(w http.ResponseWriter, r *http.Request, mode string, creds domain.Credentials, present map[string]bool, sess *domain.ConnectSession, params map[string]string) error {
 	res, err := a.auth.Submit(r.Context(), &auth.Submission{
 		Session: sess, IntegrationKey: r.PathValue("providerConfigKey"), Mode: mode, Params: params, Credentials: creds, Present: present,
+		ExpiresAt: r.URL.Query().Get("credentials_expires_at"),
 	})
 	if err != nil {
 		return err

@@ -15,7 +15,8 @@ import (
 
 const connectionColumns = `c.id, c.environment_id, c.integration_id, i.unique_key, c.connection_id, c.provider, c.connection_config, c.credentials,
 	c.metadata, c.has_end_user, c.end_user_id, c.end_user_email, c.end_user_display_name, c.end_user_org_id, c.end_user_org_display_name, c.end_user_tags,
-	c.tags, c.webhook_url_override, c.status, c.errors, c.warnings, c.last_verified_at, c.credentials_expires_at, c.last_fetched_at, c.created_at, c.updated_at`
+	c.tags, c.webhook_url_override, c.status, c.errors, c.warnings, c.last_verified_at, c.credentials_expires_at, c.last_fetched_at, c.created_at, c.updated_at,
+	c.consecutive_failures`
 
 const connectionFrom = ` FROM connections c JOIN integrations i ON i.id = c.integration_id`
 
@@ -29,7 +30,7 @@ func scanConnection(row interface{ Scan(...any) error }) (*domain.Connection, er
 	var created, updated int64
 	if err := row.Scan(&c.ID, &c.EnvironmentID, &c.IntegrationID, &c.IntegrationKey, &c.ConnectionID, &c.Provider, &cfg, &c.SealedCredentials,
 		&metadata, &hasEU, &eu.ID, &eu.Email, &eu.DisplayName, &eu.OrganizationID, &eu.OrganizationDisplayName, &euTags,
-		&tags, &c.WebhookURLOverride, &c.Status, &errs, &warnings, &verified, &expires, &fetched, &created, &updated); err != nil {
+		&tags, &c.WebhookURLOverride, &c.Status, &errs, &warnings, &verified, &expires, &fetched, &created, &updated, &c.ConsecutiveFailures); err != nil {
 		return nil, mapErr(err)
 	}
 	if hasEU != 0 {
@@ -120,8 +121,9 @@ func (s *Store) UpsertConnection(ctx context.Context, in *domain.Connection, opt
 			if err := tx.QueryRowContext(ctx, s.q(`SELECT id FROM connections WHERE integration_id = ? AND connection_id = ?`), in.IntegrationID, in.ConnectionID).Scan(&pk); err != nil {
 				return err
 			}
+			// New credentials: the health history and expiry notices start over.
 			sets := []string{`provider = ?`, `connection_config = ?`, `credentials = ?`, `credentials_key_id = ?`, `status = ?`, `errors = ?`, `warnings = ?`,
-				`last_verified_at = ?`, `credentials_expires_at = ?`, `updated_at = ?`}
+				`last_verified_at = ?`, `credentials_expires_at = ?`, `updated_at = ?`, `next_check_at = NULL`, `consecutive_failures = 0`, `expiry_notified_days = NULL`}
 			args := []any{in.Provider, mustJSON(nonNilMap(in.ConnectionConfig)), in.SealedCredentials, keyID, status, mustJSON(errs), mustJSON(warnings),
 				toNullMS(in.LastVerifiedAt), toNullMS(in.CredentialsExpiresAt), now}
 			if opts.ReplaceMetadata {

@@ -334,3 +334,46 @@ func AuthMessages(env *domain.Environment, c *domain.Connection, operation strin
 }
 
 func isNotFound(err error) bool { return errors.Is(err, domain.ErrNotFound) }
+
+// RefreshFailed builds the auth webhook Nango sends when a connection's
+// credentials stop working (operation "refresh", success false).
+func RefreshFailed(env *domain.Environment, c *domain.Connection, status, message string, log *slog.Logger) []domain.OutboxMessage {
+	return messages(env, c, "auth.refresh", func() ([]byte, error) {
+		return AuthBody(AuthEvent{Environment: env.Name, Operation: "refresh", Success: false, Connection: c, AuthMode: authMode(c),
+			FromSession: c.EndUser != nil, ErrorType: status, ErrorDesc: message})
+	}, log)
+}
+
+// Expiring builds latchkey's own notice that a connection's token expires soon:
+// {"type":"credentials_expiring","from":"latchkey",…}.
+func Expiring(env *domain.Environment, c *domain.Connection, daysLeft int, log *slog.Logger) []domain.OutboxMessage {
+	return messages(env, c, "credentials.expiring", func() ([]byte, error) {
+		return Encode(map[string]any{"type": "credentials_expiring", "from": "latchkey", "environment": env.Name, "connectionId": c.ConnectionID,
+			"providerConfigKey": c.IntegrationKey, "provider": c.Provider, "expiresAt": c.CredentialsExpiresAt.UTC().Format(time.RFC3339), "daysLeft": daysLeft,
+			"tags": nonNil(c.Tags)})
+	}, log)
+}
+
+func authMode(c *domain.Connection) string {
+	if c.Credentials.Type != "" {
+		return c.Credentials.Type
+	}
+	return domain.AuthModeBasic
+}
+
+func messages(env *domain.Environment, c *domain.Connection, eventType string, body func() ([]byte, error), log *slog.Logger) []domain.OutboxMessage {
+	targets := Targets(env, c.WebhookURLOverride)
+	if len(targets) == 0 {
+		return nil
+	}
+	b, err := body()
+	if err != nil {
+		log.Error("webhook body", "err", err)
+		return nil
+	}
+	out := make([]domain.OutboxMessage, len(targets))
+	for i, u := range targets {
+		out[i] = domain.OutboxMessage{EnvironmentID: env.ID, URL: u, EventType: eventType, ConnectionID: c.ConnectionID, Body: b}
+	}
+	return out
+}

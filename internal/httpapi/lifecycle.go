@@ -1,0 +1,82 @@
+package httpapi
+
+import (
+	"net/http"
+	"strconv"
+
+	"github.com/latchkeyhq/latchkey/internal/domain"
+)
+
+// verifyConnection re-verifies a connection now and records the result like a
+// scheduled check would (a failing transition sends the refresh webhook).
+func (a *API) verifyConnection(w http.ResponseWriter, r *http.Request) error {
+	if err := checkQuery(r, []string{"provider_config_key"}); err != nil {
+		return err
+	}
+	c, err := a.auth.StoredConnection(r.Context(), callerFrom(r).env.ID, r.URL.Query().Get("provider_config_key"), r.PathValue("connectionId"))
+	if err != nil {
+		return err
+	}
+	prev := c.Status
+	res, err := a.lifecycle.Check(r.Context(), c)
+	if err != nil {
+		return err
+	}
+	warnings := res.Warnings
+	if warnings == nil {
+		warnings = []domain.Warning{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"connection_id": c.ConnectionID, "provider_config_key": c.IntegrationKey,
+		"status": res.Status, "previous_status": prev, "warnings": warnings, "message": res.Message,
+		"verified": res.Verified, "consecutive_failures": res.Failures, "next_check_at": isoOffset(res.Next),
+	})
+	return nil
+}
+
+type eventView struct {
+	ID      int64  `json:"id"`
+	Kind    string `json:"kind"`
+	Outcome string `json:"outcome"`
+	Code    string `json:"code,omitempty"`
+	Message string `json:"message"`
+	At      string `json:"at"`
+}
+
+// connectionEvents pages through a connection's operation log, newest first.
+func (a *API) connectionEvents(w http.ResponseWriter, r *http.Request) error {
+	if err := checkQuery(r, []string{"provider_config_key", "limit", "before"}); err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	limit := 50
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 500 {
+			return problem(http.StatusBadRequest, "invalid_query_params", "limit must be from 1 to 500.", domain.FieldError{Code: "invalid_type", Message: "limit must be from 1 to 500.", Path: []string{"limit"}})
+		}
+		limit = n
+	}
+	var before int64
+	if v := q.Get("before"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 1 {
+			return problem(http.StatusBadRequest, "invalid_query_params", "before must be an event id.", domain.FieldError{Code: "invalid_type", Message: "before must be an event id.", Path: []string{"before"}})
+		}
+		before = n
+	}
+	events, err := a.auth.Events(r.Context(), callerFrom(r).env.ID, q.Get("provider_config_key"), r.PathValue("connectionId"), before, limit)
+	if err != nil {
+		return err
+	}
+	out := make([]eventView, len(events))
+	for i, e := range events {
+		out[i] = eventView{ID: e.ID, Kind: e.Kind, Outcome: e.Outcome, Code: e.Code, Message: e.Message, At: isoOffset(e.At)}
+	}
+	reply := map[string]any{"data": out}
+	if len(events) == limit {
+		reply["next_before"] = events[len(events)-1].ID
+	}
+	writeJSON(w, http.StatusOK, reply)
+	return nil
+}

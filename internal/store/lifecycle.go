@@ -1,0 +1,186 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/latchkeyhq/latchkey/internal/domain"
+)
+
+// ClaimChecks leases up to limit connections due for re-verification: those whose
+// next check time has passed (or, never scheduled, whose last verification is
+// older than interval). The lease keeps other instances off them, so each is
+// checked once per interval across the cluster.
+func (s *Store) ClaimChecks(ctx context.Context, now time.Time, interval, lease time.Duration, limit int) ([]*domain.Connection, error) {
+	skipLocked := ""
+	if s.dialect == "postgres" {
+		skipLocked = " FOR UPDATE SKIP LOCKED"
+	}
+	due := ms(now.Add(-interval))
+	var out []*domain.Connection
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, s.q(`SELECT id FROM connections
+			WHERE (next_check_at <= ? OR (next_check_at IS NULL AND COALESCE(last_verified_at, created_at) <= ?))
+			AND (check_locked_until IS NULL OR check_locked_until < ?)
+			ORDER BY COALESCE(next_check_at, last_verified_at, created_at), id LIMIT ?`+skipLocked), ms(now), due, ms(now), limit)
+		if err != nil {
+			return err
+		}
+		var ids []int64
+		for rows.Next() {
+			var id int64
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return err
+			}
+			ids = append(ids, id)
+		}
+		rows.Close()
+		for _, id := range ids {
+			res, err := tx.ExecContext(ctx, s.q(`UPDATE connections SET check_locked_until = ? WHERE id = ? AND (check_locked_until IS NULL OR check_locked_until < ?)`),
+				ms(now.Add(lease)), id, ms(now))
+			if err != nil {
+				return err
+			}
+			if n, _ := res.RowsAffected(); n == 0 {
+				continue
+			}
+			c, err := scanConnection(tx.QueryRowContext(ctx, s.q(`SELECT `+connectionColumns+connectionFrom+` WHERE c.id = ?`), id))
+			if err != nil {
+				return err
+			}
+			out = append(out, c)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: claim checks: %w", err)
+	}
+	return out, nil
+}
+
+// ConnectionByPK loads a connection by its row id (with failure count).
+func (s *Store) ConnectionByPK(ctx context.Context, pk int64) (*domain.Connection, error) {
+	c, err := scanConnection(s.readRow(ctx, `SELECT `+connectionColumns+connectionFrom+` WHERE c.id = ?`, pk))
+	if err != nil {
+		return nil, fmt.Errorf("store: connection %d: %w", pk, err)
+	}
+	return c, nil
+}
+
+// CompleteCheck records a check: status, warnings, failure count, next check,
+// and, when the status turns failing, an operation-log entry referenced from the
+// connection's errors; outbox messages go in the same transaction.
+func (s *Store) CompleteCheck(ctx context.Context, c *domain.Connection, r domain.CheckResult, event *domain.Event, outbox []domain.OutboxMessage) error {
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		errs := []domain.ConnectionError{}
+		if event != nil {
+			var id int64
+			if err := tx.QueryRowContext(ctx, s.q(`INSERT INTO events (environment_id, integration_key, connection_id, kind, outcome, code, message, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`),
+				event.EnvironmentID, event.IntegrationKey, event.ConnectionID, event.Kind, event.Outcome, event.Code, event.Message, ms(s.now())).Scan(&id); err != nil {
+				return err
+			}
+			if r.Status != domain.StatusOK && r.Status != domain.StatusScopeMissing {
+				errs = []domain.ConnectionError{{Type: "auth", LogID: strconv.FormatInt(id, 10)}}
+			}
+		} else if r.Status != domain.StatusOK && r.Status != domain.StatusScopeMissing {
+			errs = c.Errors
+		}
+		warnings := r.Warnings
+		if warnings == nil {
+			warnings = []domain.Warning{}
+		}
+		sets := `status = ?, warnings = ?, errors = ?, consecutive_failures = ?, next_check_at = ?, check_locked_until = NULL`
+		args := []any{r.Status, mustJSON(warnings), mustJSON(nonNilErrs(errs)), r.Failures, ms(r.Next)}
+		if r.Verified {
+			sets += `, last_verified_at = ?`
+			args = append(args, ms(s.now()))
+		}
+		args = append(args, c.ID)
+		if _, err := tx.ExecContext(ctx, s.q(`UPDATE connections SET `+sets+` WHERE id = ?`), args...); err != nil {
+			return err
+		}
+		return s.enqueue(ctx, tx, outbox)
+	})
+	if err != nil {
+		return fmt.Errorf("store: complete check of %d: %w", c.ID, err)
+	}
+	return nil
+}
+
+func nonNilErrs(e []domain.ConnectionError) []domain.ConnectionError {
+	if e == nil {
+		return []domain.ConnectionError{}
+	}
+	return e
+}
+
+// ExpiringConnections lists connections whose credentials expire before
+// horizon and that have not yet been told about the lead (in days) now due.
+func (s *Store) ExpiringConnections(ctx context.Context, now, horizon time.Time, limit int) ([]*domain.Connection, error) {
+	rows, err := s.read(ctx, `SELECT `+connectionColumns+connectionFrom+`
+		WHERE c.credentials_expires_at IS NOT NULL AND c.credentials_expires_at <= ? ORDER BY c.credentials_expires_at, c.id LIMIT ?`, ms(horizon), limit)
+	if err != nil {
+		return nil, fmt.Errorf("store: expiring: %w", mapErr(err))
+	}
+	defer rows.Close()
+	var out []*domain.Connection
+	for rows.Next() {
+		c, err := scanConnection(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// ExpiryNotified returns the lead (in days) last notified for a connection, or -1.
+func (s *Store) ExpiryNotified(ctx context.Context, pk int64) (int, error) {
+	var n sql.NullInt64
+	if err := s.readRow(ctx, `SELECT expiry_notified_days FROM connections WHERE id = ?`, pk).Scan(&n); err != nil {
+		return 0, mapErr(err)
+	}
+	if !n.Valid {
+		return -1, nil
+	}
+	return int(n.Int64), nil
+}
+
+// MarkExpiryNotified records a notice for a lead time, with its webhooks, once:
+// it only succeeds if no smaller-or-equal lead was already recorded.
+func (s *Store) MarkExpiryNotified(ctx context.Context, pk int64, days int, outbox []domain.OutboxMessage) (bool, error) {
+	done := false
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, s.q(`UPDATE connections SET expiry_notified_days = ? WHERE id = ? AND (expiry_notified_days IS NULL OR expiry_notified_days > ?)`), days, pk, days)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return nil
+		}
+		done = true
+		return s.enqueue(ctx, tx, outbox)
+	})
+	if err != nil {
+		return false, fmt.Errorf("store: expiry notice: %w", err)
+	}
+	return done, nil
+}
+
+// SetCredentialsExpiry sets (or clears with nil) a connection's credential expiry date,
+// and forgets earlier expiry notices.
+func (s *Store) SetCredentialsExpiry(ctx context.Context, envID, integrationID int64, connectionID string, at *time.Time) error {
+	res, err := s.wdb.ExecContext(ctx, s.q(`UPDATE connections SET credentials_expires_at = ?, expiry_notified_days = NULL, updated_at = ? WHERE environment_id = ? AND integration_id = ? AND connection_id = ?`),
+		toNullMS(at), ms(s.now()), envID, integrationID, connectionID)
+	if err != nil {
+		return fmt.Errorf("store: set expiry: %w", mapErr(err))
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("store: set expiry: %w", domain.ErrNotFound)
+	}
+	return nil
+}
