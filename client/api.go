@@ -63,6 +63,18 @@ func (c *Client) SubmitBasic(ctx context.Context, sessionToken, integration stri
 	return &out, nil
 }
 
+// SubmitBasicWithExpiry is SubmitBasic with the token's expiry date (YYYY-MM-DD), a latchkey addition.
+func (c *Client) SubmitBasicWithExpiry(ctx context.Context, sessionToken, integration string, params map[string]string, username, password, expiresAt string) (*AuthResult, error) {
+	var out AuthResult
+	q := authQuery(sessionToken, params)
+	q.Set("credentials_expires_at", expiresAt)
+	body := map[string]string{"username": username, "password": password}
+	if err := c.do(ctx, http.MethodPost, "/api-auth/basic/"+url.PathEscape(integration), q, "", body, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
 // SubmitAPIKey is POST /api-auth/api-key/{integration}.
 func (c *Client) SubmitAPIKey(ctx context.Context, sessionToken, integration string, params map[string]string, apiKey string) (*AuthResult, error) {
 	var out AuthResult

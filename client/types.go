@@ -154,13 +154,17 @@ type ImportConnectionRequest struct {
 	WebhookURLOverride string            `json:"webhook_url_override,omitempty"`
 	Tags               map[string]string `json:"tags,omitempty"`
 	EndUser            *EndUser          `json:"end_user,omitempty"`
+	// CredentialsExpiresAt is the token's expiry date (YYYY-MM-DD), a latchkey addition.
+	CredentialsExpiresAt string `json:"credentials_expires_at,omitempty"`
 }
 
 // PatchConnectionRequest is the body of PATCH /connections/{id}; nil fields are unchanged.
 type PatchConnectionRequest struct {
-	EndUser            *EndUser           `json:"end_user,omitempty"`
-	Tags               *map[string]string `json:"tags,omitempty"`
-	WebhookURLOverride *string            `json:"webhook_url_override,omitempty"`
+	// CredentialsExpiresAt sets the token's expiry date (YYYY-MM-DD; "" clears).
+	CredentialsExpiresAt *string            `json:"credentials_expires_at,omitempty"`
+	EndUser              *EndUser           `json:"end_user,omitempty"`
+	Tags                 *map[string]string `json:"tags,omitempty"`
+	WebhookURLOverride   *string            `json:"webhook_url_override,omitempty"`
 }
 
 // Integration is an integration as latchkey returns it.

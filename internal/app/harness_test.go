@@ -37,6 +37,9 @@ type harness struct {
 	clock   time.Time
 	// webhookTimeout, when set, replaces the 20 s delivery timeout.
 	webhookTimeout time.Duration
+	// sleepMovesClock makes every wait advance the clock (rate-limit tests).
+	sleepMovesClock bool
+	checkRate       float64
 }
 
 // now is the clock latchkey sees; advance moves it.
@@ -117,8 +120,12 @@ func (h *harness) open() (*app.App, error) {
 			h.sleepMu.Lock()
 			h.sleeps = append(h.sleeps, d)
 			h.sleepMu.Unlock()
+			if h.sleepMovesClock {
+				h.advance(d)
+			}
 			return ctx.Err()
 		},
+		CheckRate: h.checkRate,
 	})
 }
 

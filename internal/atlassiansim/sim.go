@@ -71,6 +71,7 @@ type Sim struct {
 
 // Call records one request the simulator received (no credentials).
 type Call struct {
+	At     time.Time
 	Method string
 	Path   string
 	Host   string
@@ -186,7 +187,7 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	email, _, _ := r.BasicAuth()
 	defer func() {
 		s.mu.Lock()
-		s.calls = append(s.calls, Call{Method: r.Method, Path: r.URL.Path, Host: r.Header.Get("X-Forwarded-Host"), Email: email, Status: rec.status})
+		s.calls = append(s.calls, Call{At: s.now(), Method: r.Method, Path: r.URL.Path, Host: r.Header.Get("X-Forwarded-Host"), Email: email, Status: rec.status})
 		s.mu.Unlock()
 	}()
 	w = rec

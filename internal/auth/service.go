@@ -115,6 +115,9 @@ func associatedData(envID, integrationID int64, connectionID string) []byte {
 	return fmt.Appendf(nil, "connection/%d/%d/%s", envID, integrationID, connectionID)
 }
 
+// Seal encrypts c.Credentials into c.SealedCredentials, bound to its row.
+func (s *Service) Seal(c *domain.Connection) error { return s.seal(c) }
+
 func (s *Service) seal(c *domain.Connection) error {
 	plain, err := json.Marshal(c.Credentials)
 	if err != nil {
