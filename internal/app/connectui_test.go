@@ -68,13 +68,15 @@ func TestConnectUIStandaloneHappyPath(t *testing.T) {
 		t.Errorf("token input type = %s", got)
 	}
 	if got := evalJS[string](b, `[...document.querySelectorAll('a.help')].map(a => a.getAttribute('href').split('#')[1]).join(',')`); got !=
-		"step-1-finding-your-cloud-id,step-2-finding-your-service-account-email,step-3-creating-an-api-token" {
+		"step-1-finding-your-cloud-id,step-2-finding-your-service-account-email,step-3-creating-an-api-token,step-3-creating-an-api-token" {
 		t.Errorf("guide anchors = %q", got)
 	}
 	if got := evalJS[string](b, `document.querySelector('#f-cloudId').placeholder`); got != "12345678-1234-1234-1234-123456789012" {
 		t.Errorf("placeholder = %q", got)
 	}
 	b.do(fill(atlassiansim.DemoCloudID, atlassiansim.DemoEmail, atlassiansim.DemoToken)...)
+	expiry := h.now().AddDate(0, 3, 0).Format("2006-01-02")
+	b.do(chromedp.Evaluate[chromedp.Void](`document.querySelector('#f-credentials_expires_at').value = '` + expiry + `'`))
 	// Show/hide toggle.
 	b.do(chromedp.Click(chromedp.CSS(`.toggle`)))
 	if got := evalJS[string](b, `document.querySelector('#f-password').type + ' ' + document.querySelector('.toggle').getAttribute('aria-pressed')`); got != "text true" {
@@ -91,6 +93,9 @@ func TestConnectUIStandaloneHappyPath(t *testing.T) {
 	list, _ := h.c.ListConnections(h.ctx(), client.ListConnectionsOptions{})
 	if len(list) != 1 || list[0].EndUser.ID != "user-1" {
 		t.Fatalf("connections = %+v", list)
+	}
+	if c, _ := h.c.GetConnection(h.ctx(), "jira", list[0].ConnectionID); c.CredentialsExpiresAt == nil || !strings.HasPrefix(*c.CredentialsExpiresAt, expiry) {
+		t.Errorf("expiry date from the form: %v", c.CredentialsExpiresAt)
 	}
 	if strings.Contains(h.logs.String(), token) {
 		t.Error("the session token appears in the server log")
@@ -262,7 +267,7 @@ func TestConnectUIReconnect(t *testing.T) {
 	}
 }
 
-// Keyboard only: Tab through the form, type, and press Enter on the button.
+// Keyboard only: Tab through the form, type, and press Enter.
 func TestConnectUIKeyboardOnly(t *testing.T) {
 	h := newHarness(t)
 	h.integration("jira", atlassian)
@@ -280,8 +285,9 @@ func TestConnectUIKeyboardOnly(t *testing.T) {
 		{kb.Tab, "f-password"},
 		{atlassiansim.DemoToken, "f-password"},
 		{kb.Tab, "Show"},
-		{kb.Tab, "Connect"},
-		{kb.Enter, ""},
+		{kb.Tab, "How do I find this?"},
+		{kb.Tab, "f-credentials_expires_at"},
+		{kb.Enter, ""}, // submits the form, as Enter in any field does
 	}
 	for _, s := range steps {
 		b.do(chromedp.KeyEvent(s.keys))

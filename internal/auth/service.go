@@ -111,6 +111,11 @@ func (s *Service) Catalogue() *provider.Catalogue { return s.catalogue }
 
 // associatedData binds sealed credentials to the row they belong to. Integration
 // and environment are internal ids, so renaming an integration keeps it valid.
+// ConnectionAAD is the associated data that binds a connection's sealed credentials to its row.
+func ConnectionAAD(envID, integrationID int64, connectionID string) []byte {
+	return associatedData(envID, integrationID, connectionID)
+}
+
 func associatedData(envID, integrationID int64, connectionID string) []byte {
 	return fmt.Appendf(nil, "connection/%d/%d/%s", envID, integrationID, connectionID)
 }

@@ -25,6 +25,7 @@ Usage:
   latchkey migrate up|status  apply or list database migrations
   latchkey copy --from URL --to URL   copy everything between databases (e.g. SQLite to PostgreSQL)
   latchkey backup FILE        consistent copy of the SQLite database, while serving
+  latchkey keys rotate|status re-encrypt every credential with a new key
   latchkey version            print the version
   latchkey help               this text
 
@@ -49,6 +50,8 @@ func Main(ctx context.Context, args []string, getenv func(string) string, stdout
 		return migrate(ctx, args[1:], getenv, stdout, stderr)
 	case "copy":
 		return copyCmd(ctx, args[1:], stdout, stderr)
+	case "keys":
+		return keys(ctx, args[1:], getenv, stdout, stderr)
 	case "backup":
 		return backup(ctx, args[1:], getenv, stdout, stderr)
 	case "version", "--version", "-v":

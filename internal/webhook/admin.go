@@ -30,6 +30,9 @@ type Admin struct {
 	Wake func()
 }
 
+// SigningKeyAAD binds a sealed signing key to its environment.
+func SigningKeyAAD(envID int64) []byte { return signingKeyAD(envID) }
+
 func signingKeyAD(envID int64) []byte {
 	return fmt.Appendf(nil, "environment/%d/webhook_signing_key", envID)
 }

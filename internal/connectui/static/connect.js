@@ -165,6 +165,14 @@
       fields.push({ kind: 'config', name: name, schema: s, order: typeof s.order === 'number' ? s.order : after++ });
     });
     fields.sort(function (a, b) { return a.order - b.order; });
+    if (p.credentials_expiry) {
+      // latchkey extension: the token's expiry date, right after the credentials.
+      var today = new Date(), max = new Date(Date.now() + 366 * 86400000);
+      fields.push({ kind: 'expiry', name: 'credentials_expires_at', order: 999,
+        schema: { title: t('expiry_label'), description: t('expiry_help'), optional: true, type: 'date',
+          min: today.toISOString().slice(0, 10), max: max.toISOString().slice(0, 10), doc_section: '#step-3-creating-an-api-token' } });
+      fields.sort(function (a, b) { return a.order - b.order; });
+    }
     return fields;
   }
 
@@ -177,6 +185,7 @@
       if (f.kind === 'credential' && f.name === 'password' && !(s.pattern || s.format)) return ''; // BASIC password may be empty
       return t('err_required', { field: label });
     }
+    if (s.type === 'date' && (!/^\d{4}-\d{2}-\d{2}$/.test(v) || (s.min && v < s.min) || (s.max && v > s.max))) return t('err_date', { field: label });
     if (s.format === 'uuid' && !UUID.test(v)) return s.example && !s.secret ? t('err_uuid', { field: label, example: s.example }) : t('err_uuid_plain', { field: label });
     if (s.format === 'email' && !EMAIL.test(v)) return t('err_email', { field: label });
     if (s.format === 'hostname' && !HOST.test(v)) return t('err_hostname', { field: label });
@@ -237,7 +246,8 @@
         input.value = value || (s.optional ? '' : String(s.enum[0]));
       } else {
         input = h('input', {
-          id: id, name: f.name, type: s.secret ? 'password' : (s.format === 'email' ? 'email' : 'text'), value: value,
+          id: id, name: f.name, type: s.type === 'date' ? 'date' : s.secret ? 'password' : (s.format === 'email' ? 'email' : 'text'), value: value,
+          min: s.min, max: s.max,
           placeholder: s.example || label, autocomplete: s.secret ? 'off' : (s.format === 'email' ? 'email' : 'off'),
           spellcheck: 'false', autocapitalize: 'off', inputmode: s.format === 'email' ? 'email' : undefined,
         });
@@ -310,7 +320,7 @@
 
     function submit() {
       showAlert('');
-      var firstBad = null, params = {}, creds = {};
+      var firstBad = null, params = {}, creds = {}, expiry = '';
       fields.forEach(function (f) {
         var rec = inputs[f.name];
         var raw = rec.hidden ? rec.value : rec.input.value;
@@ -318,7 +328,7 @@
         showError(f, msg);
         if (msg && !firstBad) firstBad = rec;
         var v = trimmed(f, raw);
-        if (f.kind === 'config') { if (v !== '') params[f.name] = v; } else creds[f.name] = v;
+        if (f.kind === 'config') { if (v !== '') params[f.name] = v; } else if (f.kind === 'expiry') { expiry = v; } else creds[f.name] = v;
       });
       if (firstBad) {
         showAlert(t('err_fix_fields'));
@@ -327,6 +337,7 @@
       }
       var qs = 'connect_session_token=' + encodeURIComponent(token);
       Object.keys(params).forEach(function (k) { qs += '&params[' + encodeURIComponent(k) + ']=' + encodeURIComponent(params[k]); });
+      if (expiry) qs += '&credentials_expires_at=' + encodeURIComponent(expiry);
       var route = p.auth_mode === 'API_KEY' ? 'api-key' : 'basic';
       setBusy(true);
       api('POST', '/api-auth/' + route + '/' + encodeURIComponent(integ.unique_key) + '?' + qs, creds).then(function (r) {
