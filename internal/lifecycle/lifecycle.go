@@ -22,6 +22,7 @@ type Store interface {
 	CompleteCheck(ctx context.Context, c *domain.Connection, r domain.CheckResult, event *domain.Event, outbox []domain.OutboxMessage) error
 	ExpiringConnections(ctx context.Context, now, horizon time.Time, limit int) ([]*domain.Connection, error)
 	MarkExpiryNotified(ctx context.Context, pk int64, days int, outbox []domain.OutboxMessage) (bool, error)
+	CheckNow(ctx context.Context, pk int64, now time.Time) error
 	EnvironmentByID(ctx context.Context, id int64) (*domain.Environment, error)
 }
 
@@ -286,7 +287,13 @@ func (s *Scheduler) expiryNotices(ctx context.Context) error {
 	for _, c := range list {
 		left := c.CredentialsExpiresAt.Sub(now)
 		if left <= 0 {
-			continue // expired: the check marks it
+			// Expired: due for a check now, which marks it (under the check lease).
+			if c.Status != domain.StatusExpired {
+				if err := s.Store.CheckNow(ctx, c.ID, now); err != nil {
+					return err
+				}
+			}
+			continue
 		}
 		lead := -1
 		for _, l := range s.ExpiryLeads {

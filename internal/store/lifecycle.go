@@ -118,11 +118,12 @@ func nonNilErrs(e []domain.ConnectionError) []domain.ConnectionError {
 	return e
 }
 
-// ExpiringConnections lists connections whose credentials expire before
-// horizon and that have not yet been told about the lead (in days) now due.
+// ExpiringConnections lists connections not yet marked expired whose
+// credentials expire before horizon, soonest first.
 func (s *Store) ExpiringConnections(ctx context.Context, now, horizon time.Time, limit int) ([]*domain.Connection, error) {
 	rows, err := s.read(ctx, `SELECT `+connectionColumns+connectionFrom+`
-		WHERE c.credentials_expires_at IS NOT NULL AND c.credentials_expires_at <= ? ORDER BY c.credentials_expires_at, c.id LIMIT ?`, ms(horizon), limit)
+		WHERE c.credentials_expires_at IS NOT NULL AND c.credentials_expires_at <= ? AND c.status <> ?
+		ORDER BY c.credentials_expires_at, c.id LIMIT ?`, ms(horizon), domain.StatusExpired, limit)
 	if err != nil {
 		return nil, fmt.Errorf("store: expiring: %w", mapErr(err))
 	}
@@ -181,6 +182,15 @@ func (s *Store) SetCredentialsExpiry(ctx context.Context, envID, integrationID i
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
 		return fmt.Errorf("store: set expiry: %w", domain.ErrNotFound)
+	}
+	return nil
+}
+
+// CheckNow makes a connection due for a check at once (its token just expired).
+func (s *Store) CheckNow(ctx context.Context, pk int64, now time.Time) error {
+	_, err := s.wdb.ExecContext(ctx, s.q(`UPDATE connections SET next_check_at = ? WHERE id = ? AND status <> ?`), ms(now), pk, domain.StatusExpired)
+	if err != nil {
+		return fmt.Errorf("store: check now: %w", mapErr(err))
 	}
 	return nil
 }
