@@ -78,7 +78,7 @@ func TestRevokedTokenIsFoundAndReconnected(t *testing.T) {
 		t.Errorf("refresh webhook: %v", refresh)
 	}
 	// Still broken a day later: no second webhook.
-	h.advance(25 * time.Hour)
+	h.advance(27 * time.Hour)
 	h.check()
 	h.dispatch()
 	if len(rcv.received()) != 2 {
@@ -122,7 +122,7 @@ func TestScopeRemovedAndFlapping(t *testing.T) {
 
 	// Atlassian failing twice is not enough to call the connection unreachable.
 	h.sim.Inject(atlassiansim.Fault{Status: 503, Count: -1})
-	h.advance(25 * time.Hour)
+	h.advance(27 * time.Hour) // past the next check, whatever its jitter (±10 %)
 	h.check()
 	if c := h.status(id); c.Status != "scope_missing" {
 		t.Errorf("after one failure: %s", c.Status)
