@@ -169,14 +169,7 @@ func (s *Service) integrationForConnection(ctx context.Context, envID int64, key
 
 // GetConnection returns a connection with its decrypted credentials.
 func (s *Service) GetConnection(ctx context.Context, envID int64, integrationKey, connectionID string) (*domain.Connection, error) {
-	integ, err := s.integrationForConnection(ctx, envID, integrationKey)
-	if err != nil {
-		return nil, err
-	}
-	c, err := s.store.Connection(ctx, envID, integ.ID, connectionID)
-	if isNotFound(err) {
-		return nil, &domain.Problem{Status: http.StatusNotFound, Code: "not_found", Message: "Failed to find connection"}
-	}
+	c, err := s.StoredConnection(ctx, envID, integrationKey, connectionID)
 	if err != nil {
 		return nil, err
 	}

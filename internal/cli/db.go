@@ -25,15 +25,9 @@ func migrate(ctx context.Context, args []string, getenv func(string) string, std
 		fmt.Fprint(stderr, migrateUsage)
 		return 2
 	}
-	cfg, err := config.Load(getenv, nil, stderr)
-	if err != nil {
-		fmt.Fprintf(stderr, "latchkey: configuration:\n%v\n", indent(err))
-		return 2
-	}
-	st, err := app.OpenStore(ctx, cfg)
-	if err != nil {
-		fmt.Fprintf(stderr, "latchkey: %v\n", err)
-		return 1
+	st, code := openConfiguredStore(ctx, getenv, stderr)
+	if st == nil {
+		return code
 	}
 	defer st.Close()
 	if args[0] == "up" {
@@ -137,15 +131,9 @@ func backup(ctx context.Context, args []string, getenv func(string) string, stdo
 		fmt.Fprint(stderr, "Usage: latchkey backup /path/to/backup.db   (SQLite: a consistent copy, taken while serving)\n")
 		return 2
 	}
-	cfg, err := config.Load(getenv, nil, stderr)
-	if err != nil {
-		fmt.Fprintf(stderr, "latchkey: configuration:\n%v\n", indent(err))
-		return 2
-	}
-	st, err := app.OpenStore(ctx, cfg)
-	if err != nil {
-		fmt.Fprintf(stderr, "latchkey: %v\n", err)
-		return 1
+	st, code := openConfiguredStore(ctx, getenv, stderr)
+	if st == nil {
+		return code
 	}
 	defer st.Close()
 	if err := st.Backup(ctx, args[0]); err != nil {
@@ -154,4 +142,20 @@ func backup(ctx context.Context, args []string, getenv func(string) string, stdo
 	}
 	fmt.Fprintf(stdout, "backup written to %s (keep the encryption key with it: the credentials cannot be read without it)\n", args[0])
 	return 0
+}
+
+// openConfiguredStore opens the database the LATCHKEY_* settings name; on
+// failure it reports and returns nil with the exit code.
+func openConfiguredStore(ctx context.Context, getenv func(string) string, stderr io.Writer) (*store.Store, int) {
+	cfg, err := config.Load(getenv, nil, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "latchkey: configuration:\n%v\n", indent(err))
+		return nil, 2
+	}
+	st, err := app.OpenStore(ctx, cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "latchkey: %v\n", err)
+		return nil, 1
+	}
+	return st, 0
 }

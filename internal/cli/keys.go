@@ -25,16 +25,10 @@ func keys(ctx context.Context, args []string, getenv func(string) string, stdout
 		fmt.Fprint(stderr, keysUsage)
 		return 2
 	}
-	cfg, err := config.Load(getenv, nil, stderr)
-	if err != nil {
-		fmt.Fprintf(stderr, "latchkey: configuration:\n%v\n", indent(err))
-		return 2
-	}
 	if args[0] == "status" {
-		st, err := app.OpenStore(ctx, cfg)
-		if err != nil {
-			fmt.Fprintf(stderr, "latchkey: %v\n", err)
-			return 1
+		st, code := openConfiguredStore(ctx, getenv, stderr)
+		if st == nil {
+			return code
 		}
 		defer st.Close()
 		usage, err := st.KeyUsage(ctx)
@@ -46,6 +40,11 @@ func keys(ctx context.Context, args []string, getenv func(string) string, stdout
 			fmt.Fprintf(stdout, "key %s seals %d connection(s)\n", id, n)
 		}
 		return 0
+	}
+	cfg, err := config.Load(getenv, nil, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "latchkey: configuration:\n%v\n", indent(err))
+		return 2
 	}
 	rep, err := app.RotateKeys(ctx, cfg, 200, func(done, total int) {
 		width := 30

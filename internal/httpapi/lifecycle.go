@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"net/http"
-	"strconv"
 
 	"github.com/latchkeyhq/latchkey/internal/domain"
 )
@@ -49,21 +48,9 @@ func (a *API) connectionEvents(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	q := r.URL.Query()
-	limit := 50
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 500 {
-			return problem(http.StatusBadRequest, "invalid_query_params", "limit must be from 1 to 500.", domain.FieldError{Code: "invalid_type", Message: "limit must be from 1 to 500.", Path: []string{"limit"}})
-		}
-		limit = n
-	}
-	var before int64
-	if v := q.Get("before"); v != "" {
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || n < 1 {
-			return problem(http.StatusBadRequest, "invalid_query_params", "before must be an event id.", domain.FieldError{Code: "invalid_type", Message: "before must be an event id.", Path: []string{"before"}})
-		}
-		before = n
+	limit, before, err := pageParams(r, "event")
+	if err != nil {
+		return err
 	}
 	events, err := a.auth.Events(r.Context(), callerFrom(r).env.ID, q.Get("provider_config_key"), r.PathValue("connectionId"), before, limit)
 	if err != nil {

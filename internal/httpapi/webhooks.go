@@ -108,21 +108,9 @@ func (a *API) listDeliveries(w http.ResponseWriter, r *http.Request) error {
 		return problem(http.StatusBadRequest, "invalid_query_params", "status must be pending, delivered or failed.",
 			domain.FieldError{Code: "invalid_enum_value", Message: "status must be pending, delivered or failed.", Path: []string{"status"}})
 	}
-	limit := 50
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 500 {
-			return problem(http.StatusBadRequest, "invalid_query_params", "limit must be from 1 to 500.", domain.FieldError{Code: "invalid_type", Message: "limit must be from 1 to 500.", Path: []string{"limit"}})
-		}
-		limit = n
-	}
-	var before int64
-	if v := q.Get("before"); v != "" {
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || n < 1 {
-			return problem(http.StatusBadRequest, "invalid_query_params", "before must be a delivery id.", domain.FieldError{Code: "invalid_type", Message: "before must be a delivery id.", Path: []string{"before"}})
-		}
-		before = n
+	limit, before, err := pageParams(r, "delivery")
+	if err != nil {
+		return err
 	}
 	list, err := a.hooks.Deliveries(r.Context(), callerFrom(r).env.ID, status, before, limit)
 	if err != nil {
@@ -171,4 +159,28 @@ func (a *API) retryDelivery(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSON(w, http.StatusAccepted, map[string]any{"success": true, "at": isoOffset(time.Now())})
 	return nil
+}
+
+// pageParams reads limit (1–500, default 50) and before (an id) for listings
+// paged newest first.
+func pageParams(r *http.Request, what string) (limit int, before int64, err error) {
+	q := r.URL.Query()
+	limit = 50
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 500 {
+			return 0, 0, problem(http.StatusBadRequest, "invalid_query_params", "limit must be from 1 to 500.",
+				domain.FieldError{Code: "invalid_type", Message: "limit must be from 1 to 500.", Path: []string{"limit"}})
+		}
+		limit = n
+	}
+	if v := q.Get("before"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 1 {
+			msg := "before must be a " + what + " id."
+			return 0, 0, problem(http.StatusBadRequest, "invalid_query_params", msg, domain.FieldError{Code: "invalid_type", Message: msg, Path: []string{"before"}})
+		}
+		before = n
+	}
+	return limit, before, nil
 }
