@@ -480,3 +480,48 @@ func readAll(t *testing.T, res *http.Response) string {
 	}
 	return sb.String()
 }
+
+// The lifecycle's "done when", end to end: a token revoked at Atlassian is
+// found by the scheduled check, the backend gets one refresh-failure webhook,
+// the end user reconnects in the Connect UI, and the same connection is ok again.
+func TestConnectUIReconnectAfterRevocation(t *testing.T) {
+	rcv := newReceiver(t)
+	h := newHarness(t, "LATCHKEY_WEBHOOK_URL="+rcv.URL)
+	h.tokens()
+	h.integration("jira", atlassian)
+	id := h.connect(h.session(client.ConnectSessionRequest{}), "jira")
+	h.sim.Revoke(atlassiansim.DemoToken)
+	h.advance(25 * time.Hour)
+	h.check()
+	h.dispatch()
+	if c := h.status(id); c.Status != "invalid_credentials" {
+		t.Fatalf("after revocation: %s", c.Status)
+	}
+	refreshes := 0
+	for _, b := range hookBodies(rcv) {
+		if b["operation"] == "refresh" && b["success"] == false {
+			refreshes++
+		}
+	}
+	if refreshes != 1 {
+		t.Fatalf("%d refresh-failure webhooks, want 1", refreshes)
+	}
+	rs, err := h.c.CreateReconnectSession(h.ctx(), client.ReconnectSessionRequest{ConnectionID: id, IntegrationID: "jira"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := newBrowser(t, 1200, 900)
+	b.do(chromedp.Navigate(h.srv.URL+"/connect?session_token="+rs.Token), chromedp.WaitVisible(chromedp.CSS(`#f-password`)))
+	b.do(fill(atlassiansim.DemoCloudID, "jira-bot@serviceaccount.atlassian.com", jiraOnlyToken)...)
+	b.do(submitAndWait(`.check`)...)
+	if got := b.text("h1"); got != "Credentials updated" {
+		t.Errorf("success = %q", got)
+	}
+	c := h.status(id)
+	if c.Status != "ok" || len(c.Errors) != 0 || c.ConnectionID != id {
+		t.Errorf("after reconnecting in the UI: %+v", c)
+	}
+	if list, _ := h.c.ListConnections(h.ctx(), client.ListConnectionsOptions{}); len(list) != 1 {
+		t.Errorf("%d connections, want the same one", len(list))
+	}
+}
