@@ -282,9 +282,14 @@ func TestTenThousandConnectionsWithinTheRateLimit(t *testing.T) {
 	}
 }
 
-// Two instances checking at once check each connection once.
+// Two instances checking at once check each connection once, on SQLite and
+// on PostgreSQL (where claims use FOR UPDATE SKIP LOCKED).
 func TestTwoSchedulersCheckOnce(t *testing.T) {
-	h := newHarness(t)
+	t.Run("sqlite", func(t *testing.T) { twoSchedulers(t, newHarness(t)) })
+	t.Run("postgres", func(t *testing.T) { twoSchedulers(t, newHarness(t, "LATCHKEY_DATABASE_URL="+pgSchemaURL(t))) })
+}
+
+func twoSchedulers(t *testing.T, h *harness) {
 	h.stop()
 	h.sleepMovesClock = true // the rate limiter waits on latchkey's clock
 	h.start()
