@@ -133,14 +133,7 @@ func (s *Service) sleep(ctx context.Context, d time.Duration) error {
 	if s.sleepFn != nil {
 		return s.sleepFn(ctx, d)
 	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return domain.Sleep(ctx, d)
 }
 
 // describeFailure turns a network error into words for an end user.

@@ -84,16 +84,7 @@ func (s *Scheduler) defaults() {
 		s.Now = time.Now
 	}
 	if s.Sleep == nil {
-		s.Sleep = func(ctx context.Context, d time.Duration) error {
-			t := time.NewTimer(d)
-			defer t.Stop()
-			select {
-			case <-t.C:
-				return nil
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-		}
+		s.Sleep = domain.Sleep
 	}
 	if s.Concurrency == 0 {
 		s.Concurrency = 8
