@@ -28,6 +28,7 @@ type Store interface {
 	CreateConnectSession(ctx context.Context, c *domain.ConnectSession) (*domain.ConnectSession, error)
 	ConnectSessionByTokenHash(ctx context.Context, hash string, now time.Time) (*domain.ConnectSession, error)
 	DeleteConnectSession(ctx context.Context, id int64) error
+	TakeSessionAttempt(ctx context.Context, sessionID int64, now time.Time, burst float64, refill time.Duration) (bool, time.Duration, error)
 
 	UpsertConnection(ctx context.Context, in *domain.Connection, opts domain.UpsertOptions, outbox domain.OutboxFunc) (*domain.Connection, bool, error)
 	EnvironmentByID(ctx context.Context, id int64) (*domain.Environment, error)
@@ -77,7 +78,6 @@ type Service struct {
 	verifyTimeout  time.Duration
 	sessionTTL     time.Duration
 	sleepFn        func(context.Context, time.Duration) error
-	attempts       *limiter
 	targets        *targetCache
 	announce       func(env *domain.Environment, c *domain.Connection, operation string, fromSession bool) []domain.OutboxMessage
 	announced      func()
@@ -87,7 +87,7 @@ type Service struct {
 // New builds a Service.
 func New(o Options) *Service {
 	s := &Service{store: o.Store, catalogue: o.Catalogue, keys: o.Keys, client: o.Client, log: o.Logger, now: o.Now,
-		verifyTimeout: o.VerifyTimeout, sessionTTL: o.SessionTTL, sleepFn: o.Sleep, attempts: newLimiter(), targets: &targetCache{m: map[string]target{}}, announce: o.Announce, announced: o.Announced, announceChange: o.AnnounceChange}
+		verifyTimeout: o.VerifyTimeout, sessionTTL: o.SessionTTL, sleepFn: o.Sleep, targets: &targetCache{m: map[string]target{}}, announce: o.Announce, announced: o.Announced, announceChange: o.AnnounceChange}
 	if s.now == nil {
 		s.now = time.Now
 	}

@@ -135,7 +135,11 @@ func (s *Service) submit(ctx context.Context, sub *Submission) (*Result, error) 
 	if len(errs) > 0 {
 		return nil, fieldProblem(errs)
 	}
-	if ok, wait := s.attempts.take(sess.ID, s.now()); !ok {
+	ok, wait, err := s.store.TakeSessionAttempt(ctx, sess.ID, s.now(), submitBurst, submitRefill)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
 		return nil, tooManyAttempts(wait)
 	}
 	if connectionID == "" {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/latchkeyhq/latchkey/internal/domain"
@@ -86,4 +87,38 @@ func (s *Store) PurgeExpiredSessions(ctx context.Context, cutoff time.Time) (int
 		return 0, fmt.Errorf("store: purge sessions: %w", mapErr(err))
 	}
 	return res.RowsAffected()
+}
+
+// TakeSessionAttempt spends one submission attempt of a session from a token
+// bucket (burst attempts, one more every refill) kept on the session row, so
+// every instance draws from the same bucket. When none is left it returns how
+// long until one is.
+func (s *Store) TakeSessionAttempt(ctx context.Context, sessionID int64, now time.Time, burst float64, refill time.Duration) (bool, time.Duration, error) {
+	ok, wait := false, time.Duration(0)
+	lock := ""
+	if s.dialect == "postgres" {
+		lock = " FOR UPDATE"
+	}
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		var tokens sql.NullFloat64
+		var at sql.NullInt64
+		if err := tx.QueryRowContext(ctx, s.q(`SELECT attempt_tokens, attempt_at FROM connect_sessions WHERE id = ?`+lock), sessionID).Scan(&tokens, &at); err != nil {
+			return err
+		}
+		t := burst
+		if tokens.Valid && at.Valid {
+			t = math.Min(burst, tokens.Float64+float64(now.Sub(fromMS(at.Int64)))/float64(refill))
+		}
+		if t >= 1 {
+			ok, t = true, t-1
+		} else {
+			wait = time.Duration((1 - t) * float64(refill))
+		}
+		_, err := tx.ExecContext(ctx, s.q(`UPDATE connect_sessions SET attempt_tokens = ?, attempt_at = ? WHERE id = ?`), t, ms(now), sessionID)
+		return err
+	})
+	if err != nil {
+		return false, 0, fmt.Errorf("store: session attempt: %w", err)
+	}
+	return ok, wait, nil
 }
