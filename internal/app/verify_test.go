@@ -259,6 +259,17 @@ func TestSubmissionsAreRateLimitedPerSession(t *testing.T) {
 	if n := len(h.sim.Calls()); n != 5 {
 		t.Errorf("Atlassian saw %d attempts, want 5", n)
 	}
+	// Another instance on the same database draws from the same bucket.
+	other, err := h.open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherSrv := httptest.NewServer(other.Handler())
+	defer func() { otherSrv.Close(); other.Close() }()
+	_, err = client.New(otherSrv.URL, testSecretKey).SubmitBasic(h.ctx(), tok, "jira", map[string]string{"cloudId": atlassiansim.DemoCloudID}, atlassiansim.DemoEmail, atlassiansim.DemoToken)
+	if e := apiErr(t, err); e.Code != "too_many_request" {
+		t.Errorf("through another instance: %+v", e)
+	}
 	// Field mistakes do not use up attempts; another session is not affected.
 	if e := apiErr(t, try("short")); e.Code != "invalid_fields" {
 		t.Errorf("invalid field while limited: %+v", e)
