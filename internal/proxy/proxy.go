@@ -370,7 +370,8 @@ func (p *Proxy) upstreamError(w http.ResponseWriter, r *http.Request, err error)
 	if c != nil {
 		pr.Payload = map[string]any{"attempts": c.attempts}
 	}
-	p.o.Logger.Warn("proxy upstream error", "err", err, "url", r.URL.Redacted())
+	// Never the query string: a provider's proxy.query may put a credential there.
+	p.o.Logger.Warn("proxy upstream error", "err", describe(err), "host", r.URL.Host, "path", r.URL.Path)
 	p.o.WriteError(w, r, pr)
 }
 
