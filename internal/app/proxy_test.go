@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -318,5 +319,47 @@ func TestProxyStreamsLargeBodies(t *testing.T) {
 	e := decode[echo](t, res)
 	if e.BodyBytes != size || e.BodySHA256 != hex.EncodeToString(hash.Sum(nil)) {
 		t.Errorf("upload: %d bytes", e.BodyBytes)
+	}
+}
+
+// A provider that puts its API key in the query string: the key reaches the
+// provider, and never the logs, even when the call fails.
+func TestProxyKeyInQueryNeverLogged(t *testing.T) {
+	var gotKey string
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		gotKey = r.URL.Query().Get("api_key")
+		w.Write([]byte(`{}`))
+	}))
+	defer up.Close()
+	file := filepath.Join(t.TempDir(), "p.yaml")
+	os.WriteFile(file, []byte(`
+querykey:
+    display_name: Query Key
+    auth_mode: API_KEY
+    proxy:
+        base_url: https://api.querykey.test
+        query:
+            api_key: ${apiKey}
+`), 0o600)
+	h := newHarness(t, "LATCHKEY_PROVIDERS_FILE="+file, "LATCHKEY_UPSTREAM_REWRITE=https://api.querykey.test="+up.URL)
+	h.integration("jira", "querykey")
+	const key = "qk_live_0123456789abcdef"
+	if _, err := h.c.ImportConnection(h.ctx(), client.ImportConnectionRequest{ProviderConfigKey: "jira", ConnectionID: "q1", Credentials: client.Credentials{Type: "API_KEY", APIKey: key}}); err != nil {
+		t.Fatal(err)
+	}
+	res := h.proxyCall("GET", "/items?x=1", "q1", nil, nil)
+	io.Copy(io.Discard, res.Body)
+	if res.StatusCode != 200 || gotKey != key {
+		t.Fatalf("status %d, upstream saw key %q", res.StatusCode, gotKey)
+	}
+	up.Close() // now the provider is unreachable
+	res = h.proxyCall("GET", "/items", "q1", nil, nil)
+	io.Copy(io.Discard, res.Body)
+	if res.StatusCode != 502 {
+		t.Errorf("status %d, want 502", res.StatusCode)
+	}
+	h.stop()
+	if strings.Contains(h.logs.String(), key) {
+		t.Error("the API key appears in the logs")
 	}
 }
