@@ -278,7 +278,10 @@ func (s *Service) verifyAndSave(ctx context.Context, integ *domain.Integration, 
 	if queued && s.announced != nil {
 		s.announced()
 	}
-	s.changed(ctx, saved.EnvironmentID, saved.IntegrationKey, saved.ConnectionID)
+	if !created {
+		// Only an existing connection can be in a cache; a new one needs no notice.
+		s.changed(ctx, saved.EnvironmentID, saved.IntegrationKey, saved.ConnectionID)
+	}
 	saved.Credentials = c.Credentials
 	return &Result{Connection: saved, Created: created, Verdict: verdict}, nil
 }
