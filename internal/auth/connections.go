@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"time"
@@ -177,7 +178,7 @@ func (s *Service) GetConnection(ctx context.Context, envID int64, integrationKey
 		return nil, err
 	}
 	now := s.now()
-	if c.LastFetchedAt == nil || now.Sub(*c.LastFetchedAt) > 60e9 {
+	if c.LastFetchedAt == nil || now.Sub(*c.LastFetchedAt) > time.Minute {
 		if err := s.store.MarkFetched(ctx, c.ID, now); err != nil {
 			s.log.Warn("could not record credential fetch", "err", err)
 		}
@@ -309,7 +310,7 @@ func (s *Service) SetMetadata(ctx context.Context, envID int64, req *MetadataReq
 		s.changed(ctx, envID, req.ProviderConfigKey, id)
 	}
 	var missing *domain.MissingConnectionError
-	if asMissing(err, &missing) {
+	if errors.As(err, &missing) {
 		return &domain.Problem{Status: http.StatusNotFound, Code: "unknown_connection", Message: "Failed to find connection: " + missing.Error()[len("connection not found: "):]}
 	}
 	return err

@@ -10,8 +10,6 @@ import (
 	"github.com/latchkeyhq/latchkey/internal/domain"
 )
 
-func asMissing(err error, target **domain.MissingConnectionError) bool { return errors.As(err, target) }
-
 // IntegrationRequest is the body of POST /integrations (and PATCH, all optional).
 type IntegrationRequest struct {
 	Provider          *string        `json:"provider,omitempty"`

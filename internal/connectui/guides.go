@@ -81,6 +81,3 @@ func (u *UI) serveGuide(w http.ResponseWriter, r *http.Request) {
 	}
 	_, _ = w.Write(buf.Bytes())
 }
-
-// HasGuide reports whether latchkey ships a guide for the provider.
-func (u *UI) HasGuide(name string) bool { _, ok := u.guides[name]; return ok }

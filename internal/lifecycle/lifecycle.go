@@ -225,9 +225,6 @@ func (s *Scheduler) checkResult(ctx context.Context, c *domain.Connection) (doma
 			r.Status, r.Warnings, r.Message, r.Failures, r.Verified = o.Status, o.Warnings, o.Message, 0, true
 		}
 	}
-	if r.Status == c.Status && !failing(r.Status) {
-		r.Warnings = nonNil(r.Warnings)
-	}
 	var event *domain.Event
 	var outbox []domain.OutboxMessage
 	if r.Status != c.Status {
@@ -249,13 +246,6 @@ func (s *Scheduler) checkResult(ctx context.Context, c *domain.Connection) (doma
 		s.Wake()
 	}
 	return r, nil
-}
-
-func nonNil(w []domain.Warning) []domain.Warning {
-	if w == nil {
-		return []domain.Warning{}
-	}
-	return w
 }
 
 // expiryNotices sends, once per lead time, a notice for connections whose

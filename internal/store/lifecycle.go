@@ -62,15 +62,6 @@ func (s *Store) ClaimChecks(ctx context.Context, now time.Time, interval, lease 
 	return out, nil
 }
 
-// ConnectionByPK loads a connection by its row id (with failure count).
-func (s *Store) ConnectionByPK(ctx context.Context, pk int64) (*domain.Connection, error) {
-	c, err := scanConnection(s.readRow(ctx, `SELECT `+connectionColumns+connectionFrom+` WHERE c.id = ?`, pk))
-	if err != nil {
-		return nil, fmt.Errorf("store: connection %d: %w", pk, err)
-	}
-	return c, nil
-}
-
 // CompleteCheck records a check: status, warnings, failure count, next check,
 // and, when the status turns failing, an operation-log entry referenced from the
 // connection's errors; outbox messages go in the same transaction.
@@ -137,18 +128,6 @@ func (s *Store) ExpiringConnections(ctx context.Context, now, horizon time.Time,
 		out = append(out, c)
 	}
 	return out, rows.Err()
-}
-
-// ExpiryNotified returns the lead (in days) last notified for a connection, or -1.
-func (s *Store) ExpiryNotified(ctx context.Context, pk int64) (int, error) {
-	var n sql.NullInt64
-	if err := s.readRow(ctx, `SELECT expiry_notified_days FROM connections WHERE id = ?`, pk).Scan(&n); err != nil {
-		return 0, mapErr(err)
-	}
-	if !n.Valid {
-		return -1, nil
-	}
-	return int(n.Int64), nil
 }
 
 // MarkExpiryNotified records a notice for a lead time, with its webhooks, once:

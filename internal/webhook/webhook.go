@@ -315,22 +315,11 @@ func hostOf(raw string) string {
 	return req.URL.Host
 }
 
-// AuthMessages builds the outbox messages of an auth event for every target.
+// AuthMessages builds the outbox messages of a successful auth event for every target.
 func AuthMessages(env *domain.Environment, c *domain.Connection, operation string, fromSession bool, log *slog.Logger) []domain.OutboxMessage {
-	targets := Targets(env, c.WebhookURLOverride)
-	if len(targets) == 0 {
-		return nil
-	}
-	body, err := AuthBody(AuthEvent{Environment: env.Name, Operation: operation, Success: true, Connection: c, AuthMode: c.Credentials.Type, FromSession: fromSession})
-	if err != nil {
-		log.Error("webhook body", "err", err)
-		return nil
-	}
-	out := make([]domain.OutboxMessage, len(targets))
-	for i, u := range targets {
-		out[i] = domain.OutboxMessage{EnvironmentID: env.ID, URL: u, EventType: "auth." + operation, ConnectionID: c.ConnectionID, Body: body}
-	}
-	return out
+	return messages(env, c, "auth."+operation, func() ([]byte, error) {
+		return AuthBody(AuthEvent{Environment: env.Name, Operation: operation, Success: true, Connection: c, AuthMode: c.Credentials.Type, FromSession: fromSession})
+	}, log)
 }
 
 func isNotFound(err error) bool { return errors.Is(err, domain.ErrNotFound) }
