@@ -170,7 +170,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, deps Deps) (
 		return nil, err
 	}
 	a.handler = httpapi.New(httpapi.Options{Auth: a.auth, Environments: st, Logger: log, PublicURL: cfg.PublicURL, Version: Version,
-		PrimaryColor: cfg.ConnectPrimaryColor, Extra: ui.Mount, Proxy: px, Metrics: a.metrics, Webhooks: a.hooks, Lifecycle: a.lifecycle})
+		PrimaryColor: cfg.ConnectPrimaryColor, Extra: func(r httpapi.Router) { ui.Mount(r) }, Proxy: px, Metrics: a.metrics, Webhooks: a.hooks, Lifecycle: a.lifecycle})
 	return a, nil
 }
 

@@ -107,7 +107,9 @@ func New(o Options) (*UI, error) {
 }
 
 // Mount adds the UI's routes to mux.
-func (u *UI) Mount(mux *http.ServeMux) {
+func (u *UI) Mount(mux interface {
+	HandleFunc(pattern string, h func(http.ResponseWriter, *http.Request))
+}) {
 	mux.HandleFunc("GET /connect", u.servePage)
 	mux.HandleFunc("GET /connect/{$}", u.servePage)
 	mux.HandleFunc("GET /connect/assets/{file}", u.serveAsset)

@@ -44,8 +44,9 @@ type Options struct {
 	Webhooks *webhook.Admin
 	// Lifecycle runs on-demand health checks.
 	Lifecycle *lifecycle.Scheduler
-	// Extra mounts more handlers (Connect UI, proxy, …) on the same mux.
-	Extra func(mux *http.ServeMux)
+	// Extra mounts more handlers (Connect UI, …) on the same router; they are
+	// listed by Routes with access Public.
+	Extra func(r Router)
 }
 
 // API is the HTTP handler.
@@ -57,6 +58,7 @@ type API struct {
 	version      string
 	primaryColor string
 	handler      http.Handler
+	routeList    []Route
 	proxy        *proxy.Proxy
 	metrics      *metrics.Registry
 	hooks        *webhook.Admin
@@ -77,11 +79,12 @@ func New(o Options) *API {
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
 	}
-	mux := http.NewServeMux()
+	mux := &recordingMux{ServeMux: http.NewServeMux()}
 	a.routes(mux)
 	if o.Extra != nil {
 		o.Extra(mux)
 	}
+	a.routeList = mux.routes
 	a.handler = a.recoverPanics(withRequestID(accessLog(a.log, securityHeaders(cors(mux)))))
 	return a
 }
@@ -90,63 +93,63 @@ func New(o Options) *API {
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.handler.ServeHTTP(w, r) }
 
 // routes lists every route, top to bottom.
-func (a *API) routes(mux *http.ServeMux) {
-	mux.Handle("GET /health", a.wrap(a.health))
-	mux.Handle("GET /ready", a.wrap(a.ready))
+func (a *API) routes(mux *recordingMux) {
+	a.route(mux, "GET /health", Public, a.health)
+	a.route(mux, "GET /ready", Public, a.ready)
 
-	mux.Handle("POST /connect/sessions", a.secret(a.createSession))
-	mux.Handle("POST /connect/sessions/reconnect", a.secret(a.createReconnectSession))
-	mux.Handle("GET /connect/session", a.session(a.getSession))
-	mux.Handle("DELETE /connect/session", a.session(a.deleteSession))
-	mux.Handle("POST /connect/telemetry", a.wrap(a.telemetry))
+	a.route(mux, "POST /connect/sessions", SecretKey, a.createSession)
+	a.route(mux, "POST /connect/sessions/reconnect", SecretKey, a.createReconnectSession)
+	a.route(mux, "GET /connect/session", SessionToken, a.getSession)
+	a.route(mux, "DELETE /connect/session", SessionToken, a.deleteSession)
+	a.route(mux, "POST /connect/telemetry", Public, a.telemetry)
 
-	mux.Handle("POST /api-auth/basic/{providerConfigKey}", a.wrap(a.submitBasic))
-	mux.Handle("POST /api-auth/api-key/{providerConfigKey}", a.wrap(a.submitAPIKey))
+	a.route(mux, "POST /api-auth/basic/{providerConfigKey}", SessionTokenInQuery, a.submitBasic)
+	a.route(mux, "POST /api-auth/api-key/{providerConfigKey}", SessionTokenInQuery, a.submitAPIKey)
 
-	mux.Handle("GET /connections", a.secret(a.listConnections))
-	mux.Handle("POST /connections", a.secret(a.importConnection))
-	mux.Handle("POST /connections/metadata", a.secret(a.setMetadata))
-	mux.Handle("PATCH /connections/metadata", a.secret(a.updateMetadata))
-	mux.Handle("GET /connections/{connectionId...}", a.secret(a.getConnection))
-	mux.Handle("GET /connections/{connectionId}/events", a.secret(a.connectionEvents))
+	a.route(mux, "GET /connections", SecretKey, a.listConnections)
+	a.route(mux, "POST /connections", SecretKey, a.importConnection)
+	a.route(mux, "POST /connections/metadata", SecretKey, a.setMetadata)
+	a.route(mux, "PATCH /connections/metadata", SecretKey, a.updateMetadata)
+	a.route(mux, "GET /connections/{connectionId...}", SecretKey, a.getConnection)
+	a.route(mux, "GET /connections/{connectionId}/events", SecretKey, a.connectionEvents)
 	if a.lifecycle != nil {
-		mux.Handle("POST /connections/{connectionId}/verify", a.secret(a.verifyConnection))
+		a.route(mux, "POST /connections/{connectionId}/verify", SecretKey, a.verifyConnection)
 	}
-	mux.Handle("PATCH /connections/{connectionId...}", a.secret(a.patchConnection))
-	mux.Handle("DELETE /connections/{connectionId...}", a.secret(a.deleteConnection))
+	a.route(mux, "PATCH /connections/{connectionId...}", SecretKey, a.patchConnection)
+	a.route(mux, "DELETE /connections/{connectionId...}", SecretKey, a.deleteConnection)
 
-	mux.Handle("GET /integrations", a.secretOrSession(a.listIntegrations))
-	mux.Handle("POST /integrations", a.secret(a.createIntegration))
-	mux.Handle("GET /integrations/{uniqueKey}", a.secret(a.getIntegration))
-	mux.Handle("PATCH /integrations/{uniqueKey}", a.secret(a.updateIntegration))
-	mux.Handle("DELETE /integrations/{uniqueKey}", a.secret(a.deleteIntegration))
+	a.route(mux, "GET /integrations", SecretKeyOrSession, a.listIntegrations)
+	a.route(mux, "POST /integrations", SecretKey, a.createIntegration)
+	a.route(mux, "GET /integrations/{uniqueKey}", SecretKey, a.getIntegration)
+	a.route(mux, "PATCH /integrations/{uniqueKey}", SecretKey, a.updateIntegration)
+	a.route(mux, "DELETE /integrations/{uniqueKey}", SecretKey, a.deleteIntegration)
 
-	mux.Handle("GET /providers", a.secretOrSession(a.listProviders))
-	mux.Handle("GET /providers/{provider}", a.secretOrSession(a.getProvider))
+	a.route(mux, "GET /providers", SecretKeyOrSession, a.listProviders)
+	a.route(mux, "GET /providers/{provider}", SecretKeyOrSession, a.getProvider)
 
 	if a.proxy != nil {
-		mux.Handle("/proxy/", a.secret(func(w http.ResponseWriter, r *http.Request) error {
+		a.route(mux, "/proxy/", SecretKey, func(w http.ResponseWriter, r *http.Request) error {
 			a.proxy.Serve(w, r, callerFrom(r).env.ID)
 			return nil
-		}))
+		})
 	}
-	mux.Handle("GET /metrics", a.wrap(a.serveMetrics))
+	a.route(mux, "GET /metrics", Public, a.serveMetrics)
 
 	if a.hooks != nil {
-		mux.Handle("GET /environment", a.secret(a.getEnvironment))
-		mux.Handle("PATCH /environment", a.secret(a.patchEnvironment))
-		mux.Handle("POST /environment/webhook-signing-key", a.secret(a.rotateSigningKey))
-		mux.Handle("GET /webhooks/deliveries", a.secret(a.listDeliveries))
-		mux.Handle("GET /webhooks/deliveries/{id}", a.secret(a.getDelivery))
-		mux.Handle("POST /webhooks/deliveries/{id}/retry", a.secret(a.retryDelivery))
+		a.route(mux, "GET /environment", SecretKey, a.getEnvironment)
+		a.route(mux, "PATCH /environment", SecretKey, a.patchEnvironment)
+		a.route(mux, "POST /environment/webhook-signing-key", SecretKey, a.rotateSigningKey)
+		a.route(mux, "GET /webhooks/deliveries", SecretKey, a.listDeliveries)
+		a.route(mux, "GET /webhooks/deliveries/{id}", SecretKey, a.getDelivery)
+		a.route(mux, "POST /webhooks/deliveries/{id}/retry", SecretKey, a.retryDelivery)
 	}
 
-	mux.Handle("GET /images/template-logos/{file}", a.wrap(a.logo))
-	mux.Handle("GET /openapi.yaml", a.wrap(a.openAPI))
+	a.route(mux, "GET /images/template-logos/{file}", Public, a.logo)
+	a.route(mux, "GET /openapi.yaml", Public, a.openAPI)
 
-	mux.Handle("/", a.wrap(func(w http.ResponseWriter, r *http.Request) error {
+	a.route(mux, "/", Public, func(w http.ResponseWriter, r *http.Request) error {
 		return problem(http.StatusNotFound, "not_found", "There is no route "+r.Method+" "+r.URL.Path+".")
-	}))
+	})
 }
 
 // caller is who made an authenticated request.
@@ -238,10 +241,6 @@ func (a *API) guard(h handlerFunc, allowSecret, allowSession bool) http.Handler 
 		return h(w, r.WithContext(context.WithValue(r.Context(), callerKey{}, c)))
 	})
 }
-
-func (a *API) secret(h handlerFunc) http.Handler          { return a.guard(h, true, false) }
-func (a *API) session(h handlerFunc) http.Handler         { return a.guard(h, false, true) }
-func (a *API) secretOrSession(h handlerFunc) http.Handler { return a.guard(h, true, true) }
 
 func (a *API) health(w http.ResponseWriter, r *http.Request) error {
 	writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "version": a.version})
