@@ -143,3 +143,25 @@ func jsonKind(goKind string) string {
 	}
 	return "of another type"
 }
+func isNotFound(err error) bool { return errors.Is(err, domain.ErrNotFound) }
+
+// checkQuery refuses query parameters a route does not know (Nango's schemas are strict).
+func checkQuery(r *http.Request, allowed []string, allowedPrefixes ...string) error {
+	var errs []domain.FieldError
+	for k := range r.URL.Query() {
+		ok := false
+		for _, a := range allowed {
+			ok = ok || k == a
+		}
+		for _, p := range allowedPrefixes {
+			ok = ok || strings.HasPrefix(k, p)
+		}
+		if !ok {
+			errs = append(errs, domain.FieldError{Code: "unrecognized_keys", Message: fmt.Sprintf("Unrecognized query parameter %q.", k), Path: []string{k}})
+		}
+	}
+	if len(errs) > 0 {
+		return problem(http.StatusBadRequest, "invalid_query_params", errs[0].Message, errs...)
+	}
+	return nil
+}

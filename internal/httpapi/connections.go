@@ -1,0 +1,169 @@
+package httpapi
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/latchkeyhq/latchkey/internal/auth"
+	"github.com/latchkeyhq/latchkey/internal/domain"
+)
+
+func (a *API) listConnections(w http.ResponseWriter, r *http.Request) error {
+	if err := checkQuery(r, []string{"connectionId", "search", "endUserId", "endUserOrganizationId", "integrationId", "limit", "page", "status"}, "tags["); err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	f := domain.ConnectionFilter{ConnectionID: q.Get("connectionId"), Search: q.Get("search"), EndUserID: q.Get("endUserId"),
+		EndUserOrgID: q.Get("endUserOrganizationId"), Status: q.Get("status")}
+	var errs []domain.FieldError
+	if v := q.Get("integrationId"); v != "" {
+		for _, k := range strings.Split(v, ",") {
+			if k = strings.TrimSpace(k); k != "" {
+				f.IntegrationIDs = append(f.IntegrationIDs, k)
+			}
+		}
+	}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 2000 {
+			errs = append(errs, domain.FieldError{Code: "invalid_type", Message: "limit must be a whole number from 1 to 2000.", Path: []string{"limit"}})
+		}
+		f.Limit = n
+	}
+	page := 0
+	if v := q.Get("page"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			errs = append(errs, domain.FieldError{Code: "invalid_type", Message: "page must be a whole number from 0.", Path: []string{"page"}})
+		}
+		page = n
+	}
+	switch f.Status {
+	case "", domain.StatusOK, domain.StatusScopeMissing, domain.StatusInvalidCredentials, domain.StatusExpired, domain.StatusUnreachable:
+	default:
+		errs = append(errs, domain.FieldError{Code: "invalid_enum_value", Message: "status must be one of ok, scope_missing, invalid_credentials, expired, unreachable.", Path: []string{"status"}})
+	}
+	for k, vs := range q {
+		if strings.HasPrefix(k, "tags[") && strings.HasSuffix(k, "]") {
+			if f.Tags == nil {
+				f.Tags = map[string]string{}
+			}
+			f.Tags[strings.ToLower(k[5:len(k)-1])] = vs[len(vs)-1]
+		}
+	}
+	if len(errs) > 0 {
+		return problem(http.StatusBadRequest, "invalid_query_params", errs[0].Message, errs...)
+	}
+	if f.Limit > 0 {
+		f.Offset = page * f.Limit
+	}
+	list, err := a.auth.ListConnections(r.Context(), callerFrom(r).env.ID, f)
+	if err != nil {
+		return err
+	}
+	items := make([]connectionListItem, len(list))
+	for i, c := range list {
+		items[i] = listItemJSON(c)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"connections": items})
+	return nil
+}
+
+func connectionIDFromPath(r *http.Request) (string, error) {
+	id := r.PathValue("connectionId")
+	if !auth.ValidConnectionID(id) {
+		return "", problem(http.StatusBadRequest, "invalid_uri_params", "The connection id in the path is not valid.",
+			domain.FieldError{Code: "invalid_string", Message: "Invalid connection id.", Path: []string{"connectionId"}})
+	}
+	return id, nil
+}
+
+func (a *API) getConnection(w http.ResponseWriter, r *http.Request) error {
+	if err := checkQuery(r, []string{"provider_config_key", "force_refresh", "refresh_token", "refresh_github_app_jwt_token"}); err != nil {
+		return err
+	}
+	id, err := connectionIDFromPath(r)
+	if err != nil {
+		return err
+	}
+	c, err := a.auth.GetConnection(r.Context(), callerFrom(r).env.ID, r.URL.Query().Get("provider_config_key"), id)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, connectionJSON(c))
+	return nil
+}
+
+func (a *API) deleteConnection(w http.ResponseWriter, r *http.Request) error {
+	if err := checkQuery(r, []string{"provider_config_key"}); err != nil {
+		return err
+	}
+	id, err := connectionIDFromPath(r)
+	if err != nil {
+		return err
+	}
+	if err := a.auth.DeleteConnection(r.Context(), callerFrom(r).env.ID, r.URL.Query().Get("provider_config_key"), id); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"success": true})
+	return nil
+}
+
+func (a *API) patchConnection(w http.ResponseWriter, r *http.Request) error {
+	if err := checkQuery(r, []string{"provider_config_key"}); err != nil {
+		return err
+	}
+	id, err := connectionIDFromPath(r)
+	if err != nil {
+		return err
+	}
+	var req auth.PatchRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	if err := a.auth.PatchConnection(r.Context(), callerFrom(r).env.ID, r.URL.Query().Get("provider_config_key"), id, &req); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"success": true})
+	return nil
+}
+
+func (a *API) importConnection(w http.ResponseWriter, r *http.Request) error {
+	if err := checkQuery(r, nil); err != nil {
+		return err
+	}
+	var req auth.ImportRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	res, err := a.auth.Import(r.Context(), callerFrom(r).env.ID, &req)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, connectionJSON(res.Connection))
+	return nil
+}
+
+func (a *API) metadata(w http.ResponseWriter, r *http.Request, merge bool, status int) error {
+	if err := checkQuery(r, nil); err != nil {
+		return err
+	}
+	var req auth.MetadataRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	if err := a.auth.SetMetadata(r.Context(), callerFrom(r).env.ID, &req, merge); err != nil {
+		return err
+	}
+	writeJSON(w, status, req)
+	return nil
+}
+
+func (a *API) setMetadata(w http.ResponseWriter, r *http.Request) error {
+	return a.metadata(w, r, false, http.StatusCreated)
+}
+
+func (a *API) updateMetadata(w http.ResponseWriter, r *http.Request) error {
+	return a.metadata(w, r, true, http.StatusOK)
+}
