@@ -2,34 +2,77 @@ package internal_test
 
 import (
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 )
 
-// The dependency arrows point one way (DESIGN.md): services never import the
-// HTTP layer or the store, and domain imports only the standard library.
+const module = "github.com/latchkeyhq/latchkey/"
+
+// allowed is the map of the house (docs/architecture.md): for every package of
+// the module, the module's packages it may import. Arrows point down, from
+// the binary to the wiring, the HTTP layer, the services, and the plain types
+// at the bottom. A package missing here, or an import outside its row, fails.
+var allowed = map[string][]string{
+	// Leaves: the standard library (and third-party modules) only.
+	"internal/domain":       {},
+	"internal/clock":        {},
+	"internal/httpx":        {},
+	"internal/secret":       {},
+	"internal/metrics":      {},
+	"internal/upstream":     {},
+	"internal/atlassiansim": {"internal/httpx"},
+	"client":                {},
+
+	// Catalogue, storage and plumbing.
+	"internal/provider":        {"internal/domain", "internal/httpx"},
+	"internal/store":           {"internal/domain", "internal/secret"},
+	"internal/store/storetest": {"internal/domain", "internal/secret", "internal/store"},
+	"internal/oplog":           {"internal/domain"},
+	"internal/config":          {"internal/secret", "internal/upstream"},
+	"internal/webhook":         {"internal/domain", "internal/httpx", "internal/secret"},
+
+	// Services: they never import the HTTP layer, the store or the wiring.
+	"internal/verify":       {"internal/clock", "internal/domain", "internal/provider", "internal/upstream"},
+	"internal/connections":  {"internal/clock", "internal/domain", "internal/httpx", "internal/provider", "internal/secret", "internal/verify", "internal/webhook"},
+	"internal/connect":      {"internal/clock", "internal/connections", "internal/domain", "internal/httpx", "internal/secret"},
+	"internal/integrations": {"internal/domain", "internal/provider"},
+	"internal/lifecycle":    {"internal/clock", "internal/domain", "internal/webhook"},
+	"internal/proxy":        {"internal/clock", "internal/domain", "internal/httpx", "internal/metrics", "internal/provider", "internal/upstream"},
+	"internal/connectui":    {"internal/provider"},
+
+	// The HTTP layer: services in, JSON out; never the store or the wiring.
+	"internal/httpapi": {"internal/connect", "internal/connections", "internal/domain", "internal/httpx", "internal/integrations", "internal/lifecycle",
+		"internal/metrics", "internal/provider", "internal/proxy", "internal/secret", "internal/webhook"},
+
+	// Wiring and commands.
+	"internal/app": {"internal/clock", "internal/config", "internal/connect", "internal/connections", "internal/connectui", "internal/domain", "internal/httpapi",
+		"internal/integrations", "internal/lifecycle", "internal/metrics", "internal/oplog", "internal/provider", "internal/proxy", "internal/secret",
+		"internal/store", "internal/upstream", "internal/verify", "internal/webhook"},
+	"internal/cli":      {"client", "internal/app", "internal/atlassiansim", "internal/config", "internal/secret", "internal/store", "internal/webhook"},
+	"cmd/latchkey":      {"internal/cli"},
+	"bench":             {"client", "internal/app", "internal/atlassiansim", "internal/config"},
+	"tests/sdk/standin": {"internal/atlassiansim"},
+	"internal":          {}, // this test
+}
+
 func TestDependencyArrows(t *testing.T) {
-	forbidden := map[string][]string{
-		"domain":   {"internal/"},
-		"secret":   {"internal/store", "internal/httpapi", "internal/auth", "internal/app"},
-		"provider": {"internal/store", "internal/httpapi", "internal/auth", "internal/app"},
-		"auth":     {"internal/store", "internal/httpapi", "internal/app", "internal/cli"},
-		"httpapi":  {"internal/store", "internal/app", "internal/cli"},
-		"store":    {"internal/auth", "internal/httpapi", "internal/app", "internal/provider"},
+	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}} {{join .Imports " "}}`, module+"...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
 	}
-	for pkg, bad := range forbidden {
-		out, err := exec.Command("go", "list", "-deps", "github.com/latchkeyhq/latchkey/internal/"+pkg).Output()
-		if err != nil {
-			t.Fatalf("go list %s: %v", pkg, err)
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		fields := strings.Fields(line)
+		pkg := strings.TrimPrefix(fields[0], module)
+		ok, known := allowed[pkg]
+		if !known {
+			t.Errorf("package %s is not on the map in internal/deps_test.go (and docs/architecture.md): add it with the imports it may have", pkg)
+			continue
 		}
-		for _, dep := range strings.Fields(string(out)) {
-			if dep == "github.com/latchkeyhq/latchkey/internal/"+pkg {
-				continue
-			}
-			for _, b := range bad {
-				if strings.HasPrefix(dep, "github.com/latchkeyhq/latchkey/"+b) {
-					t.Errorf("%s imports %s", pkg, dep)
-				}
+		for _, imp := range fields[1:] {
+			dep, ours := strings.CutPrefix(imp, module)
+			if ours && !slices.Contains(ok, dep) {
+				t.Errorf("%s imports %s, which its row does not allow", pkg, dep)
 			}
 		}
 	}

@@ -14,11 +14,14 @@ import (
 	"strings"
 	"time"
 
-	"github.com/latchkeyhq/latchkey/internal/auth"
+	"github.com/latchkeyhq/latchkey/internal/clock"
 	"github.com/latchkeyhq/latchkey/internal/config"
+	"github.com/latchkeyhq/latchkey/internal/connect"
+	"github.com/latchkeyhq/latchkey/internal/connections"
 	"github.com/latchkeyhq/latchkey/internal/connectui"
 	"github.com/latchkeyhq/latchkey/internal/domain"
 	"github.com/latchkeyhq/latchkey/internal/httpapi"
+	"github.com/latchkeyhq/latchkey/internal/integrations"
 	"github.com/latchkeyhq/latchkey/internal/lifecycle"
 	"github.com/latchkeyhq/latchkey/internal/metrics"
 	"github.com/latchkeyhq/latchkey/internal/oplog"
@@ -27,6 +30,7 @@ import (
 	"github.com/latchkeyhq/latchkey/internal/secret"
 	"github.com/latchkeyhq/latchkey/internal/store"
 	"github.com/latchkeyhq/latchkey/internal/upstream"
+	"github.com/latchkeyhq/latchkey/internal/verify"
 	"github.com/latchkeyhq/latchkey/internal/webhook"
 )
 
@@ -38,25 +42,25 @@ const DefaultEnvironment = "dev"
 
 // App is a running latchkey minus its listener: tests mount Handler on httptest.
 type App struct {
-	cfg        *config.Config
-	oplog      *oplog.Writer
-	dispatcher *webhook.Dispatcher
-	hooks      *webhook.Admin
-	lifecycle  *lifecycle.Scheduler
-	metrics    *metrics.Registry
-	log        *slog.Logger
-	store      *store.Store
-	keys       *secret.KeyRing
-	auth       *auth.Service
-	handler    http.Handler
+	cfg         *config.Config
+	oplog       *oplog.Writer
+	dispatcher  *webhook.Dispatcher
+	hooks       *webhook.Admin
+	lifecycle   *lifecycle.Scheduler
+	metrics     *metrics.Registry
+	log         *slog.Logger
+	store       *store.Store
+	keys        *secret.KeyRing
+	connections *connections.Service
+	handler     http.Handler
 	// SecretKey is set when this start generated dev's secret key (printed once).
 	GeneratedSecretKey string
 }
 
-// Deps lets tests replace parts (clock, sleep, HTTP transport).
+// Deps lets tests replace parts (clock, HTTP transport).
 type Deps struct {
-	Now       func() time.Time
-	Sleep     func(context.Context, time.Duration) error
+	// Clock tells the time and waits (retries, rate limits); the system clock when nil.
+	Clock     clock.Clock
 	Transport http.RoundTripper
 	// VerifyTimeout overrides the verification time limit.
 	VerifyTimeout time.Duration
@@ -100,8 +104,9 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, deps Deps) (
 			st.Close()
 		}
 	}()
-	if deps.Now != nil {
-		st.SetClock(deps.Now)
+	clk := clock.Or(deps.Clock)
+	if deps.Clock != nil {
+		st.SetClock(clk.Now)
 	}
 	if n, err := st.Migrate(ctx); err != nil {
 		return nil, err
@@ -127,6 +132,14 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, deps Deps) (
 	if err != nil {
 		return nil, fmt.Errorf("provider catalogue: %w", err)
 	}
+	rt := deps.Transport
+	if rt == nil {
+		rt = upstream.NewTransport()
+	}
+	verifiers := verify.New(verify.Options{Client: upstream.NewClient(rt, cfg.UpstreamRewrites, 0), Clock: clk, Logger: log, Timeout: deps.VerifyTimeout})
+	if err := verifiers.Check(cat); err != nil {
+		return nil, fmt.Errorf("provider catalogue: %w", err)
+	}
 	a = &App{cfg: cfg, log: log, store: st, keys: ring}
 	whTimeout := deps.WebhookTimeout
 	if whTimeout == 0 {
@@ -134,7 +147,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, deps Deps) (
 	}
 	a.dispatcher = &webhook.Dispatcher{Store: st, Client: &http.Client{Timeout: whTimeout, Transport: upstream.NewTransport(),
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
-		Logger: log, Now: deps.Now, UserAgent: "latchkey/" + Version + " (+" + cfg.PublicURL + ")"}
+		Logger: log, Now: clk.Now, UserAgent: "latchkey/" + Version + " (+" + cfg.PublicURL + ")"}
 	a.hooks = &webhook.Admin{Store: st, Keys: ring, Wake: a.dispatcher.Wake}
 	a.dispatcher.SigningKey = a.hooks.SigningKey
 	if err := a.ensureDefaultEnvironment(ctx); err != nil {
@@ -143,33 +156,27 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, deps Deps) (
 	for _, rw := range cfg.UpstreamRewrites {
 		log.Warn("provider traffic is rewritten", "from", rw.From.String(), "to", rw.To.String())
 	}
-	rt := deps.Transport
-	if rt == nil {
-		rt = upstream.NewTransport()
-	}
-	client := upstream.NewClient(rt, cfg.UpstreamRewrites, 0)
-	a.auth = auth.New(auth.Options{Store: st, Catalogue: cat, Keys: ring, Client: client, Logger: log, Now: deps.Now, Sleep: deps.Sleep, VerifyTimeout: deps.VerifyTimeout,
-		Announce: func(env *domain.Environment, c *domain.Connection, op string, fromSession bool) []domain.OutboxMessage {
-			return webhook.AuthMessages(env, c, op, fromSession, log)
-		},
-		Announced: a.dispatcher.Wake, AnnounceChange: st.Announce})
-	a.lifecycle = &lifecycle.Scheduler{Store: st, Checker: checker{a.auth}, Notices: notices{log}, Logger: log, Now: deps.Now, Sleep: deps.Sleep,
-		Interval: cfg.VerifyInterval, RatePerUpstream: deps.CheckRate, Wake: a.dispatcher.Wake}
 	a.metrics = metrics.NewRegistry()
 	a.oplog = oplog.New(st, log)
+	a.connections = connections.New(connections.Options{Store: st, Catalogue: cat, Keys: ring, Verifiers: verifiers, Clock: clk, Logger: log,
+		Events: a.oplog.Add, Announced: a.dispatcher.Wake, Broadcast: st.Announce})
+	sessions := connect.New(connect.Options{Store: st, Connections: a.connections, Clock: clk})
+	integs := integrations.New(st, cat, a.connections.ChangedAll)
+	a.lifecycle = lifecycle.New(lifecycle.Options{Store: st, Checker: a.connections, Logger: log, Clock: clk,
+		Interval: cfg.VerifyInterval, RatePerUpstream: deps.CheckRate, Wake: a.dispatcher.Wake})
 	proxyTransport := upstream.NewTransport()
 	proxyTransport.ResponseHeaderTimeout = cfg.ProxyTimeout
 	var prt http.RoundTripper = proxyTransport
 	if deps.Transport != nil {
 		prt = deps.Transport
 	}
-	px := proxy.New(proxy.Options{Resolver: a.auth, Transport: upstream.WithRewrites(prt, cfg.UpstreamRewrites), AllowedOrigins: cfg.ProxyAllowedOrigins,
-		MaxRetryWait: cfg.ProxyMaxRetryWait, Metrics: a.metrics, Events: a.oplog.Add, Logger: log, Now: deps.Now, Sleep: deps.Sleep})
+	px := proxy.New(proxy.Options{Resolver: a.connections, Transport: upstream.WithRewrites(prt, cfg.UpstreamRewrites), AllowedOrigins: cfg.ProxyAllowedOrigins,
+		MaxRetryWait: cfg.ProxyMaxRetryWait, Metrics: a.metrics, Events: a.oplog.Add, Logger: log, Clock: clk})
 	ui, err := connectui.New(connectui.Options{Catalogue: cat, FrameAncestors: cfg.ConnectFrameAncestors, PrimaryColor: cfg.ConnectPrimaryColor, Logger: log})
 	if err != nil {
 		return nil, err
 	}
-	a.handler = httpapi.New(httpapi.Options{Auth: a.auth, Environments: st, Logger: log, PublicURL: cfg.PublicURL, Version: Version,
+	a.handler = httpapi.New(httpapi.Options{Connect: sessions, Connections: a.connections, Integrations: integs, Catalogue: cat, Environments: st, Logger: log, PublicURL: cfg.PublicURL, Version: Version,
 		PrimaryColor: cfg.ConnectPrimaryColor, Extra: func(r httpapi.Router) { ui.Mount(r) }, Proxy: px, Metrics: a.metrics, Webhooks: a.hooks, Lifecycle: a.lifecycle})
 	return a, nil
 }
@@ -296,28 +303,11 @@ func (a *App) ensureDefaultEnvironment(ctx context.Context) error {
 // Lifecycle is the health-check scheduler (tests run it step by step).
 func (a *App) Lifecycle() *lifecycle.Scheduler { return a.lifecycle }
 
-// Auth is the connect service (tests use it to seal credentials).
-func (a *App) Auth() *auth.Service { return a.auth }
+// Connections is the connections service (tests use it to seal credentials).
+func (a *App) Connections() *connections.Service { return a.connections }
 
-type checker struct{ a *auth.Service }
-
-func (c checker) Recheck(ctx context.Context, conn *domain.Connection) (lifecycle.Outcome, error) {
-	status, warnings, msg, reached, err := c.a.Recheck(ctx, conn)
-	if err != nil || !reached {
-		return lifecycle.Outcome{Message: msg}, err
-	}
-	return lifecycle.Outcome{Status: status, Warnings: warnings, Message: msg}, nil
-}
-
-type notices struct{ log *slog.Logger }
-
-func (n notices) RefreshFailed(env *domain.Environment, c *domain.Connection, status, message string) []domain.OutboxMessage {
-	return webhook.RefreshFailed(env, c, status, message, n.log)
-}
-
-func (n notices) Expiring(env *domain.Environment, c *domain.Connection, days int) []domain.OutboxMessage {
-	return webhook.Expiring(env, c, days, n.log)
-}
+// FlushEvents writes the operation-log entries queued so far (tests read them).
+func (a *App) FlushEvents() { a.oplog.Flush() }
 
 // Webhooks is the outbox dispatcher (tests run it step by step).
 func (a *App) Webhooks() *webhook.Dispatcher { return a.dispatcher }
@@ -349,7 +339,7 @@ func (a *App) Serve(ctx context.Context, ready func(addr string)) error {
 	go a.runJobs(bg)
 	go a.lifecycle.Run(bg, time.Minute)
 	if st := a.store; st.Dialect() == "postgres" {
-		go st.Follow(bg, a.cfg.DatabaseURL, a.auth.Invalidate, a.auth.ResetCache, a.log)
+		go st.Follow(bg, a.cfg.DatabaseURL, a.connections.Invalidate, a.connections.ResetCache, a.log)
 	}
 	if ready != nil {
 		ready(ln.Addr().String())

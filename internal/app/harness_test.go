@@ -115,18 +115,27 @@ func (h *harness) open() (*app.App, error) {
 	return app.New(context.Background(), cfg, log, app.Deps{
 		VerifyTimeout:  2 * time.Second,
 		WebhookTimeout: h.webhookTimeout,
-		Now:            h.now,
-		Sleep: func(ctx context.Context, d time.Duration) error {
-			h.sleepMu.Lock()
-			h.sleeps = append(h.sleeps, d)
-			h.sleepMu.Unlock()
-			if h.sleepMovesClock {
-				h.advance(d)
-			}
-			return ctx.Err()
-		},
-		CheckRate: h.checkRate,
+		Clock:          harnessClock{h},
+		CheckRate:      h.checkRate,
 	})
+}
+
+// harnessClock is the clock latchkey sees in tests: time moves only when a
+// test says so (or, with sleepMovesClock, when latchkey waits); every wait is
+// recorded and returns at once.
+type harnessClock struct{ h *harness }
+
+func (c harnessClock) Now() time.Time { return c.h.now() }
+
+func (c harnessClock) Sleep(ctx context.Context, d time.Duration) error {
+	h := c.h
+	h.sleepMu.Lock()
+	h.sleeps = append(h.sleeps, d)
+	h.sleepMu.Unlock()
+	if h.sleepMovesClock {
+		h.advance(d)
+	}
+	return ctx.Err()
 }
 
 func (h *harness) stop() {
@@ -213,6 +222,7 @@ func (h *harness) dumpDB() string {
 
 func (h *harness) countEvents(kind, outcome string) int {
 	h.t.Helper()
+	h.app.FlushEvents()
 	var n int
 	if err := h.app.Store().DB().QueryRow(`SELECT COUNT(*) FROM events WHERE kind = ? AND outcome = ?`, kind, outcome).Scan(&n); err != nil {
 		h.t.Fatal(err)

@@ -7,8 +7,8 @@ import (
 	"os"
 	"strings"
 
-	"github.com/latchkeyhq/latchkey/internal/auth"
 	"github.com/latchkeyhq/latchkey/internal/config"
+	"github.com/latchkeyhq/latchkey/internal/connections"
 	"github.com/latchkeyhq/latchkey/internal/domain"
 	"github.com/latchkeyhq/latchkey/internal/secret"
 	"github.com/latchkeyhq/latchkey/internal/store"
@@ -110,7 +110,7 @@ func RotateKeys(ctx context.Context, cfg *config.Config, batch int, progress fun
 		}
 		sealed := make([]string, len(rows))
 		for i, r := range rows {
-			ad := auth.ConnectionAAD(r.EnvironmentID, r.IntegrationID, r.ConnectionID)
+			ad := connections.AAD(r.EnvironmentID, r.IntegrationID, r.ConnectionID)
 			plain, err := ring.Decrypt(r.Sealed, ad)
 			if err != nil {
 				return rep, fmt.Errorf("connection %d: %w", r.PK, err)

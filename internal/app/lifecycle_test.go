@@ -242,10 +242,10 @@ func TestTenThousandConnectionsWithinTheRateLimit(t *testing.T) {
 		c := &domain.Connection{EnvironmentID: 1, IntegrationID: integ.ID, ConnectionID: fmt.Sprintf("c%05d", i), Provider: atlassian,
 			ConnectionConfig: map[string]any{"cloudId": atlassiansim.DemoCloudID},
 			Credentials:      domain.Credentials{Type: "BASIC", Username: atlassiansim.DemoEmail, Password: atlassiansim.DemoToken}}
-		if err := h.app.Auth().Seal(c); err != nil {
+		if err := h.app.Connections().Seal(c); err != nil {
 			t.Fatal(err)
 		}
-		if _, _, err := h.app.Store().UpsertConnection(context.Background(), c, domain.UpsertOptions{}, nil); err != nil {
+		if _, _, err := h.app.Store().UpsertConnection(context.Background(), c, domain.UpsertOptions{}); err != nil {
 			t.Fatal(err)
 		}
 	}

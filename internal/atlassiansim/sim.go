@@ -19,6 +19,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/latchkeyhq/latchkey/internal/httpx"
 )
 
 // patternReader yields an endless repeating byte pattern.
@@ -183,11 +185,11 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // ServeHTTP answers like the gateway (api.atlassian.com/ex/{product}/{cloudId}/…)
 // and like a site (<sub>.atlassian.net/…, recognised by X-Forwarded-Host).
 func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	rec := &statusWriter{ResponseWriter: w}
+	rec := &httpx.StatusRecorder{ResponseWriter: w}
 	email, _, _ := r.BasicAuth()
 	defer func() {
 		s.mu.Lock()
-		s.calls = append(s.calls, Call{At: s.now(), Method: r.Method, Path: r.URL.Path, Host: r.Header.Get("X-Forwarded-Host"), Email: email, Status: rec.status})
+		s.calls = append(s.calls, Call{At: s.now(), Method: r.Method, Path: r.URL.Path, Host: r.Header.Get("X-Forwarded-Host"), Email: email, Status: rec.Status})
 		s.mu.Unlock()
 	}()
 	w = rec
@@ -338,25 +340,6 @@ func gatewayPath(p string) (product, cloudID, rest string, ok bool) {
 		return "", "", "", false
 	}
 	return parts[1], parts[2], "/" + parts[3], true
-}
-
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (s *statusWriter) WriteHeader(code int) {
-	if s.status == 0 {
-		s.status = code
-	}
-	s.ResponseWriter.WriteHeader(code)
-}
-
-func (s *statusWriter) Write(b []byte) (int, error) {
-	if s.status == 0 {
-		s.status = http.StatusOK
-	}
-	return s.ResponseWriter.Write(b)
 }
 
 // RateLimited returns a 429 fault with both of Atlassian's headers.

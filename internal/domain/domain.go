@@ -3,6 +3,7 @@
 package domain
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"time"
@@ -179,26 +180,6 @@ type FieldError struct {
 	Path    []string `json:"path"`
 }
 
-// Problem is an error meant for the API caller: an HTTP status, a stable code, a
-// message a person can act on, and optionally per-field errors and a payload.
-// Anything that is not a Problem becomes a 500 "internal_error" with no detail.
-type Problem struct {
-	Status  int
-	Code    string
-	Message string
-	Errors  []FieldError
-	Payload map[string]any
-	// Header holds extra response headers, e.g. Retry-After.
-	Header map[string]string
-}
-
-func (p *Problem) Error() string { return p.Code + ": " + p.Message }
-
-// NewProblem builds a Problem.
-func NewProblem(status int, code, message string) *Problem {
-	return &Problem{Status: status, Code: code, Message: message}
-}
-
 // UpsertOptions say what an upsert of an existing connection replaces.
 type UpsertOptions struct {
 	// ReplaceMetadata overwrites metadata on an existing row (imports); submissions keep it.
@@ -223,6 +204,8 @@ type ConnectionPatch struct {
 	EndUser            **EndUser
 	Tags               *map[string]string
 	WebhookURLOverride *string
+	// CredentialsExpiresAt sets the token's expiry date (a nil *time.Time clears it).
+	CredentialsExpiresAt **time.Time
 }
 
 // MissingConnectionError names the connection ids an update did not find.
@@ -262,9 +245,17 @@ type WebhookAttempt struct {
 	Duration time.Duration
 }
 
-// OutboxFunc builds the webhooks a connection change announces; created says
-// whether the connection is new. It runs inside the change's transaction.
-type OutboxFunc func(c *Connection, created bool) []OutboxMessage
+// Tx is one write transaction of the store: what is done through it commits
+// together or not at all (store.Write runs one).
+type Tx interface {
+	// UpsertConnection creates the connection or replaces its credentials in
+	// place; created says which.
+	UpsertConnection(ctx context.Context, in *Connection, opts UpsertOptions) (out *Connection, created bool, err error)
+	// Enqueue adds webhook deliveries to the outbox.
+	Enqueue(ctx context.Context, msgs []OutboxMessage) error
+	// InsertEvent appends to the operation log.
+	InsertEvent(ctx context.Context, e *Event) error
+}
 
 // WebhookOutcome is what one delivery attempt led to.
 type WebhookOutcome struct {
@@ -285,4 +276,14 @@ type CheckResult struct {
 	// Verified is set when the provider answered.
 	Verified bool
 	Next     time.Time
+}
+
+// Outcome is what re-verifying a stored connection found.
+type Outcome struct {
+	// Status is ok, scope_missing or invalid_credentials; empty when the
+	// provider could not be reached, which says nothing about the credentials.
+	Status   string
+	Warnings []Warning
+	// Message explains the status (no secrets).
+	Message string
 }

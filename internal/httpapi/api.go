@@ -9,10 +9,13 @@ import (
 	"strings"
 	"time"
 
-	"github.com/latchkeyhq/latchkey/internal/auth"
+	"github.com/latchkeyhq/latchkey/internal/connect"
+	"github.com/latchkeyhq/latchkey/internal/connections"
 	"github.com/latchkeyhq/latchkey/internal/domain"
+	"github.com/latchkeyhq/latchkey/internal/integrations"
 	"github.com/latchkeyhq/latchkey/internal/lifecycle"
 	"github.com/latchkeyhq/latchkey/internal/metrics"
+	"github.com/latchkeyhq/latchkey/internal/provider"
 	"github.com/latchkeyhq/latchkey/internal/proxy"
 	"github.com/latchkeyhq/latchkey/internal/webhook"
 )
@@ -26,7 +29,10 @@ type Environments interface {
 
 // Options configure the API.
 type Options struct {
-	Auth         *auth.Service
+	Connect      *connect.Service
+	Connections  *connections.Service
+	Integrations *integrations.Service
+	Catalogue    *provider.Catalogue
 	Environments Environments
 	Logger       *slog.Logger
 	PublicURL    string
@@ -48,7 +54,10 @@ type Options struct {
 
 // API is the HTTP handler.
 type API struct {
-	auth         *auth.Service
+	connect      *connect.Service
+	connections  *connections.Service
+	integrations *integrations.Service
+	catalogue    *provider.Catalogue
 	envs         Environments
 	log          *slog.Logger
 	publicURL    string
@@ -65,11 +74,8 @@ type API struct {
 
 // New builds the API and its middleware chain.
 func New(o Options) *API {
-	a := &API{auth: o.Auth, envs: o.Environments, log: o.Logger, publicURL: strings.TrimRight(o.PublicURL, "/"), version: o.Version, primaryColor: o.PrimaryColor,
+	a := &API{connect: o.Connect, connections: o.Connections, integrations: o.Integrations, catalogue: o.Catalogue, envs: o.Environments, log: o.Logger, publicURL: strings.TrimRight(o.PublicURL, "/"), version: o.Version, primaryColor: o.PrimaryColor,
 		proxy: o.Proxy, metrics: o.Metrics, hooks: o.Webhooks, lifecycle: o.Lifecycle, envCache: envCache{m: map[string]envEntry{}}}
-	if a.proxy != nil {
-		a.proxy.SetErrorWriter(a.writeError)
-	}
 	if a.primaryColor == "" {
 		a.primaryColor = "#0052CC"
 	}
@@ -126,8 +132,7 @@ func (a *API) routes(mux *recordingMux) {
 
 	if a.proxy != nil {
 		a.route(mux, "/proxy/", SecretKey, func(w http.ResponseWriter, r *http.Request) error {
-			a.proxy.Serve(w, r, callerFrom(r).env.ID)
-			return nil
+			return a.proxy.Serve(w, r, callerFrom(r).env.ID)
 		})
 	}
 	a.route(mux, "GET /metrics", Public, a.serveMetrics)
@@ -145,7 +150,7 @@ func (a *API) routes(mux *recordingMux) {
 	a.route(mux, "GET /openapi.yaml", Public, a.openAPI)
 
 	a.route(mux, "/", Public, func(w http.ResponseWriter, r *http.Request) error {
-		return problem(http.StatusNotFound, "not_found", "There is no route "+r.Method+" "+r.URL.Path+".")
+		return domain.NotFound("not_found", "There is no route "+r.Method+" "+r.URL.Path+".")
 	})
 }
 
@@ -159,8 +164,7 @@ func (a *API) ready(w http.ResponseWriter, r *http.Request) error {
 	defer cancel()
 	if err := a.envs.Ping(ctx); err != nil {
 		a.log.Warn("readiness check failed", "err", err)
-		writeJSON(w, http.StatusServiceUnavailable, errorBody{errorDetail{Code: "database_unavailable", Message: "The database does not answer."}})
-		return nil
+		return &domain.Error{Kind: domain.KindUnavailable, Code: "database_unavailable", Message: "The database does not answer."}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"status": "ready"})
 	return nil

@@ -10,7 +10,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/latchkeyhq/latchkey/internal/auth"
+	"github.com/latchkeyhq/latchkey/internal/connect"
 	"github.com/latchkeyhq/latchkey/internal/domain"
 	"github.com/latchkeyhq/latchkey/internal/secret"
 )
@@ -25,10 +25,10 @@ type callerKey struct{}
 
 func callerFrom(r *http.Request) *caller { return r.Context().Value(callerKey{}).(*caller) }
 
-func bearer(r *http.Request) (string, *domain.Problem) {
+func bearer(r *http.Request) (string, *domain.Error) {
 	h := r.Header.Get("Authorization")
 	if h == "" {
-		return "", problem(http.StatusUnauthorized, "missing_auth_header", "Authentication is required: send Authorization: Bearer <secret key>.")
+		return "", domain.Unauthenticated("missing_auth_header", "Authentication is required: send Authorization: Bearer <secret key>.")
 	}
 	token := strings.TrimSpace(h)
 	if rest, ok := strings.CutPrefix(token, "Bearer "); ok {
@@ -37,7 +37,7 @@ func bearer(r *http.Request) (string, *domain.Problem) {
 		token = ""
 	}
 	if token == "" || strings.ContainsAny(token, " \t") {
-		return "", problem(http.StatusUnauthorized, "malformed_auth_header", "The Authorization header must be: Bearer <secret key>.")
+		return "", domain.Unauthenticated("malformed_auth_header", "The Authorization header must be: Bearer <secret key>.")
 	}
 	return token, nil
 }
@@ -59,7 +59,7 @@ func (a *API) envBySecret(ctx context.Context, key string) (*domain.Environment,
 	}
 	if err != nil {
 		if isNotFound(err) {
-			return nil, problem(http.StatusUnauthorized, "unknown_account", "The secret key is not valid.")
+			return nil, domain.Unauthenticated("unknown_account", "The secret key is not valid.")
 		}
 		return nil, err
 	}
@@ -71,11 +71,11 @@ func (a *API) authenticate(r *http.Request, allowSecret, allowSession bool) (*ca
 	if p != nil {
 		return nil, p
 	}
-	if strings.HasPrefix(token, auth.SessionTokenPrefix) {
+	if strings.HasPrefix(token, connect.SessionTokenPrefix) {
 		if !allowSession {
-			return nil, problem(http.StatusUnauthorized, "unknown_account", "This route needs the environment's secret key, not a connect session token.")
+			return nil, domain.Unauthenticated("unknown_account", "This route needs the environment's secret key, not a connect session token.")
 		}
-		sess, err := a.auth.SessionByToken(r.Context(), token)
+		sess, err := a.connect.SessionByToken(r.Context(), token)
 		if err != nil {
 			return nil, err
 		}
@@ -86,7 +86,7 @@ func (a *API) authenticate(r *http.Request, allowSecret, allowSession bool) (*ca
 		return &caller{env: env, session: sess}, nil
 	}
 	if !allowSecret {
-		return nil, problem(http.StatusUnauthorized, "invalid_connect_session_token_format", "This route needs a connect session token.")
+		return nil, domain.Unauthenticated("invalid_connect_session_token_format", "This route needs a connect session token.")
 	}
 	env, err := a.envBySecret(r.Context(), token)
 	if err != nil {

@@ -5,7 +5,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/latchkeyhq/latchkey/internal/auth"
+	"github.com/latchkeyhq/latchkey/internal/connections"
 	"github.com/latchkeyhq/latchkey/internal/domain"
 )
 
@@ -53,12 +53,12 @@ func (a *API) listConnections(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	if len(errs) > 0 {
-		return problem(http.StatusBadRequest, "invalid_query_params", errs[0].Message, errs...)
+		return domain.Invalid("invalid_query_params", errs[0].Message, errs...)
 	}
 	if f.Limit > 0 {
 		f.Offset = page * f.Limit
 	}
-	list, err := a.auth.ListConnections(r.Context(), callerFrom(r).env.ID, f)
+	list, err := a.connections.List(r.Context(), callerFrom(r).env.ID, f)
 	if err != nil {
 		return err
 	}
@@ -72,8 +72,8 @@ func (a *API) listConnections(w http.ResponseWriter, r *http.Request) error {
 
 func connectionIDFromPath(r *http.Request) (string, error) {
 	id := r.PathValue("connectionId")
-	if !auth.ValidConnectionID(id) {
-		return "", problem(http.StatusBadRequest, "invalid_uri_params", "The connection id in the path is not valid.",
+	if !connections.ValidConnectionID(id) {
+		return "", domain.Invalid("invalid_uri_params", "The connection id in the path is not valid.",
 			domain.FieldError{Code: "invalid_string", Message: "Invalid connection id.", Path: []string{"connectionId"}})
 	}
 	return id, nil
@@ -87,7 +87,7 @@ func (a *API) getConnection(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	c, err := a.auth.GetConnection(r.Context(), callerFrom(r).env.ID, r.URL.Query().Get("provider_config_key"), id)
+	c, err := a.connections.Get(r.Context(), callerFrom(r).env.ID, r.URL.Query().Get("provider_config_key"), id)
 	if err != nil {
 		return err
 	}
@@ -103,7 +103,7 @@ func (a *API) deleteConnection(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := a.auth.DeleteConnection(r.Context(), callerFrom(r).env.ID, r.URL.Query().Get("provider_config_key"), id); err != nil {
+	if err := a.connections.Delete(r.Context(), callerFrom(r).env.ID, r.URL.Query().Get("provider_config_key"), id); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"success": true})
@@ -118,11 +118,11 @@ func (a *API) patchConnection(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	var req auth.PatchRequest
+	var req connections.PatchRequest
 	if err := decodeJSON(w, r, &req); err != nil {
 		return err
 	}
-	if err := a.auth.PatchConnection(r.Context(), callerFrom(r).env.ID, r.URL.Query().Get("provider_config_key"), id, &req); err != nil {
+	if err := a.connections.Patch(r.Context(), callerFrom(r).env.ID, r.URL.Query().Get("provider_config_key"), id, &req); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"success": true})
@@ -133,11 +133,11 @@ func (a *API) importConnection(w http.ResponseWriter, r *http.Request) error {
 	if err := checkQuery(r, nil); err != nil {
 		return err
 	}
-	var req auth.ImportRequest
+	var req connections.ImportRequest
 	if err := decodeJSON(w, r, &req); err != nil {
 		return err
 	}
-	res, err := a.auth.Import(r.Context(), callerFrom(r).env.ID, &req)
+	res, err := a.connections.Import(r.Context(), callerFrom(r).env.ID, &req)
 	if err != nil {
 		return err
 	}
@@ -149,11 +149,11 @@ func (a *API) metadata(w http.ResponseWriter, r *http.Request, merge bool, statu
 	if err := checkQuery(r, nil); err != nil {
 		return err
 	}
-	var req auth.MetadataRequest
+	var req connections.MetadataRequest
 	if err := decodeJSON(w, r, &req); err != nil {
 		return err
 	}
-	if err := a.auth.SetMetadata(r.Context(), callerFrom(r).env.ID, &req, merge); err != nil {
+	if err := a.connections.SetMetadata(r.Context(), callerFrom(r).env.ID, &req, merge); err != nil {
 		return err
 	}
 	writeJSON(w, status, req)

@@ -3,8 +3,8 @@ package httpapi
 import (
 	"net/http"
 
-	"github.com/latchkeyhq/latchkey/internal/auth"
 	"github.com/latchkeyhq/latchkey/internal/domain"
+	"github.com/latchkeyhq/latchkey/internal/integrations"
 )
 
 func (a *API) listIntegrations(w http.ResponseWriter, r *http.Request) error {
@@ -13,7 +13,7 @@ func (a *API) listIntegrations(w http.ResponseWriter, r *http.Request) error {
 	if c.session != nil {
 		allowed = c.session.AllowedIntegrations
 	}
-	list, err := a.auth.ListIntegrations(r.Context(), c.env.ID, allowed)
+	list, err := a.integrations.List(r.Context(), c.env.ID, allowed)
 	if err != nil {
 		return err
 	}
@@ -26,11 +26,11 @@ func (a *API) listIntegrations(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) createIntegration(w http.ResponseWriter, r *http.Request) error {
-	var req auth.IntegrationRequest
+	var req integrations.Request
 	if err := decodeJSON(w, r, &req); err != nil {
 		return err
 	}
-	in, err := a.auth.CreateIntegration(r.Context(), callerFrom(r).env.ID, &req)
+	in, err := a.integrations.Create(r.Context(), callerFrom(r).env.ID, &req)
 	if err != nil {
 		return err
 	}
@@ -42,7 +42,7 @@ func (a *API) getIntegration(w http.ResponseWriter, r *http.Request) error {
 	if err := checkQuery(r, []string{"include"}); err != nil {
 		return err
 	}
-	in, err := a.auth.GetIntegration(r.Context(), callerFrom(r).env.ID, r.PathValue("uniqueKey"))
+	in, err := a.integrations.Get(r.Context(), callerFrom(r).env.ID, r.PathValue("uniqueKey"))
 	if err != nil {
 		return err
 	}
@@ -59,7 +59,7 @@ func (a *API) getIntegration(w http.ResponseWriter, r *http.Request) error {
 		case "credentials":
 			view["credentials"] = nil
 		default:
-			return problem(http.StatusBadRequest, "invalid_query_params", "include may be webhook or credentials.",
+			return domain.Invalid("invalid_query_params", "include may be webhook or credentials.",
 				domain.FieldError{Code: "invalid_enum_value", Message: "include may be webhook or credentials.", Path: []string{"include"}})
 		}
 	}
@@ -68,11 +68,11 @@ func (a *API) getIntegration(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) updateIntegration(w http.ResponseWriter, r *http.Request) error {
-	var req auth.IntegrationRequest
+	var req integrations.Request
 	if err := decodeJSON(w, r, &req); err != nil {
 		return err
 	}
-	in, err := a.auth.UpdateIntegration(r.Context(), callerFrom(r).env.ID, r.PathValue("uniqueKey"), &req)
+	in, err := a.integrations.Update(r.Context(), callerFrom(r).env.ID, r.PathValue("uniqueKey"), &req)
 	if err != nil {
 		return err
 	}
@@ -81,7 +81,7 @@ func (a *API) updateIntegration(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) deleteIntegration(w http.ResponseWriter, r *http.Request) error {
-	if err := a.auth.DeleteIntegration(r.Context(), callerFrom(r).env.ID, r.PathValue("uniqueKey")); err != nil {
+	if err := a.integrations.Delete(r.Context(), callerFrom(r).env.ID, r.PathValue("uniqueKey")); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"success": true})

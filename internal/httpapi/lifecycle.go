@@ -12,7 +12,7 @@ func (a *API) verifyConnection(w http.ResponseWriter, r *http.Request) error {
 	if err := checkQuery(r, []string{"provider_config_key"}); err != nil {
 		return err
 	}
-	c, err := a.auth.StoredConnection(r.Context(), callerFrom(r).env.ID, r.URL.Query().Get("provider_config_key"), r.PathValue("connectionId"))
+	c, err := a.connections.Stored(r.Context(), callerFrom(r).env.ID, r.URL.Query().Get("provider_config_key"), r.PathValue("connectionId"))
 	if err != nil {
 		return err
 	}
@@ -52,7 +52,7 @@ func (a *API) connectionEvents(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	events, err := a.auth.Events(r.Context(), callerFrom(r).env.ID, q.Get("provider_config_key"), r.PathValue("connectionId"), before, limit)
+	events, err := a.connections.Events(r.Context(), callerFrom(r).env.ID, q.Get("provider_config_key"), r.PathValue("connectionId"), before, limit)
 	if err != nil {
 		return err
 	}

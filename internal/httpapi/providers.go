@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"regexp"
 
+	"github.com/latchkeyhq/latchkey/internal/domain"
 	"github.com/latchkeyhq/latchkey/internal/provider"
 )
 
@@ -20,7 +21,7 @@ func (a *API) listProviders(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	out := []provider.Ordered{}
-	for _, p := range a.auth.Catalogue().All() {
+	for _, p := range a.catalogue.All() {
 		if re == nil || re.MatchString(p.Name) || re.MatchString(p.DisplayName) {
 			out = append(out, a.providerJSON(p))
 		}
@@ -34,9 +35,9 @@ func (a *API) getProvider(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	name := r.PathValue("provider")
-	p, ok := a.auth.Catalogue().Get(name)
+	p, ok := a.catalogue.Get(name)
 	if !ok {
-		return problem(http.StatusNotFound, "not_found", "Unknown provider "+url.PathEscape(name))
+		return domain.NotFound("not_found", "Unknown provider "+url.PathEscape(name))
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"data": a.providerJSON(p)})
 	return nil

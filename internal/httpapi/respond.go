@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/latchkeyhq/latchkey/internal/domain"
+	"github.com/latchkeyhq/latchkey/internal/httpx"
 )
 
 // maxBody bounds every JSON request body.
@@ -27,53 +28,16 @@ func (a *API) wrap(h handlerFunc) http.Handler {
 	})
 }
 
+// writeJSON answers v as JSON (no HTML escaping, one trailing newline).
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
+	b, err := httpx.Marshal(v)
+	if err != nil {
 		http.Error(w, `{"error":{"code":"internal_error","message":"An unexpected error occurred."}}`, http.StatusInternalServerError)
 		return
 	}
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(status)
-	_, _ = w.Write(buf.Bytes())
-}
-
-type errorBody struct {
-	Error errorDetail `json:"error"`
-}
-
-type errorDetail struct {
-	Code    string              `json:"code"`
-	Message string              `json:"message,omitempty"`
-	Errors  []domain.FieldError `json:"errors,omitempty"`
-	Payload map[string]any      `json:"payload,omitempty"`
-}
-
-// writeError is the one place errors become responses. A *domain.Problem says
-// what the caller did wrong; anything else is logged with the request id and
-// answered with a bare 500.
-func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
-	var p *domain.Problem
-	if errors.As(err, &p) {
-		for k, v := range p.Header {
-			w.Header().Set(k, v)
-		}
-		writeJSON(w, p.Status, errorBody{errorDetail{Code: p.Code, Message: p.Message, Errors: p.Errors, Payload: p.Payload}})
-		return
-	}
-	if errors.Is(err, domain.ErrUnavailable) {
-		w.Header().Set("Retry-After", "1")
-		writeJSON(w, http.StatusServiceUnavailable, errorBody{errorDetail{Code: "database_unavailable", Message: "The database is unavailable; try again shortly."}})
-		return
-	}
-	a.log.ErrorContext(r.Context(), "request failed", "err", err, "method", r.Method, "path", r.URL.Path, "request_id", requestID(r.Context()))
-	writeJSON(w, http.StatusInternalServerError, errorBody{errorDetail{Code: "internal_error", Message: "An unexpected error occurred. It has been logged with request id " + requestID(r.Context()) + "."}})
-}
-
-func problem(status int, code, message string, errs ...domain.FieldError) *domain.Problem {
-	return &domain.Problem{Status: status, Code: code, Message: message, Errors: errs}
+	_, _ = w.Write(append(b, '\n'))
 }
 
 // decodeJSON reads a strict JSON body into v: a JSON content type (when one is
@@ -82,16 +46,16 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		mt, _, err := mime.ParseMediaType(ct)
 		if err != nil || mt != "application/json" {
-			return problem(http.StatusUnsupportedMediaType, "invalid_content_type", "The body must be JSON (Content-Type: application/json).")
+			return domain.NewError(domain.KindUnsupportedMedia, "invalid_content_type", "The body must be JSON (Content-Type: application/json).")
 		}
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return problem(http.StatusRequestEntityTooLarge, "payload_too_large", fmt.Sprintf("The body is larger than %d bytes.", maxBody))
+			return domain.NewError(domain.KindTooLarge, "payload_too_large", fmt.Sprintf("The body is larger than %d bytes.", maxBody))
 		}
-		return problem(http.StatusBadRequest, "invalid_body", "The body could not be read.")
+		return domain.Invalid("invalid_body", "The body could not be read.")
 	}
 	if len(bytes.TrimSpace(body)) == 0 {
 		body = []byte("{}")
@@ -102,12 +66,12 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
 		return bodyProblem(err)
 	}
 	if dec.More() {
-		return problem(http.StatusBadRequest, "invalid_body", "The body has data after the JSON value.")
+		return domain.Invalid("invalid_body", "The body has data after the JSON value.")
 	}
 	return nil
 }
 
-func bodyProblem(err error) *domain.Problem {
+func bodyProblem(err error) *domain.Error {
 	var typeErr *json.UnmarshalTypeError
 	var syntaxErr *json.SyntaxError
 	switch {
@@ -117,15 +81,15 @@ func bodyProblem(err error) *domain.Problem {
 		if typeErr.Field == "" {
 			path, msg = []string{}, "The body must be a JSON object."
 		}
-		return problem(http.StatusBadRequest, "invalid_body", msg, domain.FieldError{Code: "invalid_type", Message: msg, Path: path})
+		return domain.Invalid("invalid_body", msg, domain.FieldError{Code: "invalid_type", Message: msg, Path: path})
 	case errors.As(err, &syntaxErr), errors.Is(err, io.ErrUnexpectedEOF):
-		return problem(http.StatusBadRequest, "invalid_body", "The body is not valid JSON.")
+		return domain.Invalid("invalid_body", "The body is not valid JSON.")
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
 		msg := fmt.Sprintf("Unrecognized key: %q.", field)
-		return problem(http.StatusBadRequest, "invalid_body", msg, domain.FieldError{Code: "unrecognized_keys", Message: msg, Path: []string{field}})
+		return domain.Invalid("invalid_body", msg, domain.FieldError{Code: "unrecognized_keys", Message: msg, Path: []string{field}})
 	}
-	return problem(http.StatusBadRequest, "invalid_body", "The body is not valid JSON.")
+	return domain.Invalid("invalid_body", "The body is not valid JSON.")
 }
 
 func jsonKind(goKind string) string {
@@ -161,7 +125,7 @@ func checkQuery(r *http.Request, allowed []string, allowedPrefixes ...string) er
 		}
 	}
 	if len(errs) > 0 {
-		return problem(http.StatusBadRequest, "invalid_query_params", errs[0].Message, errs...)
+		return domain.Invalid("invalid_query_params", errs[0].Message, errs...)
 	}
 	return nil
 }

@@ -3,7 +3,7 @@ package httpapi
 import (
 	"net/http"
 
-	"github.com/latchkeyhq/latchkey/internal/auth"
+	"github.com/latchkeyhq/latchkey/internal/connect"
 )
 
 type sessionReply struct {
@@ -16,7 +16,7 @@ type sessionReplyData struct {
 	ExpiresAt   string `json:"expires_at"`
 }
 
-func (a *API) replySession(w http.ResponseWriter, s *auth.NewSession) error {
+func (a *API) replySession(w http.ResponseWriter, s *connect.NewSession) error {
 	writeJSON(w, http.StatusCreated, sessionReply{sessionReplyData{
 		Token:       s.Token,
 		ConnectLink: a.publicURL + "/connect?session_token=" + s.Token,
@@ -29,11 +29,11 @@ func (a *API) createSession(w http.ResponseWriter, r *http.Request) error {
 	if err := checkQuery(r, nil); err != nil {
 		return err
 	}
-	var req auth.SessionRequest
+	var req connect.SessionRequest
 	if err := decodeJSON(w, r, &req); err != nil {
 		return err
 	}
-	s, err := a.auth.CreateSession(r.Context(), callerFrom(r).env, &req)
+	s, err := a.connect.CreateSession(r.Context(), callerFrom(r).env, &req)
 	if err != nil {
 		return err
 	}
@@ -44,11 +44,11 @@ func (a *API) createReconnectSession(w http.ResponseWriter, r *http.Request) err
 	if err := checkQuery(r, nil); err != nil {
 		return err
 	}
-	var req auth.ReconnectRequest
+	var req connect.ReconnectRequest
 	if err := decodeJSON(w, r, &req); err != nil {
 		return err
 	}
-	s, err := a.auth.CreateReconnectSession(r.Context(), callerFrom(r).env, &req)
+	s, err := a.connect.CreateReconnectSession(r.Context(), callerFrom(r).env, &req)
 	if err != nil {
 		return err
 	}
@@ -83,7 +83,7 @@ func (a *API) getSession(w http.ResponseWriter, r *http.Request) error {
 		data["overrides"] = s.Overrides
 	}
 	if s.IsReconnect() {
-		prefill, err := a.auth.ReconnectPrefill(r.Context(), s)
+		prefill, err := a.connect.ReconnectPrefill(r.Context(), s)
 		if err != nil {
 			return err
 		}
@@ -102,7 +102,7 @@ func nonNilMap(m map[string]any) map[string]any {
 }
 
 func (a *API) deleteSession(w http.ResponseWriter, r *http.Request) error {
-	if err := a.auth.DeleteSession(r.Context(), callerFrom(r).session); err != nil {
+	if err := a.connect.DeleteSession(r.Context(), callerFrom(r).session); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

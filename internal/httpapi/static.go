@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/latchkeyhq/latchkey/internal/domain"
 	"github.com/latchkeyhq/latchkey/internal/provider"
 )
 
@@ -14,7 +15,7 @@ var openAPISpec []byte
 func (a *API) logo(w http.ResponseWriter, r *http.Request) error {
 	name, ok := strings.CutSuffix(r.PathValue("file"), ".svg")
 	if !ok {
-		return problem(http.StatusNotFound, "not_found", "Logos are served as <provider>.svg.")
+		return domain.NotFound("not_found", "Logos are served as <provider>.svg.")
 	}
 	w.Header().Set("Content-Type", "image/svg+xml")
 	w.Header().Set("Cache-Control", "public, max-age=86400")

@@ -4,8 +4,9 @@ import (
 	"net/http"
 	"regexp"
 
-	"github.com/latchkeyhq/latchkey/internal/auth"
+	"github.com/latchkeyhq/latchkey/internal/connect"
 	"github.com/latchkeyhq/latchkey/internal/domain"
+	"github.com/latchkeyhq/latchkey/internal/integrations"
 )
 
 type basicBody struct {
@@ -24,18 +25,18 @@ var paramRE = regexp.MustCompile(`^params\[([^\]]+)\]$`)
 func (a *API) submissionContext(r *http.Request) (*domain.ConnectSession, map[string]string, error) {
 	q := r.URL.Query()
 	if q.Has("public_key") {
-		return nil, nil, problem(http.StatusUnauthorized, "deprecated_authentication", "Public keys are not supported; create a connect session and pass connect_session_token.")
+		return nil, nil, domain.Unauthenticated("deprecated_authentication", "Public keys are not supported; create a connect session and pass connect_session_token.")
 	}
 	token := q.Get("connect_session_token")
 	if token == "" {
-		return nil, nil, problem(http.StatusUnauthorized, "missing_connect_session_token", "The connect_session_token query parameter is required.")
+		return nil, nil, domain.Unauthenticated("missing_connect_session_token", "The connect_session_token query parameter is required.")
 	}
-	sess, err := a.auth.SessionByToken(r.Context(), token)
+	sess, err := a.connect.SessionByToken(r.Context(), token)
 	if err != nil {
 		return nil, nil, err
 	}
 	if q.Has("connection_id") {
-		return nil, nil, problem(http.StatusBadRequest, "invalid_query_params", "connection_id is forbidden when using session token",
+		return nil, nil, domain.Invalid("invalid_query_params", "connection_id is forbidden when using session token",
 			domain.FieldError{Code: "custom", Message: "connection_id is forbidden when using session token", Path: []string{"connection_id"}})
 	}
 	params := map[string]string{}
@@ -45,8 +46,8 @@ func (a *API) submissionContext(r *http.Request) (*domain.ConnectSession, map[st
 		}
 	}
 	key := r.PathValue("providerConfigKey")
-	if !auth.ValidIntegrationKey(key) {
-		return nil, nil, problem(http.StatusBadRequest, "invalid_uri_params", "The integration key in the path is not valid.",
+	if !integrations.ValidKey(key) {
+		return nil, nil, domain.Invalid("invalid_uri_params", "The integration key in the path is not valid.",
 			domain.FieldError{Code: "invalid_string", Message: "Invalid integration key.", Path: []string{"providerConfigKey"}})
 	}
 	return sess, params, nil
@@ -76,7 +77,7 @@ func accountSummary(cfg map[string]any) map[string]string {
 }
 
 func (a *API) submit(w http.ResponseWriter, r *http.Request, mode string, creds domain.Credentials, present map[string]bool, sess *domain.ConnectSession, params map[string]string) error {
-	res, err := a.auth.Submit(r.Context(), &auth.Submission{
+	res, err := a.connect.Submit(r.Context(), &connect.Submission{
 		Session: sess, IntegrationKey: r.PathValue("providerConfigKey"), Mode: mode, Params: params, Credentials: creds, Present: present,
 		ExpiresAt: r.URL.Query().Get("credentials_expires_at"),
 	})

@@ -73,7 +73,7 @@ func (a *API) listDeliveries(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	status := q.Get("status")
 	if status != "" && status != "pending" && status != "delivered" && status != "failed" {
-		return problem(http.StatusBadRequest, "invalid_query_params", "status must be pending, delivered or failed.",
+		return domain.Invalid("invalid_query_params", "status must be pending, delivered or failed.",
 			domain.FieldError{Code: "invalid_enum_value", Message: "status must be pending, delivered or failed.", Path: []string{"status"}})
 	}
 	limit, before, err := pageParams(r, "delivery")
@@ -99,7 +99,7 @@ func (a *API) listDeliveries(w http.ResponseWriter, r *http.Request) error {
 func deliveryID(r *http.Request) (int64, error) {
 	n, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 	if err != nil || n < 1 {
-		return 0, problem(http.StatusBadRequest, "invalid_uri_params", "The delivery id must be a number.")
+		return 0, domain.Invalid("invalid_uri_params", "The delivery id must be a number.")
 	}
 	return n, nil
 }
@@ -137,7 +137,7 @@ func pageParams(r *http.Request, what string) (limit int, before int64, err erro
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 500 {
-			return 0, 0, problem(http.StatusBadRequest, "invalid_query_params", "limit must be from 1 to 500.",
+			return 0, 0, domain.Invalid("invalid_query_params", "limit must be from 1 to 500.",
 				domain.FieldError{Code: "invalid_type", Message: "limit must be from 1 to 500.", Path: []string{"limit"}})
 		}
 		limit = n
@@ -146,7 +146,7 @@ func pageParams(r *http.Request, what string) (limit int, before int64, err erro
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || n < 1 {
 			msg := "before must be a " + what + " id."
-			return 0, 0, problem(http.StatusBadRequest, "invalid_query_params", msg, domain.FieldError{Code: "invalid_type", Message: msg, Path: []string{"before"}})
+			return 0, 0, domain.Invalid("invalid_query_params", msg, domain.FieldError{Code: "invalid_type", Message: msg, Path: []string{"before"}})
 		}
 		before = n
 	}

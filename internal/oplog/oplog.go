@@ -24,6 +24,7 @@ type Writer struct {
 	log     *slog.Logger
 	ch      chan *domain.Event
 	dropped atomic.Uint64
+	flushes chan chan struct{}
 	done    chan struct{}
 	mu      sync.RWMutex // guards closed against Add racing Close
 	closed  bool
@@ -37,7 +38,7 @@ const (
 
 // New starts a writer.
 func New(store Store, log *slog.Logger) *Writer {
-	w := &Writer{store: store, log: log, ch: make(chan *domain.Event, bufferSize), done: make(chan struct{})}
+	w := &Writer{store: store, log: log, ch: make(chan *domain.Event, bufferSize), flushes: make(chan chan struct{}), done: make(chan struct{})}
 	go w.loop()
 	return w
 }
@@ -59,6 +60,16 @@ func (w *Writer) Add(e *domain.Event) {
 
 // Dropped is how many events were dropped because the buffer was full.
 func (w *Writer) Dropped() uint64 { return w.dropped.Load() }
+
+// Flush writes everything queued before it was called, then returns.
+func (w *Writer) Flush() {
+	ack := make(chan struct{})
+	select {
+	case w.flushes <- ack:
+		<-ack
+	case <-w.done:
+	}
+}
 
 // Close writes what is queued and stops.
 func (w *Writer) Close() {
@@ -100,6 +111,24 @@ func (w *Writer) loop() {
 			}
 		case <-t.C:
 			flush()
+		case ack := <-w.flushes:
+			for drained := false; !drained; {
+				select {
+				case e, ok := <-w.ch:
+					if !ok {
+						drained = true
+						break
+					}
+					batch = append(batch, e)
+					if len(batch) >= batchSize {
+						flush()
+					}
+				default:
+					drained = true
+				}
+			}
+			flush()
+			close(ack)
 		}
 	}
 }

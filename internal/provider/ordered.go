@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"strconv"
 
+	"github.com/latchkeyhq/latchkey/internal/httpx"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -55,7 +56,7 @@ func (o Ordered) MarshalJSON() ([]byte, error) {
 		k, _ := json.Marshal(m.Key)
 		b.Write(k)
 		b.WriteByte(':')
-		v, err := marshalNoEscape(m.Value)
+		v, err := httpx.Marshal(m.Value)
 		if err != nil {
 			return nil, err
 		}
@@ -63,16 +64,6 @@ func (o Ordered) MarshalJSON() ([]byte, error) {
 	}
 	b.WriteByte('}')
 	return b.Bytes(), nil
-}
-
-func marshalNoEscape(v any) ([]byte, error) {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-	return bytes.TrimRight(b.Bytes(), "\n"), nil
 }
 
 // fromNode converts a YAML node into Ordered objects, slices and scalars.

@@ -138,19 +138,21 @@ type Proxy struct {
 
 // Provider is one catalogue entry.
 type Provider struct {
-	Name                          string   `yaml:"-"`
-	DisplayName                   string   `yaml:"display_name"`
-	AuthMode                      string   `yaml:"auth_mode"`
-	Categories                    []string `yaml:"categories"`
-	Docs                          string   `yaml:"docs"`
-	DocsConnect                   string   `yaml:"docs_connect"`
-	Alias                         string   `yaml:"alias"`
-	Proxy                         *Proxy   `yaml:"proxy"`
-	ConnectionConfig              Fields   `yaml:"connection_config"`
-	Credentials                   Fields   `yaml:"credentials"`
-	CredentialsVerificationScript string   `yaml:"credentials_verification_script"`
-	PostConnectionScript          string   `yaml:"post_connection_script"`
-	TokenURL                      string   `yaml:"token_url"`
+	Name             string   `yaml:"-"`
+	DisplayName      string   `yaml:"display_name"`
+	AuthMode         string   `yaml:"auth_mode"`
+	Categories       []string `yaml:"categories"`
+	Docs             string   `yaml:"docs"`
+	DocsConnect      string   `yaml:"docs_connect"`
+	Alias            string   `yaml:"alias"`
+	Proxy            *Proxy   `yaml:"proxy"`
+	ConnectionConfig Fields   `yaml:"connection_config"`
+	Credentials      Fields   `yaml:"credentials"`
+	// CredentialsVerificationScript names a built-in verifier (package verify's
+	// registry; start-up refuses a name it does not know).
+	CredentialsVerificationScript string `yaml:"credentials_verification_script"`
+	PostConnectionScript          string `yaml:"post_connection_script"`
+	TokenURL                      string `yaml:"token_url"`
 
 	// Raw is the entry as written (after alias merge and ${publicUrl}), in YAML
 	// order, for the API.
@@ -331,22 +333,7 @@ func (p *Provider) validate() error {
 			}
 		}
 	}
-	if s := p.CredentialsVerificationScript; s != "" && !knownScripts[s] {
-		errs = append(errs, fmt.Errorf("credentials_verification_script %q is not a built-in check (known: %s)", s, strings.Join(sortedKeys(knownScripts), ", ")))
-	}
 	return errors.Join(errs...)
-}
-
-// knownScripts are the built-in verification hooks the auth package implements.
-var knownScripts = map[string]bool{"atlassianServiceAccount": true}
-
-func sortedKeys(m map[string]bool) []string {
-	var out []string
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // Get returns a provider by name.

@@ -93,16 +93,15 @@ acme-eu:
 
 func TestInvalidProviders(t *testing.T) {
 	cases := map[string]string{
-		"auth_mode":                       "x:\n  display_name: X\n  auth_mode: OAUTH2\n",
-		"display_name":                    "x:\n  auth_mode: BASIC\n",
-		"pattern":                         "x:\n  display_name: X\n  auth_mode: BASIC\n  credentials:\n    password:\n      pattern: '(['\n",
-		"format":                          "x:\n  display_name: X\n  auth_mode: BASIC\n  credentials:\n    password:\n      format: phone\n",
-		"base_url":                        "x:\n  display_name: X\n  auth_mode: BASIC\n  proxy:\n    base_url: ftp://x\n",
-		"credentials_verification_script": "x:\n  display_name: X\n  auth_mode: BASIC\n  credentials_verification_script: nope\n",
-		"alias":                           "x:\n  alias: ghost\n",
-		"name":                            "bad name:\n  display_name: X\n  auth_mode: BASIC\n",
-		"token_url":                       "x:\n  display_name: X\n  auth_mode: OAUTH2_CC\n",
-		"YAML":                            "x: [",
+		"auth_mode":    "x:\n  display_name: X\n  auth_mode: OAUTH2\n",
+		"display_name": "x:\n  auth_mode: BASIC\n",
+		"pattern":      "x:\n  display_name: X\n  auth_mode: BASIC\n  credentials:\n    password:\n      pattern: '(['\n",
+		"format":       "x:\n  display_name: X\n  auth_mode: BASIC\n  credentials:\n    password:\n      format: phone\n",
+		"base_url":     "x:\n  display_name: X\n  auth_mode: BASIC\n  proxy:\n    base_url: ftp://x\n",
+		"alias":        "x:\n  alias: ghost\n",
+		"name":         "bad name:\n  display_name: X\n  auth_mode: BASIC\n",
+		"token_url":    "x:\n  display_name: X\n  auth_mode: OAUTH2_CC\n",
+		"YAML":         "x: [",
 	}
 	for want, src := range cases {
 		_, err := Load("http://x", []byte(src))

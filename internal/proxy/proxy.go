@@ -20,7 +20,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/latchkeyhq/latchkey/internal/clock"
 	"github.com/latchkeyhq/latchkey/internal/domain"
+	"github.com/latchkeyhq/latchkey/internal/httpx"
 	"github.com/latchkeyhq/latchkey/internal/metrics"
 	"github.com/latchkeyhq/latchkey/internal/provider"
 )
@@ -45,11 +47,8 @@ type Options struct {
 	Metrics      *metrics.Registry
 	Events       EventSink
 	Logger       *slog.Logger
-	Now          func() time.Time
-	// Sleep waits between attempts; tests inject it.
-	Sleep func(context.Context, time.Duration) error
-	// WriteError writes an API error (the HTTP layer's JSON mapping).
-	WriteError func(w http.ResponseWriter, r *http.Request, err error)
+	// Clock tells the time and waits between attempts; tests inject one.
+	Clock clock.Clock
 }
 
 // Proxy is the /proxy handler.
@@ -67,12 +66,7 @@ const maxReplayBody = 1 << 20
 
 // New builds the proxy.
 func New(o Options) *Proxy {
-	if o.Now == nil {
-		o.Now = time.Now
-	}
-	if o.Sleep == nil {
-		o.Sleep = domain.Sleep
-	}
+	o.Clock = clock.Or(o.Clock)
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -107,6 +101,9 @@ type call struct {
 	retryAt     []string
 	retryAfter  []string
 	lastStatus  int
+	// err is why no answer came from the provider (set by the reverse
+	// proxy's error handler, before anything is written).
+	err *domain.Error
 }
 
 type callKey struct{}
@@ -119,29 +116,38 @@ var retryOnRE = regexp.MustCompile(`^\d{3}(,\d{3})*$`)
 var passThrough = []string{"Content-Type", "Content-Encoding", "Accept", "Accept-Encoding", "Accept-Language", "If-Match", "If-None-Match",
 	"If-Modified-Since", "If-Unmodified-Since"}
 
-// Serve handles /proxy/{endpoint...} for the environment envID.
-func (p *Proxy) Serve(w http.ResponseWriter, r *http.Request, envID int64) {
+// Serve handles /proxy/{endpoint...} for the environment envID. It streams
+// the provider's answer; when there is none to stream (a refused call, an
+// unreachable or silent provider) it writes nothing and returns the error.
+func (p *Proxy) Serve(w http.ResponseWriter, r *http.Request, envID int64) error {
 	start := time.Now()
 	c, out, err := p.prepare(r, envID)
 	if err != nil {
-		p.o.WriteError(w, r, err)
-		return
+		return err
 	}
-	rec := &statusWriter{ResponseWriter: w}
+	rec := &httpx.StatusRecorder{ResponseWriter: w}
 	p.rp.ServeHTTP(rec, out.WithContext(context.WithValue(out.Context(), callKey{}, c)))
 	elapsed := time.Since(start)
-	status := rec.status
-	if status == 0 {
-		status = http.StatusBadGateway
+	result := strconv.Itoa(rec.Status)
+	if c.err != nil {
+		result = c.err.Code
 	}
-	p.requests.Inc(c.integration, strconv.Itoa(status))
+	p.requests.Inc(c.integration, result)
 	p.duration.Observe(elapsed, c.integration)
 	if p.o.Events != nil {
+		outcome := "success"
+		if c.err != nil || rec.Status >= 400 {
+			outcome = "failure"
+		}
 		p.o.Events(&domain.Event{EnvironmentID: envID, IntegrationKey: c.integration, ConnectionID: r.Header.Get("Connection-Id"), Kind: "proxy",
-			Outcome: outcome(status), Code: strconv.Itoa(status),
-			Message: fmt.Sprintf("%s %s → %d in %s (%d attempt%s)", r.Method, out.URL.Path, status, elapsed.Round(time.Millisecond), c.attempts, plural(c.attempts)),
-			At:      p.o.Now()})
+			Outcome: outcome, Code: result,
+			Message: fmt.Sprintf("%s %s → %s in %s (%d attempt%s)", r.Method, out.URL.Path, result, elapsed.Round(time.Millisecond), c.attempts, plural(c.attempts)),
+			At:      p.o.Clock.Now()})
 	}
+	if c.err != nil {
+		return c.err
+	}
+	return nil
 }
 
 func plural(n int) string {
@@ -151,19 +157,12 @@ func plural(n int) string {
 	return "s"
 }
 
-func outcome(status int) string {
-	if status < 400 {
-		return "success"
-	}
-	return "failure"
-}
-
-func bad(code, msg string, path ...string) *domain.Problem {
-	p := &domain.Problem{Status: http.StatusBadRequest, Code: code, Message: msg}
+func bad(code, msg string, path ...string) *domain.Error {
+	e := domain.Invalid(code, msg)
 	if len(path) > 0 {
-		p.Errors = []domain.FieldError{{Code: "invalid", Message: msg, Path: path}}
+		e.Fields = []domain.FieldError{{Code: "invalid", Message: msg, Path: path}}
 	}
-	return p
+	return e
 }
 
 // prepare validates the call and builds the outgoing request.
@@ -177,7 +176,7 @@ func (p *Proxy) prepare(r *http.Request, envID int64) (*call, *http.Request, err
 				errs = append(errs, domain.FieldError{Code: "invalid_type", Message: n + " is required.", Path: []string{strings.ToLower(n)}})
 			}
 		}
-		return nil, nil, &domain.Problem{Status: http.StatusBadRequest, Code: "invalid_headers", Message: "The Connection-Id and Provider-Config-Key headers are required.", Errors: errs}
+		return nil, nil, domain.Invalid("invalid_headers", "The Connection-Id and Provider-Config-Key headers are required.", errs...)
 	}
 	retries := 0
 	if v := h.Get("Retries"); v != "" {
@@ -204,8 +203,7 @@ func (p *Proxy) prepare(r *http.Request, envID int64) (*call, *http.Request, err
 	vars := provider.Vars{ConnectionConfig: conn.ConnectionConfig, Credentials: provider.CredentialVars(conn.Credentials)}
 	override := h.Get("Base-Url-Override")
 	if override != "" && !p.originAllowed(override) {
-		return nil, nil, &domain.Problem{Status: http.StatusBadRequest, Code: "base_url_override_not_allowed",
-			Message: "Base-Url-Override must name an origin listed in LATCHKEY_PROXY_ALLOWED_ORIGINS."}
+		return nil, nil, domain.Invalid("base_url_override_not_allowed", "Base-Url-Override must name an origin listed in LATCHKEY_PROXY_ALLOWED_ORIGINS.")
 	}
 	if override == "" && (prov.Proxy == nil || prov.Proxy.BaseURL == "") {
 		return nil, nil, bad("unsupported_provider", fmt.Sprintf("Provider %s has no proxy base URL.", prov.Name))
@@ -283,7 +281,7 @@ func (p *Proxy) prepare(r *http.Request, envID int64) (*call, *http.Request, err
 	return c, out, nil
 }
 
-func urlProblem(err error) *domain.Problem {
+func urlProblem(err error) *domain.Error {
 	var ue *provider.UnresolvedError
 	switch {
 	case errors.As(err, &ue):
@@ -354,25 +352,27 @@ func matchSpec(spec string, status int) bool {
 	return false
 }
 
+// upstreamError keeps why the provider gave no answer; Serve returns it.
 func (p *Proxy) upstreamError(w http.ResponseWriter, r *http.Request, err error) {
 	c, _ := r.Context().Value(callKey{}).(*call)
-	var pr *domain.Problem
+	var e *domain.Error
 	switch {
 	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
-		// The caller went away; nobody reads this answer.
-		w.WriteHeader(499)
-		return
+		e = domain.NewError(domain.KindCanceled, "canceled", "The caller went away.")
 	case isTimeout(err):
-		pr = &domain.Problem{Status: http.StatusGatewayTimeout, Code: "upstream_timeout", Message: "The provider did not answer in time."}
+		e = domain.NewError(domain.KindUpstreamTimeout, "upstream_timeout", "The provider did not answer in time.")
 	default:
-		pr = &domain.Problem{Status: http.StatusBadGateway, Code: "upstream_unreachable", Message: "The provider could not be reached: " + describe(err) + "."}
+		e = domain.NewError(domain.KindUpstreamUnavailable, "upstream_unreachable", "The provider could not be reached: "+describe(err)+".")
 	}
-	if c != nil {
-		pr.Payload = map[string]any{"attempts": c.attempts}
+	if c == nil {
+		// Not a call of ours (cannot happen: every request goes through Serve).
+		w.WriteHeader(http.StatusBadGateway)
+		return
 	}
+	e.Payload = map[string]any{"attempts": c.attempts}
+	c.err = e
 	// Never the query string: a provider's proxy.query may put a credential there.
 	p.o.Logger.Warn("proxy upstream error", "err", describe(err), "host", r.URL.Host, "path", r.URL.Path)
-	p.o.WriteError(w, r, pr)
 }
 
 func isTimeout(err error) bool {
@@ -392,36 +392,4 @@ func describe(err error) string {
 		return "the connection was closed before an answer"
 	}
 	return "the connection failed"
-}
-
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (s *statusWriter) WriteHeader(code int) {
-	if s.status == 0 {
-		s.status = code
-	}
-	s.ResponseWriter.WriteHeader(code)
-}
-
-func (s *statusWriter) Write(b []byte) (int, error) {
-	if s.status == 0 {
-		s.status = http.StatusOK
-	}
-	return s.ResponseWriter.Write(b)
-}
-
-func (s *statusWriter) Flush() {
-	if f, ok := s.ResponseWriter.(http.Flusher); ok {
-		f.Flush()
-	}
-}
-
-func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
-
-// SetErrorWriter sets how API errors are written (the HTTP layer's mapping).
-func (p *Proxy) SetErrorWriter(f func(w http.ResponseWriter, r *http.Request, err error)) {
-	p.o.WriteError = f
 }

@@ -6,9 +6,10 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"strconv"
-	"strings"
 	"syscall"
 	"time"
+
+	"github.com/latchkeyhq/latchkey/internal/upstream"
 )
 
 // retryTransport sends a call up to its allowed number of attempts, waiting
@@ -45,7 +46,7 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 				return nil, err
 			}
 			t.p.retries.Inc(c.integration, "0")
-			if t.p.o.Sleep(ctx, backoff(attempt, t.p.o.MaxRetryWait)) != nil {
+			if t.p.o.Clock.Sleep(ctx, backoff(attempt, t.p.o.MaxRetryWait)) != nil {
 				return nil, ctx.Err()
 			}
 			continue
@@ -61,74 +62,21 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		_, _ = io.Copy(io.Discard, io.LimitReader(res.Body, 64<<10))
 		res.Body.Close()
 		t.p.retries.Inc(c.integration, strconv.Itoa(res.StatusCode))
-		if err := t.p.o.Sleep(ctx, wait); err != nil {
+		if err := t.p.o.Clock.Sleep(ctx, wait); err != nil {
 			return nil, err
 		}
 	}
 }
 
-// waitFor computes the wait before the next attempt, and whether it is acceptable.
+// waitFor computes the wait before the next attempt, and whether it is
+// acceptable: as the provider's headers say (the later of what they name),
+// else backoff.
 func (t *retryTransport) waitFor(c *call, h http.Header, attempt int) (time.Duration, bool) {
-	now := t.p.o.Now()
-	max := t.p.o.MaxRetryWait
-	wait, found := time.Duration(0), false
-	atHeaders := append([]string{"X-RateLimit-Reset"}, c.retryAt...)
-	for _, name := range atHeaders {
-		if d, ok := untilTime(h.Get(name), now); ok {
-			wait, found = d, true
-			break
-		}
-	}
+	wait, found := upstream.RetryWait(h, t.p.o.Clock.Now(), c.retryAt, c.retryAfter)
 	if !found {
-		for _, name := range append([]string{"Retry-After"}, c.retryAfter...) {
-			if d, ok := afterValue(h.Get(name), now); ok && d >= wait {
-				wait, found = d, true
-			}
-		}
+		return backoff(attempt, t.p.o.MaxRetryWait), true
 	}
-	if !found {
-		return backoff(attempt, max), true
-	}
-	return wait, wait <= max
-}
-
-// untilTime reads an instant: ISO-8601, HTTP date, or epoch seconds/milliseconds.
-func untilTime(v string, now time.Time) (time.Duration, bool) {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0, false
-	}
-	if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
-		return max(t.Sub(now), 0), true
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return max(t.Sub(now), 0), true
-	}
-	if n, err := strconv.ParseFloat(v, 64); err == nil && n > 0 {
-		if n > 1e12 { // milliseconds
-			return max(time.UnixMilli(int64(n)).Sub(now), 0), true
-		}
-		if n > 1e9 { // seconds since the epoch
-			return max(time.Unix(int64(n), 0).Sub(now), 0), true
-		}
-		return time.Duration(n * float64(time.Second)), true // a relative number of seconds
-	}
-	return 0, false
-}
-
-// afterValue reads Retry-After: seconds or an HTTP date.
-func afterValue(v string, now time.Time) (time.Duration, bool) {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0, false
-	}
-	if n, err := strconv.ParseFloat(v, 64); err == nil && n >= 0 {
-		return time.Duration(n * float64(time.Second)), true
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return max(t.Sub(now), 0), true
-	}
-	return 0, false
+	return wait, wait <= t.p.o.MaxRetryWait
 }
 
 // backoff is 1 s, 2 s, 4 s… with ±50 % jitter, capped.

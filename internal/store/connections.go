@@ -75,11 +75,17 @@ func nullableJSON(m map[string]any) sql.NullString {
 // exists, replaces its credentials, config, status and warnings in place, keeping
 // its id, creation time and metadata (unless opts say otherwise). End user, tags and
 // webhook override are replaced only when in carries them. created reports which.
-//
-// outbox, when not nil, builds the webhooks announcing the change; they are
-// written in the same transaction, so a change is never saved without its
-// webhooks, nor announced without being saved.
-func (s *Store) UpsertConnection(ctx context.Context, in *domain.Connection, opts domain.UpsertOptions, outbox domain.OutboxFunc) (out *domain.Connection, created bool, err error) {
+// To write webhooks or events with the change, use Write.
+func (s *Store) UpsertConnection(ctx context.Context, in *domain.Connection, opts domain.UpsertOptions) (out *domain.Connection, created bool, err error) {
+	err = s.Write(ctx, func(tx domain.Tx) error {
+		out, created, err = tx.UpsertConnection(ctx, in, opts)
+		return err
+	})
+	return out, created, err
+}
+
+// upsertConnection is UpsertConnection inside tx.
+func (s *Store) upsertConnection(ctx context.Context, tx *sql.Tx, in *domain.Connection, opts domain.UpsertOptions) (out *domain.Connection, created bool, err error) {
 	keyID, err := secret.CiphertextKeyID(in.SealedCredentials)
 	if err != nil {
 		return nil, false, fmt.Errorf("store: upsert connection: credentials are not sealed: %w", err)
@@ -98,7 +104,7 @@ func (s *Store) UpsertConnection(ctx context.Context, in *domain.Connection, opt
 	if warnings == nil {
 		warnings = []domain.Warning{}
 	}
-	err = s.tx(ctx, func(tx *sql.Tx) error {
+	err = func() error {
 		// Insert unless the row exists; ON CONFLICT DO NOTHING makes a concurrent
 		// insert of the same connection wait and then fall through to the update,
 		// instead of failing on the unique key.
@@ -153,11 +159,8 @@ func (s *Store) UpsertConnection(ctx context.Context, in *domain.Connection, opt
 			}
 		}
 		out, err = scanConnection(tx.QueryRowContext(ctx, s.q(`SELECT `+connectionColumns+connectionFrom+` WHERE c.id = ?`), pk))
-		if err != nil || outbox == nil {
-			return err
-		}
-		return s.enqueue(ctx, tx, outbox(out, created))
-	})
+		return err
+	}()
 	if err != nil {
 		return nil, false, fmt.Errorf("store: upsert connection %s: %w", in.ConnectionID, err)
 	}
@@ -285,6 +288,11 @@ func (s *Store) PatchConnection(ctx context.Context, envID, integrationID int64,
 	if p.WebhookURLOverride != nil {
 		sets = append(sets, `webhook_url_override = ?`)
 		args = append(args, *p.WebhookURLOverride)
+	}
+	if p.CredentialsExpiresAt != nil {
+		// A new expiry date: its notices start over.
+		sets = append(sets, `credentials_expires_at = ?`, `expiry_notified_days = NULL`)
+		args = append(args, toNullMS(*p.CredentialsExpiresAt))
 	}
 	args = append(args, envID, integrationID, connectionID)
 	err := s.tx(ctx, func(tx *sql.Tx) error {

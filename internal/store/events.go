@@ -11,11 +11,17 @@ import (
 
 // InsertEvent appends to the operation log.
 func (s *Store) InsertEvent(ctx context.Context, e *domain.Event) error {
+	return s.insertEvent(ctx, s.wdb, e)
+}
+
+func (s *Store) insertEvent(ctx context.Context, db interface {
+	ExecContext(context.Context, string, ...any) (sql.Result, error)
+}, e *domain.Event) error {
 	at := e.At
 	if at.IsZero() {
 		at = s.now()
 	}
-	_, err := s.wdb.ExecContext(ctx, s.q(`INSERT INTO events (environment_id, integration_key, connection_id, kind, outcome, code, message, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
+	_, err := db.ExecContext(ctx, s.q(`INSERT INTO events (environment_id, integration_key, connection_id, kind, outcome, code, message, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
 		e.EnvironmentID, e.IntegrationKey, e.ConnectionID, e.Kind, e.Outcome, e.Code, e.Message, ms(at))
 	if err != nil {
 		return fmt.Errorf("store: insert event: %w", mapErr(err))

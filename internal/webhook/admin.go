@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"net/http"
 	"net/url"
 
 	"github.com/latchkeyhq/latchkey/internal/domain"
@@ -130,7 +129,7 @@ func (a *Admin) Patch(ctx context.Context, envID int64, p SettingsPatch) (*Setti
 	check(p.WebhookURL, "webhook_url", &primary)
 	check(p.WebhookSecondaryURL, "webhook_secondary_url", &secondary)
 	if len(errs) > 0 {
-		return nil, &domain.Problem{Status: http.StatusBadRequest, Code: "invalid_body", Message: errs[0].Message, Errors: errs}
+		return nil, domain.Invalid("invalid_body", errs[0].Message, errs...)
 	}
 	if err := a.Store.SetEnvironmentWebhooks(ctx, envID, primary, secondary); err != nil {
 		return nil, err
@@ -155,7 +154,7 @@ func (a *Admin) Deliveries(ctx context.Context, envID int64, status string, befo
 func (a *Admin) Delivery(ctx context.Context, envID, id int64) (*domain.OutboxMessage, error) {
 	m, err := a.Store.Webhook(ctx, envID, id)
 	if err != nil && isNotFound(err) {
-		return nil, &domain.Problem{Status: http.StatusNotFound, Code: "not_found", Message: fmt.Sprintf("There is no webhook delivery %d.", id)}
+		return nil, domain.NotFound("not_found", fmt.Sprintf("There is no webhook delivery %d.", id))
 	}
 	return m, err
 }
@@ -164,7 +163,7 @@ func (a *Admin) Delivery(ctx context.Context, envID, id int64) (*domain.OutboxMe
 func (a *Admin) Retry(ctx context.Context, envID, id int64) error {
 	err := a.Store.RetryWebhook(ctx, envID, id)
 	if err != nil && isNotFound(err) {
-		return &domain.Problem{Status: http.StatusNotFound, Code: "not_found", Message: fmt.Sprintf("There is no undelivered webhook %d.", id)}
+		return domain.NotFound("not_found", fmt.Sprintf("There is no undelivered webhook %d.", id))
 	}
 	if err == nil && a.Wake != nil {
 		a.Wake()

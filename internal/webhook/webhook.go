@@ -10,7 +10,6 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -22,6 +21,7 @@ import (
 	"time"
 
 	"github.com/latchkeyhq/latchkey/internal/domain"
+	"github.com/latchkeyhq/latchkey/internal/httpx"
 )
 
 // Sign returns the two signature headers' values for body: HMAC-SHA256(key,
@@ -37,16 +37,9 @@ func Sign(key string, body []byte) (hmacHex, legacyHex string) {
 
 // Encode writes v as compact JSON with keys sorted at every level and no HTML
 // escaping: byte for byte what JSON.stringify(JSON.parse(body)) gives, so the
-// SDK's deprecated verifyWebhookSignature accepts it too.
-func Encode(v any) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-	return bytes.TrimRight(buf.Bytes(), "\n"), nil
-}
+// SDK's deprecated verifyWebhookSignature accepts it too. Bodies are maps, so
+// encoding/json sorts their keys.
+func Encode(v any) ([]byte, error) { return httpx.Marshal(v) }
 
 // AuthEvent is what an auth webhook reports.
 type AuthEvent struct {
@@ -326,9 +319,9 @@ func isNotFound(err error) bool { return errors.Is(err, domain.ErrNotFound) }
 
 // RefreshFailed builds the auth webhook Nango sends when a connection's
 // credentials stop working (operation "refresh", success false).
-func RefreshFailed(env *domain.Environment, c *domain.Connection, status, message string, log *slog.Logger) []domain.OutboxMessage {
+func RefreshFailed(env *domain.Environment, c *domain.Connection, authMode, status, message string, log *slog.Logger) []domain.OutboxMessage {
 	return messages(env, c, "auth.refresh", func() ([]byte, error) {
-		return AuthBody(AuthEvent{Environment: env.Name, Operation: "refresh", Success: false, Connection: c, AuthMode: authMode(c),
+		return AuthBody(AuthEvent{Environment: env.Name, Operation: "refresh", Success: false, Connection: c, AuthMode: authMode,
 			FromSession: c.EndUser != nil, ErrorType: status, ErrorDesc: message})
 	}, log)
 }
@@ -341,13 +334,6 @@ func Expiring(env *domain.Environment, c *domain.Connection, daysLeft int, log *
 			"providerConfigKey": c.IntegrationKey, "provider": c.Provider, "expiresAt": c.CredentialsExpiresAt.UTC().Format(time.RFC3339), "daysLeft": daysLeft,
 			"tags": nonNil(c.Tags)})
 	}, log)
-}
-
-func authMode(c *domain.Connection) string {
-	if c.Credentials.Type != "" {
-		return c.Credentials.Type
-	}
-	return domain.AuthModeBasic
 }
 
 func messages(env *domain.Environment, c *domain.Connection, eventType string, body func() ([]byte, error), log *slog.Logger) []domain.OutboxMessage {

@@ -75,7 +75,7 @@ func (f *fixture) conn(id string, mut ...func(*domain.Connection)) *domain.Conne
 
 func (f *fixture) upsert(c *domain.Connection, opts domain.UpsertOptions) (*domain.Connection, bool) {
 	f.t.Helper()
-	out, created, err := f.s.UpsertConnection(f.ctx, c, opts, nil)
+	out, created, err := f.s.UpsertConnection(f.ctx, c, opts)
 	if err != nil {
 		f.t.Fatalf("upsert %s: %v", c.ConnectionID, err)
 	}
@@ -286,7 +286,7 @@ func testUpsert(t *testing.T, f *fixture) {
 	if _, err := f.s.Connection(f.ctx, f.env.ID, f.integ.ID, "nope"); !errors.Is(err, domain.ErrNotFound) {
 		t.Errorf("missing: %v", err)
 	}
-	if _, _, err := f.s.UpsertConnection(f.ctx, f.conn("b", func(c *domain.Connection) { c.SealedCredentials = "plain" }), domain.UpsertOptions{}, nil); err == nil {
+	if _, _, err := f.s.UpsertConnection(f.ctx, f.conn("b", func(c *domain.Connection) { c.SealedCredentials = "plain" }), domain.UpsertOptions{}); err == nil {
 		t.Error("unsealed credentials accepted")
 	}
 	if err := f.s.MarkFetched(f.ctx, c.ID, f.clock.now()); err != nil {
@@ -298,14 +298,29 @@ func testUpsert(t *testing.T, f *fixture) {
 	}
 }
 
+// A change written through Write commits with its webhooks and event, or not at all.
 func testUpsertOutbox(t *testing.T, f *fixture) {
 	var createdSeen []bool
-	out := func(c *domain.Connection, created bool) []domain.OutboxMessage {
-		createdSeen = append(createdSeen, created)
-		return []domain.OutboxMessage{{EnvironmentID: f.env.ID, URL: "https://h", EventType: "auth.x", ConnectionID: c.ConnectionID, Body: []byte(`{"id":"` + c.ConnectionID + `"}`)}}
+	write := func(c *domain.Connection) error {
+		return f.s.Write(f.ctx, func(tx domain.Tx) error {
+			saved, created, err := tx.UpsertConnection(f.ctx, c, domain.UpsertOptions{})
+			if err != nil {
+				return err
+			}
+			createdSeen = append(createdSeen, created)
+			if err := tx.Enqueue(f.ctx, []domain.OutboxMessage{{EnvironmentID: f.env.ID, URL: "https://h", EventType: "auth.x", ConnectionID: saved.ConnectionID,
+				Body: []byte(`{"id":"` + saved.ConnectionID + `"}`)}}); err != nil {
+				return err
+			}
+			return tx.InsertEvent(f.ctx, &domain.Event{EnvironmentID: f.env.ID, IntegrationKey: "jira", ConnectionID: saved.ConnectionID, Kind: "auth.x", Outcome: "success", Message: "m"})
+		})
 	}
-	f.s.UpsertConnection(f.ctx, f.conn("a"), domain.UpsertOptions{}, out)
-	f.s.UpsertConnection(f.ctx, f.conn("a"), domain.UpsertOptions{}, out)
+	if err := write(f.conn("a")); err != nil {
+		t.Fatal(err)
+	}
+	if err := write(f.conn("a")); err != nil {
+		t.Fatal(err)
+	}
 	if fmt.Sprint(createdSeen) != "[true false]" {
 		t.Errorf("created flags %v", createdSeen)
 	}
@@ -313,13 +328,29 @@ func testUpsertOutbox(t *testing.T, f *fixture) {
 	if len(list) != 2 || string(list[0].Body) != `{"id":"a"}` {
 		t.Errorf("outbox = %+v", list)
 	}
-	// A failing change leaves no webhook behind.
-	_, _, err := f.s.UpsertConnection(f.ctx, f.conn("b", func(c *domain.Connection) { c.IntegrationID = 9999 }), domain.UpsertOptions{}, out)
-	if err == nil {
+	events, _ := f.s.ListEvents(f.ctx, f.env.ID, "jira", "a", 0, 10)
+	if len(events) != 2 {
+		t.Errorf("events = %d, want 2", len(events))
+	}
+	// A failing change leaves no webhook and no event behind.
+	if err := write(f.conn("b", func(c *domain.Connection) { c.IntegrationID = 9999 })); err == nil {
 		t.Fatal("upsert into a missing integration succeeded")
 	}
 	if list, _ := f.s.ListWebhooks(f.ctx, f.env.ID, "", 0, 10); len(list) != 2 {
 		t.Errorf("a failed change left %d webhooks", len(list))
+	}
+	// A step failing after the upsert undoes the upsert too.
+	err := f.s.Write(f.ctx, func(tx domain.Tx) error {
+		if _, _, err := tx.UpsertConnection(f.ctx, f.conn("c"), domain.UpsertOptions{}); err != nil {
+			return err
+		}
+		return fmt.Errorf("later step failed")
+	})
+	if err == nil {
+		t.Fatal("Write hid the step's error")
+	}
+	if _, err := f.s.Connection(f.ctx, f.env.ID, f.integ.ID, "c"); !errors.Is(err, domain.ErrNotFound) {
+		t.Errorf("connection of a failed unit of work: %v", err)
 	}
 }
 
@@ -593,7 +624,7 @@ func testConcurrentUpserts(t *testing.T, f *fixture) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, c, err := f.s.UpsertConnection(f.ctx, f.conn("same"), domain.UpsertOptions{}, nil)
+			_, c, err := f.s.UpsertConnection(f.ctx, f.conn("same"), domain.UpsertOptions{})
 			if err != nil {
 				errs <- err
 				return

@@ -1,9 +1,8 @@
-package auth
+package connections
 
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"strings"
 	"sync"
 	"time"
@@ -14,8 +13,8 @@ import (
 
 // The proxy resolves a connection on every call; a short cache keeps the
 // database and the decryption off its hot path. Every change made through this
-// service drops the affected entries at once; other instances see a change
-// within the TTL.
+// service drops the affected entries at once, here and (through Broadcast) on
+// the other instances; the TTL bounds what a missed notice can cost.
 const targetTTL = 5 * time.Second
 
 type target struct {
@@ -28,6 +27,8 @@ type targetCache struct {
 	mu sync.RWMutex
 	m  map[string]target
 }
+
+func newTargetCache() *targetCache { return &targetCache{m: map[string]target{}} }
 
 func targetKey(envID int64, integrationKey, connectionID string) string {
 	return fmt.Sprintf("%d\x00%s\x00%s", envID, integrationKey, connectionID)
@@ -65,29 +66,21 @@ func (c *targetCache) clear() {
 }
 
 // ProxyTarget returns a connection with its decrypted credentials and its
-// provider, for the proxy. Unknown integration or connection are 404s with
-// distinct codes.
+// provider, for the proxy. Unknown integration or connection are not-found
+// errors with distinct codes.
 func (s *Service) ProxyTarget(ctx context.Context, envID int64, integrationKey, connectionID string) (*domain.Connection, *provider.Provider, error) {
 	k := targetKey(envID, integrationKey, connectionID)
-	now := s.now()
+	now := s.clock.Now()
 	if t, ok := s.targets.get(k, now); ok {
 		return t.conn, t.prov, nil
 	}
-	integ, err := s.store.Integration(ctx, envID, integrationKey)
-	if isNotFound(err) {
-		return nil, nil, &domain.Problem{Status: http.StatusNotFound, Code: "unknown_provider_config", Message: fmt.Sprintf("There is no integration %q.", integrationKey)}
-	}
+	integ, p, err := s.IntegrationProvider(ctx, envID, integrationKey)
 	if err != nil {
 		return nil, nil, err
 	}
-	p, ok := s.catalogue.Get(integ.Provider)
-	if !ok {
-		return nil, nil, &domain.Problem{Status: http.StatusNotFound, Code: "unknown_provider_template", Message: fmt.Sprintf("The provider %q is not in the catalogue.", integ.Provider)}
-	}
 	c, err := s.store.Connection(ctx, envID, integ.ID, connectionID)
 	if isNotFound(err) {
-		return nil, nil, &domain.Problem{Status: http.StatusNotFound, Code: "unknown_connection",
-			Message: fmt.Sprintf("There is no connection %q for integration %q.", connectionID, integrationKey)}
+		return nil, nil, domain.NotFound("unknown_connection", fmt.Sprintf("There is no connection %q for integration %q.", connectionID, integrationKey))
 	}
 	if err != nil {
 		return nil, nil, err
@@ -99,8 +92,9 @@ func (s *Service) ProxyTarget(ctx context.Context, envID int64, integrationKey, 
 	return c, p, nil
 }
 
-// Invalidate applies a change announced by any instance: "conn\x00<env>\x00<integration>\x00<id>"
-// drops one connection, anything else drops every cached target.
+// Invalidate applies a change announced by any instance:
+// "conn\x00<env>\x00<integration>\x00<id>" drops one connection, anything else
+// drops every cached target.
 func (s *Service) Invalidate(payload string) {
 	if k, ok := strings.CutPrefix(payload, "conn\x00"); ok {
 		s.targets.drop(k)
@@ -116,15 +110,15 @@ func (s *Service) ResetCache() { s.targets.clear() }
 func (s *Service) changed(ctx context.Context, envID int64, integrationKey, connectionID string) {
 	k := targetKey(envID, integrationKey, connectionID)
 	s.targets.drop(k)
-	if s.announceChange != nil {
-		s.announceChange(context.WithoutCancel(ctx), "conn\x00"+k)
+	if s.broadcast != nil {
+		s.broadcast(context.WithoutCancel(ctx), "conn\x00"+k)
 	}
 }
 
-// changedAll drops every target here and everywhere.
-func (s *Service) changedAll(ctx context.Context) {
+// ChangedAll drops every target here and everywhere (an integration changed).
+func (s *Service) ChangedAll(ctx context.Context) {
 	s.targets.clear()
-	if s.announceChange != nil {
-		s.announceChange(context.WithoutCancel(ctx), "all")
+	if s.broadcast != nil {
+		s.broadcast(context.WithoutCancel(ctx), "all")
 	}
 }
