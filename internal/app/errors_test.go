@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"encoding/json"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -160,5 +161,37 @@ func TestFieldErrorsAreReadable(t *testing.T) {
 	conn, _ := h.c.GetConnection(h.ctx(), "jira", res.ConnectionID)
 	if conn.Credentials.Password != atlassiansim.DemoToken || conn.ConnectionConfig["cloudId"] != atlassiansim.DemoCloudID {
 		t.Errorf("values were not trimmed: %+v %v", conn.Credentials, conn.ConnectionConfig)
+	}
+}
+
+// The Authorization header takes the Bearer scheme (any case) and nothing else:
+// a bare key or another scheme is malformed, as docs/api.md says.
+func TestAuthorizationHeaderForms(t *testing.T) {
+	h := newHarness(t)
+	for header, want := range map[string]int{
+		"Bearer " + testSecretKey:        200,
+		"bearer " + testSecretKey:        200,
+		"BEARER  " + testSecretKey:       200,
+		testSecretKey:                    401,
+		"Basic " + testSecretKey:         401,
+		"Bearer":                         401,
+		"Bearer " + testSecretKey + " x": 401,
+	} {
+		req, _ := http.NewRequest("GET", h.srv.URL+"/integrations", nil)
+		req.Header.Set("Authorization", header)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != want {
+			t.Errorf("Authorization %.12q…: %d, want %d", header, res.StatusCode, want)
+		}
+		if want == 401 {
+			if code, _, _ := errorCode(t, string(b)); code != "malformed_auth_header" {
+				t.Errorf("Authorization %.12q…: code %q, want malformed_auth_header", header, code)
+			}
+		}
 	}
 }

@@ -1,6 +1,9 @@
 package app_test
 
 import (
+	"encoding/json"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
 
@@ -77,5 +80,53 @@ func TestStaticRoutes(t *testing.T) {
 	status, _, hdr = h.raw("OPTIONS", "/connections", "", "", "")
 	if hdr.Get("Access-Control-Allow-Origin") != "*" {
 		t.Errorf("CORS: %d %v", status, hdr)
+	}
+}
+
+// GET / is a small page for a person with a browser, and JSON for programs.
+func TestFrontDoor(t *testing.T) {
+	h := newHarness(t)
+	get := func(accept string) (int, string, http.Header) {
+		req, _ := http.NewRequest("GET", h.srv.URL+"/", nil)
+		if accept != "" {
+			req.Header.Set("Accept", accept)
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, string(b), res.Header
+	}
+	// What Chromium sends for a page.
+	status, body, hdr := get("text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8")
+	if status != 200 || !strings.HasPrefix(hdr.Get("Content-Type"), "text/html") {
+		t.Fatalf("browser: %d %s", status, hdr.Get("Content-Type"))
+	}
+	for _, want := range []string{"latchkey", `href="/openapi.yaml"`, `href="/health"`, `href="/docs/connect/atlassian-service-account-api-token"`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("page lacks %q", want)
+		}
+	}
+	if csp := hdr.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'none'") || strings.Contains(csp, "unsafe-inline") {
+		t.Errorf("CSP = %q", csp)
+	}
+	for _, accept := range []string{"", "application/json", "*/*"} {
+		status, body, hdr = get(accept)
+		var v struct {
+			Name  string            `json:"name"`
+			Links map[string]string `json:"links"`
+		}
+		if status != 200 || !strings.HasPrefix(hdr.Get("Content-Type"), "application/json") || json.Unmarshal([]byte(body), &v) != nil || v.Name != "latchkey" || v.Links["openapi"] == "" {
+			t.Errorf("Accept %q: %d %s %s", accept, status, hdr.Get("Content-Type"), body)
+		}
+	}
+	// Other unknown paths stay JSON 404s.
+	if status, body, _ = get("text/html"); status != 200 {
+		t.Errorf("front door: %d", status)
+	}
+	if status, _, _ := h.raw("GET", "/nope", "", "", ""); status != 404 {
+		t.Errorf("unknown path: %d", status)
 	}
 }

@@ -2,6 +2,7 @@ package connect
 
 import (
 	"context"
+	"fmt"
 	"maps"
 	"slices"
 	"strconv"
@@ -130,7 +131,7 @@ func (s *Service) buildSession(ctx context.Context, env *domain.Environment, req
 		return nil, nil, err
 	}
 	unknown := func(key string, path ...string) domain.FieldError {
-		return domain.Field("invalid_body", "Integration does not exist", path...)
+		return domain.Field("invalid_body", fmt.Sprintf("Integration %q does not exist (GET /integrations lists them).", key), path...)
 	}
 	for i, key := range req.AllowedIntegrations {
 		if !known[key] {

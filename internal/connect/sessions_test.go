@@ -157,3 +157,12 @@ func TestReconnectSessionNeedsAnExistingConnection(t *testing.T) {
 		t.Errorf("paths = %v", got)
 	}
 }
+
+func TestUnknownIntegrationIsNamed(t *testing.T) {
+	svc, env, _ := fixture(t)
+	_, err := svc.CreateSession(context.Background(), env, &connect.SessionRequest{Tags: map[string]string{"t": "v"}, AllowedIntegrations: []string{"jira", "ghost"}})
+	var e *domain.Error
+	if !errors.As(err, &e) || len(e.Fields) != 1 || !strings.Contains(e.Fields[0].Message, `"ghost"`) || !strings.Contains(e.Message, `"ghost"`) {
+		t.Fatalf("err = %+v, want the unknown key named", err)
+	}
+}

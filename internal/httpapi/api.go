@@ -88,7 +88,7 @@ func New(o Options) *API {
 		o.Extra(mux)
 	}
 	a.routeList = mux.routes
-	a.handler = a.recoverPanics(withRequestID(accessLog(a.log, securityHeaders(cors(mux)))))
+	a.handler = a.recoverPanics(withRequestID(accessLog(a.log, securityHeaders(cors(a.refuseDotSegments(mux))))))
 	return a
 }
 
@@ -149,6 +149,7 @@ func (a *API) routes(mux *recordingMux) {
 	a.route(mux, "GET /images/template-logos/{file}", Public, a.logo)
 	a.route(mux, "GET /openapi.yaml", Public, a.openAPI)
 
+	a.route(mux, "GET /{$}", Public, a.frontDoor)
 	a.route(mux, "/", Public, func(w http.ResponseWriter, r *http.Request) error {
 		return domain.NotFound("not_found", "There is no route "+r.Method+" "+r.URL.Path+".")
 	})

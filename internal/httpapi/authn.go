@@ -25,18 +25,16 @@ type callerKey struct{}
 
 func callerFrom(r *http.Request) *caller { return r.Context().Value(callerKey{}).(*caller) }
 
+// bearer reads "Authorization: Bearer <token>" (the scheme is
+// case-insensitive); a bare token or another scheme is malformed.
 func bearer(r *http.Request) (string, *domain.Error) {
-	h := r.Header.Get("Authorization")
+	h := strings.TrimSpace(r.Header.Get("Authorization"))
 	if h == "" {
 		return "", domain.Unauthenticated("missing_auth_header", "Authentication is required: send Authorization: Bearer <secret key>.")
 	}
-	token := strings.TrimSpace(h)
-	if rest, ok := strings.CutPrefix(token, "Bearer "); ok {
-		token = strings.TrimSpace(rest)
-	} else if strings.EqualFold(token, "bearer") {
-		token = ""
-	}
-	if token == "" || strings.ContainsAny(token, " \t") {
+	scheme, token, _ := strings.Cut(h, " ")
+	token = strings.TrimSpace(token)
+	if !strings.EqualFold(scheme, "Bearer") || token == "" || strings.ContainsAny(token, " \t") {
 		return "", domain.Unauthenticated("malformed_auth_header", "The Authorization header must be: Bearer <secret key>.")
 	}
 	return token, nil

@@ -7,8 +7,10 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"strings"
 	"time"
 
+	"github.com/latchkeyhq/latchkey/internal/domain"
 	"github.com/latchkeyhq/latchkey/internal/httpx"
 )
 
@@ -93,6 +95,25 @@ func securityHeaders(next http.Handler) http.Handler {
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Referrer-Policy", "no-referrer")
 		h.Set("Cache-Control", "no-store")
+		next.ServeHTTP(w, r)
+	})
+}
+
+// refuseDotSegments answers 400 invalid_endpoint for a proxy path with "." or
+// ".." segments or empty ones, literal or percent-encoded, where Go's router
+// would answer a redirect to the cleaned path: a caller asking to leave the
+// provider's path is refused, not sent elsewhere.
+func (a *API) refuseDotSegments(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if rest, ok := strings.CutPrefix(r.URL.Path, "/proxy/"); ok {
+			segs := strings.Split(rest, "/")
+			for i, seg := range segs {
+				if seg == "." || seg == ".." || (seg == "" && i < len(segs)-1) {
+					a.writeError(w, r, domain.Invalid("invalid_endpoint", "The endpoint must not contain ., .. or empty path segments."))
+					return
+				}
+			}
+		}
 		next.ServeHTTP(w, r)
 	})
 }
