@@ -157,9 +157,11 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, deps Deps) (
 		log.Warn("provider traffic is rewritten", "from", rw.From.String(), "to", rw.To.String())
 	}
 	a.metrics = metrics.NewRegistry()
+	noticeFailures := a.metrics.Counter("latchkey_change_notices_failed_total", "Change notices to other instances that could not be sent (they keep cached copies until those expire).")
 	a.oplog = oplog.New(st, log)
 	a.connections = connections.New(connections.Options{Store: st, Catalogue: cat, Keys: ring, Verifiers: verifiers, Clock: clk, Logger: log,
-		Events: a.oplog.Add, Announced: a.dispatcher.Wake, Broadcast: st.Announce})
+		Events: a.oplog.Add, Announced: a.dispatcher.Wake, Broadcast: st.Announce,
+		NoticeFailed: func() { noticeFailures.Inc() }})
 	sessions := connect.New(connect.Options{Store: st, Connections: a.connections, Clock: clk})
 	integs := integrations.New(st, cat, a.connections.ChangedAll)
 	a.lifecycle = lifecycle.New(lifecycle.Options{Store: st, Checker: a.connections, Logger: log, Clock: clk,
@@ -339,7 +341,11 @@ func (a *App) Serve(ctx context.Context, ready func(addr string)) error {
 	go a.runJobs(bg)
 	go a.lifecycle.Run(bg, time.Minute)
 	if st := a.store; st.Dialect() == "postgres" {
-		go st.Follow(bg, a.cfg.DatabaseURL, a.connections.Invalidate, a.connections.ResetCache, a.log)
+		received := a.metrics.Counter("latchkey_change_notices_received_total", "Change notices applied, from any instance (this one included).")
+		go st.Follow(bg, a.cfg.DatabaseURL, func(payload string) {
+			a.connections.Invalidate(payload)
+			received.Inc()
+		}, a.connections.ResetCache, a.log)
 	}
 	if ready != nil {
 		ready(ln.Addr().String())

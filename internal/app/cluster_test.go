@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -208,19 +209,27 @@ func TestTwoInstancesShareOnePostgres(t *testing.T) {
 		t.Fatal("no webhook")
 	}
 	// Deleted on A: gone on B, from the database at once and from B's proxy
-	// cache as soon as A's change notice arrives.
+	// cache as soon as A's change notice arrives (not when B's cached copy
+	// expires): wait for B to apply A's notice, then B must refuse at once.
+	before := metricValue(t, b, "latchkey_change_notices_received_total")
 	if err := ca.DeleteConnection(ctx, "jira", res.ConnectionID); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := cb.GetConnection(ctx, "jira", res.ConnectionID); err == nil {
 		t.Error("B still reads a connection deleted on A")
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for proxy(b) != 404 {
+	deadline := time.Now().Add(20 * time.Second)
+	for metricValue(t, b, "latchkey_change_notices_received_total") <= before {
 		if time.Now().After(deadline) {
-			t.Fatal("B kept proxying a connection deleted on A (no change notice)")
+			t.Fatalf("B never received A's change notice; A's failed notices: %v", metricValue(t, a, "latchkey_change_notices_failed_total"))
 		}
-		time.Sleep(20 * time.Millisecond) // waits for an asynchronous notice; bounded by the deadline
+		time.Sleep(10 * time.Millisecond) // waits for an asynchronous notice; bounded by the deadline
+	}
+	if st := proxy(b); st != 404 {
+		t.Errorf("B proxied a connection deleted on A after applying A's notice: %d", st)
+	}
+	if n := metricValue(t, a, "latchkey_change_notices_failed_total"); n != 0 {
+		t.Errorf("A failed to send %v change notices", n)
 	}
 
 	// Twenty connections through both instances: each webhook exactly once.
@@ -356,4 +365,22 @@ func TestCopySQLiteToPostgres(t *testing.T) {
 	if _, err := h.c.CreateIntegration(h.ctx(), client.CreateIntegrationRequest{Provider: atlassian, UniqueKey: "jira2"}); err != nil {
 		t.Errorf("insert after copy: %v", err)
 	}
+}
+
+// metricValue reads one unlabelled counter from an instance's /metrics (0 when absent).
+func metricValue(t *testing.T, p *serveProc, name string) float64 {
+	t.Helper()
+	r, err := http.Get(p.url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Body.Close()
+	b, _ := io.ReadAll(r.Body)
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
+			f, _ := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			return f
+		}
+	}
+	return 0
 }

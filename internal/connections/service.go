@@ -50,27 +50,30 @@ type Options struct {
 	Announced func()
 	// Broadcast tells the other instances to drop what they cached
 	// (PostgreSQL NOTIFY); nil with a single instance.
-	Broadcast func(ctx context.Context, payload string)
+	Broadcast func(ctx context.Context, payload string) error
+	// NoticeFailed is called for each change notice Broadcast could not send.
+	NoticeFailed func()
 }
 
 // Service manages connections.
 type Service struct {
-	store     Store
-	catalogue *provider.Catalogue
-	keys      *secret.KeyRing
-	verifiers *verify.Registry
-	clock     clock.Clock
-	log       *slog.Logger
-	events    func(*domain.Event)
-	announced func()
-	broadcast func(ctx context.Context, payload string)
-	targets   *targetCache
+	store        Store
+	catalogue    *provider.Catalogue
+	keys         *secret.KeyRing
+	verifiers    *verify.Registry
+	clock        clock.Clock
+	log          *slog.Logger
+	events       func(*domain.Event)
+	announced    func()
+	broadcast    func(ctx context.Context, payload string) error
+	noticeFailed func()
+	targets      *targetCache
 }
 
 // New builds a Service.
 func New(o Options) *Service {
 	s := &Service{store: o.Store, catalogue: o.Catalogue, keys: o.Keys, verifiers: o.Verifiers, clock: clock.Or(o.Clock), log: o.Logger,
-		events: o.Events, announced: o.Announced, broadcast: o.Broadcast, targets: newTargetCache()}
+		events: o.Events, announced: o.Announced, broadcast: o.Broadcast, noticeFailed: o.NoticeFailed, targets: newTargetCache()}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}

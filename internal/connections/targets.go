@@ -2,8 +2,8 @@ package connections
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
-	"strings"
 	"sync"
 	"time"
 
@@ -32,6 +32,15 @@ func newTargetCache() *targetCache { return &targetCache{m: map[string]target{}}
 
 func targetKey(envID int64, integrationKey, connectionID string) string {
 	return fmt.Sprintf("%d\x00%s\x00%s", envID, integrationKey, connectionID)
+}
+
+// notice is what one instance tells the others when a connection changed; an
+// empty one means every connection (an integration changed). It travels as
+// JSON: PostgreSQL refuses NUL bytes in a notification.
+type notice struct {
+	Env          int64  `json:"env,omitempty"`
+	Integration  string `json:"integration,omitempty"`
+	ConnectionID string `json:"connection_id,omitempty"`
 }
 
 func (c *targetCache) get(k string, now time.Time) (target, bool) {
@@ -92,12 +101,12 @@ func (s *Service) ProxyTarget(ctx context.Context, envID int64, integrationKey, 
 	return c, p, nil
 }
 
-// Invalidate applies a change announced by any instance:
-// "conn\x00<env>\x00<integration>\x00<id>" drops one connection, anything else
-// drops every cached target.
+// Invalidate applies a change announced by any instance: a notice naming a
+// connection drops it; anything else drops every cached target.
 func (s *Service) Invalidate(payload string) {
-	if k, ok := strings.CutPrefix(payload, "conn\x00"); ok {
-		s.targets.drop(k)
+	var n notice
+	if json.Unmarshal([]byte(payload), &n) == nil && n.ConnectionID != "" {
+		s.targets.drop(targetKey(n.Env, n.Integration, n.ConnectionID))
 		return
 	}
 	s.targets.clear()
@@ -108,17 +117,27 @@ func (s *Service) ResetCache() { s.targets.clear() }
 
 // changed drops a connection here and tells the other instances.
 func (s *Service) changed(ctx context.Context, envID int64, integrationKey, connectionID string) {
-	k := targetKey(envID, integrationKey, connectionID)
-	s.targets.drop(k)
-	if s.broadcast != nil {
-		s.broadcast(context.WithoutCancel(ctx), "conn\x00"+k)
-	}
+	s.targets.drop(targetKey(envID, integrationKey, connectionID))
+	s.tell(ctx, notice{Env: envID, Integration: integrationKey, ConnectionID: connectionID})
 }
 
 // ChangedAll drops every target here and everywhere (an integration changed).
 func (s *Service) ChangedAll(ctx context.Context) {
 	s.targets.clear()
-	if s.broadcast != nil {
-		s.broadcast(context.WithoutCancel(ctx), "all")
+	s.tell(ctx, notice{})
+}
+
+// tell sends a notice to the other instances. One that cannot be sent is
+// logged and counted: the others keep their copy until it expires (targetTTL).
+func (s *Service) tell(ctx context.Context, n notice) {
+	if s.broadcast == nil {
+		return
+	}
+	b, _ := json.Marshal(n)
+	if err := s.broadcast(context.WithoutCancel(ctx), string(b)); err != nil {
+		s.log.Warn("change notice to other instances not sent; they keep their cached copy until it expires", "err", err, "expires_in", targetTTL.String())
+		if s.noticeFailed != nil {
+			s.noticeFailed()
+		}
 	}
 }

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -12,12 +13,16 @@ import (
 const changesChannel = "latchkey_changes"
 
 // Announce tells the other instances that something they may cache changed
-// (payload names it). On SQLite there are no other instances: it does nothing.
-func (s *Store) Announce(ctx context.Context, payload string) {
+// (payload names it: text PostgreSQL accepts in a notification, no NUL bytes,
+// under 8000 bytes). On SQLite there are no other instances: it does nothing.
+func (s *Store) Announce(ctx context.Context, payload string) error {
 	if s.dialect != "postgres" {
-		return
+		return nil
 	}
-	_, _ = s.wdb.ExecContext(ctx, `SELECT pg_notify($1, $2)`, changesChannel, payload)
+	if _, err := s.wdb.ExecContext(ctx, `SELECT pg_notify($1, $2)`, changesChannel, payload); err != nil {
+		return fmt.Errorf("store: announce a change: %w", mapErr(err))
+	}
+	return nil
 }
 
 // Follow calls fn with every payload announced by any instance (this one
