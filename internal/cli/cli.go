@@ -3,6 +3,8 @@ package cli
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os/signal"
@@ -68,7 +70,13 @@ func Main(ctx context.Context, args []string, getenv func(string) string, stdout
 func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	start := time.Now()
 	cfg, err := config.Load(getenv, args, stderr)
-	if err != nil {
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		fmt.Fprint(stdout, config.Usage())
+		return 0
+	case errors.Is(err, config.ErrUsage):
+		return 2 // Load has said what was wrong
+	case err != nil:
 		fmt.Fprintf(stderr, "latchkey: configuration:\n%v\n", indent(err))
 		return 2
 	}

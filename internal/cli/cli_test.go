@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/latchkeyhq/latchkey/internal/config"
 )
 
 func TestVersionAndUsage(t *testing.T) {
@@ -142,5 +144,20 @@ func TestMigrateAndBackupCommands(t *testing.T) {
 	}
 	if code, _, errs := run("copy", "--from", "sqlite://"+backupFile); code != 2 || !strings.Contains(errs, "Usage") {
 		t.Errorf("copy without --to: %d %q", code, errs)
+	}
+}
+
+// serve --help prints every setting (from the config table) and succeeds; an
+// unknown flag says so once and exits 2.
+func TestServeHelp(t *testing.T) {
+	var out, errb bytes.Buffer
+	code := Main(context.Background(), []string{"serve", "--help"}, func(string) string { return "" }, &out, &errb)
+	if code != 0 || out.String() != config.Usage() || errb.Len() != 0 {
+		t.Errorf("serve --help: %d %q %q", code, out.String(), errb.String())
+	}
+	out.Reset()
+	code = Main(context.Background(), []string{"serve", "--adr", "x"}, func(string) string { return "" }, &out, &errb)
+	if code != 2 || strings.Count(errb.String(), "-adr") != 1 || !strings.Contains(errb.String(), "serve --help") {
+		t.Errorf("serve --adr: %d %q", code, errb.String())
 	}
 }
