@@ -19,6 +19,7 @@ import (
 	"github.com/latchkeyhq/latchkey/internal/connectui"
 	"github.com/latchkeyhq/latchkey/internal/domain"
 	"github.com/latchkeyhq/latchkey/internal/httpapi"
+	"github.com/latchkeyhq/latchkey/internal/keyrotation"
 	"github.com/latchkeyhq/latchkey/internal/lifecycle"
 	"github.com/latchkeyhq/latchkey/internal/metrics"
 	"github.com/latchkeyhq/latchkey/internal/oplog"
@@ -112,7 +113,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, deps Deps) (
 	if err != nil {
 		return nil, err
 	}
-	if err := checkKeys(ctx, st, ring); err != nil {
+	if err := keyrotation.Check(ctx, st, ring); err != nil {
 		return nil, err
 	}
 	var extra [][]byte
@@ -226,44 +227,6 @@ func loadKeys(cfg *config.Config, log *slog.Logger) (*secret.KeyRing, error) {
 	default:
 		return nil, fmt.Errorf("encryption key file %s: %w", file, err)
 	}
-}
-
-const canaryKey = "encryption_canary"
-
-// checkKeys refuses to start when the configured keys cannot open what the
-// database holds, so a wrong key fails now, not later with garbage.
-func checkKeys(ctx context.Context, st *store.Store, ring *secret.KeyRing) error {
-	wrongKey := func(id string) error {
-		return fmt.Errorf("the encryption key does not match this database: its data was encrypted with key id %s, but the configured key ids are %s. "+
-			"Start latchkey with the key the data was written with (LATCHKEY_ENCRYPTION_KEY, or encryption.key in the data dir); "+
-			"to rotate, list the new key first and the old one after it",
-			id, strings.Join(ring.KeyIDs(), ", "))
-	}
-	ids, err := st.CredentialKeyIDs(ctx)
-	if err != nil {
-		return err
-	}
-	for _, id := range ids {
-		if !ring.Has(id) {
-			return wrongKey(id)
-		}
-	}
-	canary, err := st.GetSetting(ctx, canaryKey)
-	if errors.Is(err, domain.ErrNotFound) {
-		sealed, err := ring.Encrypt([]byte("latchkey"), []byte("settings/"+canaryKey))
-		if err != nil {
-			return err
-		}
-		return st.SetSetting(ctx, canaryKey, sealed)
-	}
-	if err != nil {
-		return err
-	}
-	if _, err := ring.Decrypt(canary, []byte("settings/"+canaryKey)); err != nil {
-		id, _ := secret.CiphertextKeyID(canary)
-		return wrongKey(id)
-	}
-	return nil
 }
 
 func (a *App) ensureDefaultEnvironment(ctx context.Context) error {

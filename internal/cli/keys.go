@@ -8,6 +8,7 @@ import (
 
 	"github.com/latchkeyhq/latchkey/internal/app"
 	"github.com/latchkeyhq/latchkey/internal/config"
+	"github.com/latchkeyhq/latchkey/internal/keyrotation"
 )
 
 const keysUsage = `Usage:
@@ -46,14 +47,25 @@ func keys(ctx context.Context, args []string, getenv func(string) string, stdout
 		fmt.Fprintf(stderr, "latchkey: configuration:\n%v\n", indent(err))
 		return 2
 	}
-	rep, err := app.RotateKeys(ctx, cfg, 200, func(done, total int) {
-		width := 30
-		filled := width
-		if total > 0 {
-			filled = min(width, width*done/total)
-		}
-		fmt.Fprintf(stderr, "\rre-encrypting [%s%s] %d/%d", strings.Repeat("#", filled), strings.Repeat(".", width-filled), done, total)
-	})
+	st, err := app.OpenStore(ctx, cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "latchkey: %v\n", err)
+		return 1
+	}
+	defer st.Close()
+	if _, err := st.Migrate(ctx); err != nil {
+		fmt.Fprintf(stderr, "latchkey: %v\n", err)
+		return 1
+	}
+	rep, err := keyrotation.Rotate(ctx, st, keyrotation.Options{Keys: cfg.EncryptionKeys, KeyFile: cfg.KeyFile(), Environments: []string{app.DefaultEnvironment},
+		Batch: 200, Progress: func(done, total int) {
+			width := 30
+			filled := width
+			if total > 0 {
+				filled = min(width, width*done/total)
+			}
+			fmt.Fprintf(stderr, "\rre-encrypting [%s%s] %d/%d", strings.Repeat("#", filled), strings.Repeat(".", width-filled), done, total)
+		}})
 	fmt.Fprintln(stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "latchkey: rotation stopped: %v\nRun it again to finish; both keys stay usable meanwhile.\n", err)
