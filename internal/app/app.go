@@ -11,7 +11,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/latchkeyhq/latchkey/internal/auth"
@@ -89,10 +88,7 @@ func NewLogger(cfg *config.Config, w io.Writer) *slog.Logger {
 // New opens the database, migrates it, checks the encryption keys against the
 // data, loads the catalogue and builds the HTTP handler.
 func New(ctx context.Context, cfg *config.Config, log *slog.Logger, deps Deps) (a *App, err error) {
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("create data dir %s: %w", cfg.DataDir, err)
-	}
-	st, err := OpenStore(ctx, cfg)
+	st, err := OpenStore(ctx, cfg) // creates the SQLite file's directory; nothing else needs the data dir but a generated key
 	if err != nil {
 		return nil, err
 	}
@@ -109,7 +105,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, deps Deps) (
 	} else if n > 0 {
 		log.Info("database migrated", "applied", n, "dialect", st.Dialect())
 	}
-	ring, err := loadKeys(cfg, log)
+	ring, err := loadKeys(ctx, cfg, st, log)
 	if err != nil {
 		return nil, err
 	}
@@ -201,32 +197,39 @@ func OpenStore(ctx context.Context, cfg *config.Config) (*store.Store, error) {
 		ConnectTimeout: cfg.DatabaseConnectTimeout, StatementTimeout: cfg.DatabaseStatementTimeout})
 }
 
-func loadKeys(cfg *config.Config, log *slog.Logger) (*secret.KeyRing, error) {
+func loadKeys(ctx context.Context, cfg *config.Config, st *store.Store, log *slog.Logger) (*secret.KeyRing, error) {
 	if len(cfg.EncryptionKeys) > 0 {
 		return secret.NewKeyRing(cfg.EncryptionKeys...)
 	}
 	file := cfg.KeyFile()
-	b, err := os.ReadFile(file)
-	switch {
-	case err == nil:
-		keys, err := secret.ParseKeys(strings.TrimSpace(string(b)))
-		if err != nil {
-			return nil, fmt.Errorf("encryption key file %s: %w", file, err)
-		}
+	keys, err := keyrotation.ReadKeyFile(file)
+	if err == nil {
 		return secret.NewKeyRing(keys...)
-	case errors.Is(err, os.ErrNotExist):
-		k, err := secret.GenerateKey()
-		if err != nil {
-			return nil, err
-		}
-		if err := os.WriteFile(file, []byte(secret.EncodeKey(k)+"\n"), 0o600); err != nil {
-			return nil, fmt.Errorf("write encryption key file: %w", err)
-		}
-		log.Info("generated an encryption key; back it up, the data cannot be read without it", "file", file, "key_id", secret.KeyID(k))
-		return secret.NewKeyRing(k)
-	default:
-		return nil, fmt.Errorf("encryption key file %s: %w", file, err)
 	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	// No key anywhere. Generate one only for a database that holds nothing
+	// sealed: otherwise the key was lost or misplaced, and a new file would
+	// only be in the way.
+	if id, err := keyrotation.SealedWith(ctx, st); err != nil {
+		return nil, err
+	} else if id != "" {
+		return nil, fmt.Errorf("no encryption key: LATCHKEY_ENCRYPTION_KEY is not set and %s does not exist, but this database holds data encrypted with key id %s. "+
+			"Start latchkey with that key (LATCHKEY_ENCRYPTION_KEY, or put the key file back)", file, id)
+	}
+	k, err := secret.GenerateKey()
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data dir %s: %w", cfg.DataDir, err)
+	}
+	if err := os.WriteFile(file, []byte(secret.EncodeKey(k)+"\n"), 0o600); err != nil {
+		return nil, fmt.Errorf("write encryption key file: %w", err)
+	}
+	log.Info("generated an encryption key; back it up, the data cannot be read without it", "file", file, "key_id", secret.KeyID(k))
+	return secret.NewKeyRing(k)
 }
 
 func (a *App) ensureDefaultEnvironment(ctx context.Context) error {

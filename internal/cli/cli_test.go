@@ -5,12 +5,20 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/latchkeyhq/latchkey/internal/config"
+	"github.com/latchkeyhq/latchkey/internal/keyrotation"
+	"github.com/latchkeyhq/latchkey/internal/secret"
 )
 
 func TestVersionAndUsage(t *testing.T) {
@@ -160,4 +168,111 @@ func TestServeHelp(t *testing.T) {
 	if code != 2 || strings.Count(errb.String(), "-adr") != 1 || !strings.Contains(errb.String(), "serve --help") {
 		t.Errorf("serve --adr: %d %q", code, errb.String())
 	}
+}
+
+// served is a `latchkey serve` running in this process until stop.
+type served struct {
+	addr   string
+	stdout *bytes.Buffer
+	stop   func() int
+}
+
+// startServe runs serve with env and waits for its "ready" log line.
+func startServe(t *testing.T, env map[string]string) served {
+	t.Helper()
+	env["LATCHKEY_LOG_FORMAT"] = "json"
+	if env["LATCHKEY_ADDR"] == "" {
+		env["LATCHKEY_ADDR"] = "127.0.0.1:0"
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	out := &bytes.Buffer{}
+	done := make(chan int, 1)
+	go func() { done <- Main(ctx, []string{"serve"}, func(k string) string { return env[k] }, out, pw); pw.Close() }()
+	sc := bufio.NewScanner(pr)
+	var addr string
+	var logs []string
+	for addr == "" && sc.Scan() {
+		logs = append(logs, sc.Text())
+		var line struct {
+			Msg  string `json:"msg"`
+			Addr string `json:"addr"`
+		}
+		if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "latchkey ready" {
+			addr = line.Addr
+		}
+	}
+	go io.Copy(io.Discard, pr)
+	if addr == "" {
+		cancel()
+		t.Fatalf("serve exited with %d before it was ready:\n%s", <-done, strings.Join(logs, "\n"))
+	}
+	return served{addr: addr, stdout: out, stop: func() int { cancel(); return <-done }}
+}
+
+// With PostgreSQL and a configured key, serve has nothing to put in a data dir
+// and creates none.
+func TestServeOnPostgresCreatesNoDataDir(t *testing.T) {
+	dataDir := filepath.Join(t.TempDir(), "latchkey-data")
+	key, _ := secret.GenerateKey()
+	s := startServe(t, map[string]string{"LATCHKEY_DATABASE_URL": pgSchemaURL(t), "LATCHKEY_ENCRYPTION_KEY": secret.EncodeKey(key), "LATCHKEY_DATA_DIR": dataDir})
+	if code := s.stop(); code != 0 {
+		t.Errorf("exit %d", code)
+	}
+	if !strings.Contains(s.stdout.String(), "sk_dev_") {
+		t.Errorf("the generated secret key was not printed: %q", s.stdout.String())
+	}
+	if _, err := os.Stat(dataDir); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("serve on PostgreSQL created %s (%v)", dataDir, err)
+	}
+}
+
+// A start without the key a database was written with is refused, names the
+// key id it needs, and leaves no new key file behind.
+func TestStartWithoutTheKeyLeavesNoKeyFile(t *testing.T) {
+	dir := t.TempDir()
+	s := startServe(t, map[string]string{"LATCHKEY_DATA_DIR": dir})
+	s.stop()
+	keys, err := keyrotation.ReadKeyFile(filepath.Join(dir, "encryption.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Rename(filepath.Join(dir, "encryption.key"), filepath.Join(dir, "moved.key"))
+	var out, errb bytes.Buffer
+	code := Main(context.Background(), []string{"serve"}, func(k string) string { return map[string]string{"LATCHKEY_DATA_DIR": dir, "LATCHKEY_ADDR": "127.0.0.1:0"}[k] }, &out, &errb)
+	if code != 1 || !strings.Contains(errb.String(), secret.KeyID(keys[0])) || !strings.Contains(errb.String(), "no encryption key") {
+		t.Errorf("start without the key: %d %q", code, errb.String())
+	}
+	if _, err := os.Stat(filepath.Join(dir, "encryption.key")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a stray key file was written (%v)", err)
+	}
+}
+
+// pgSchemaURL returns LATCHKEY_TEST_DATABASE_URL pointed at a fresh schema,
+// dropped after the test. CI sets the variable, so these tests always run there.
+func pgSchemaURL(t testing.TB) string {
+	t.Helper()
+	base := os.Getenv("LATCHKEY_TEST_DATABASE_URL")
+	if base == "" {
+		t.Skip("LATCHKEY_TEST_DATABASE_URL is not set (CI sets it)")
+	}
+	ctx := context.Background()
+	admin, err := pgx.Connect(ctx, base)
+	if err != nil {
+		t.Fatalf("PostgreSQL at %s: %v", base, err)
+	}
+	k, _ := secret.RandomToken("")
+	schema := "lk_cli_test_" + k[:12]
+	if _, err := admin.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		admin.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
+		admin.Close(context.Background())
+	})
+	u, _ := url.Parse(base)
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String()
 }

@@ -38,6 +38,27 @@ func ReadKeyFile(path string) ([][]byte, error) {
 	return keys, nil
 }
 
+// SealedWith returns the id of a key the database already holds data sealed
+// with, or "" for a database that holds nothing sealed yet.
+func SealedWith(ctx context.Context, st *store.Store) (string, error) {
+	ids, err := st.CredentialKeyIDs(ctx)
+	if err != nil {
+		return "", err
+	}
+	if len(ids) > 0 {
+		return ids[0], nil
+	}
+	canary, err := st.GetSetting(ctx, canaryKey)
+	if errors.Is(err, domain.ErrNotFound) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	id, _ := secret.CiphertextKeyID(canary)
+	return id, nil
+}
+
 // Check refuses a ring that cannot open what the database holds, naming the
 // key the data needs. On a database that holds nothing sealed yet it seals the
 // canary with the ring's primary key.
