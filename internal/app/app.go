@@ -298,6 +298,12 @@ func (a *App) Serve(ctx context.Context, ready func(addr string)) error {
 	if err != nil {
 		return fmt.Errorf("LATCHKEY_ADDR %s: %w", a.cfg.Addr, err)
 	}
+	return a.ServeListener(ctx, ln, ready)
+}
+
+// ServeListener is Serve on a listener the caller opened (before New, so that
+// a busy port stops the start before anything is created); it closes ln.
+func (a *App) ServeListener(ctx context.Context, ln net.Listener, ready func(addr string)) error {
 	srv := &http.Server{
 		Handler:           a.handler,
 		ReadHeaderTimeout: 10 * time.Second,
