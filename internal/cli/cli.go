@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os/signal"
 	"runtime"
 	"syscall"
@@ -83,6 +84,13 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	log := app.NewLogger(cfg, stderr)
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	// Listen first: a busy port stops the start before anything is created.
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		fmt.Fprintf(stderr, "latchkey: cannot listen on LATCHKEY_ADDR %s: %v\n", cfg.Addr, errors.Unwrap(err))
+		return 1
+	}
+	defer ln.Close()
 	a, err := app.New(ctx, cfg, log, app.Deps{})
 	if err != nil {
 		fmt.Fprintf(stderr, "latchkey: cannot start: %v\n", err)
@@ -102,7 +110,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 
 `, app.DefaultEnvironment, k, k, cfg.PublicURL, cfg.PublicURL)
 	}
-	err = a.Serve(ctx, func(addr string) {
+	err = a.ServeListener(ctx, ln, func(addr string) {
 		log.Info("latchkey ready", "addr", addr, "public_url", cfg.PublicURL, "data_dir", cfg.DataDir, "version", app.Version,
 			"startup", time.Since(start).Round(time.Microsecond).String())
 	})

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -188,7 +189,10 @@ func startServe(t *testing.T, env map[string]string) served {
 	pr, pw := io.Pipe()
 	out := &bytes.Buffer{}
 	done := make(chan int, 1)
-	go func() { done <- Main(ctx, []string{"serve"}, func(k string) string { return env[k] }, out, pw); pw.Close() }()
+	go func() {
+		done <- Main(ctx, []string{"serve"}, func(k string) string { return env[k] }, out, pw)
+		pw.Close()
+	}()
 	sc := bufio.NewScanner(pr)
 	var addr string
 	var logs []string
@@ -239,7 +243,9 @@ func TestStartWithoutTheKeyLeavesNoKeyFile(t *testing.T) {
 	}
 	os.Rename(filepath.Join(dir, "encryption.key"), filepath.Join(dir, "moved.key"))
 	var out, errb bytes.Buffer
-	code := Main(context.Background(), []string{"serve"}, func(k string) string { return map[string]string{"LATCHKEY_DATA_DIR": dir, "LATCHKEY_ADDR": "127.0.0.1:0"}[k] }, &out, &errb)
+	code := Main(context.Background(), []string{"serve"}, func(k string) string {
+		return map[string]string{"LATCHKEY_DATA_DIR": dir, "LATCHKEY_ADDR": "127.0.0.1:0"}[k]
+	}, &out, &errb)
 	if code != 1 || !strings.Contains(errb.String(), secret.KeyID(keys[0])) || !strings.Contains(errb.String(), "no encryption key") {
 		t.Errorf("start without the key: %d %q", code, errb.String())
 	}
@@ -275,4 +281,23 @@ func pgSchemaURL(t testing.TB) string {
 	q.Set("search_path", schema)
 	u.RawQuery = q.Encode()
 	return u.String()
+}
+
+// A busy port stops serve before it creates the data dir, the database or a key.
+func TestServeOnABusyPortCreatesNothing(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	dataDir := filepath.Join(t.TempDir(), "latchkey-data")
+	env := map[string]string{"LATCHKEY_DATA_DIR": dataDir, "LATCHKEY_ADDR": busy.Addr().String()}
+	var out, errb bytes.Buffer
+	code := Main(context.Background(), []string{"serve"}, func(k string) string { return env[k] }, &out, &errb)
+	if code != 1 || !strings.Contains(errb.String(), "cannot listen on LATCHKEY_ADDR "+busy.Addr().String()) {
+		t.Errorf("busy port: %d %q", code, errb.String())
+	}
+	if _, err := os.Stat(dataDir); !errors.Is(err, os.ErrNotExist) || out.Len() > 0 {
+		t.Errorf("serve created %s (%v) or printed a key: %q", dataDir, err, out.String())
+	}
 }
