@@ -198,17 +198,11 @@ func OpenStore(ctx context.Context, cfg *config.Config) (*store.Store, error) {
 }
 
 func loadKeys(ctx context.Context, cfg *config.Config, st *store.Store, log *slog.Logger) (*secret.KeyRing, error) {
-	if len(cfg.EncryptionKeys) > 0 {
-		return secret.NewKeyRing(cfg.EncryptionKeys...)
+	ring, err := keyrotation.Ring(cfg.EncryptionKeys, cfg.KeyFile())
+	if !errors.Is(err, os.ErrNotExist) {
+		return ring, err
 	}
 	file := cfg.KeyFile()
-	keys, err := keyrotation.ReadKeyFile(file)
-	if err == nil {
-		return secret.NewKeyRing(keys...)
-	}
-	if !errors.Is(err, os.ErrNotExist) {
-		return nil, err
-	}
 	// No key anywhere. Generate one only for a database that holds nothing
 	// sealed: otherwise the key was lost or misplaced, and a new file would
 	// only be in the way.

@@ -38,6 +38,21 @@ func ReadKeyFile(path string) ([][]byte, error) {
 	return keys, nil
 }
 
+// Ring is the configured key ring: LATCHKEY_ENCRYPTION_KEY's keys when set,
+// else the key file's. With neither, the error wraps os.ErrNotExist.
+func Ring(configured [][]byte, keyFile string) (*secret.KeyRing, error) {
+	keys := configured
+	if len(keys) == 0 {
+		var err error
+		if keys, err = ReadKeyFile(keyFile); errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("no encryption key: LATCHKEY_ENCRYPTION_KEY is not set and there is no key file (%w: %s)", os.ErrNotExist, keyFile)
+		} else if err != nil {
+			return nil, err
+		}
+	}
+	return secret.NewKeyRing(keys...)
+}
+
 // SealedWith returns the id of a key the database already holds data sealed
 // with, or "" for a database that holds nothing sealed yet.
 func SealedWith(ctx context.Context, st *store.Store) (string, error) {
