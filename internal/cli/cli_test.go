@@ -45,45 +45,23 @@ func TestServeRefusesBadConfigNamingTheVariable(t *testing.T) {
 // serve starts on an empty directory, prints the generated secret key once,
 // answers, and shuts down cleanly when its context ends (as on SIGTERM).
 func TestServeStartsAndStops(t *testing.T) {
-	dir := t.TempDir()
-	env := map[string]string{"LATCHKEY_DATA_DIR": dir, "LATCHKEY_ADDR": "127.0.0.1:0", "LATCHKEY_LOG_FORMAT": "json"}
-	run := func() (string, string) {
-		ctx, cancel := context.WithCancel(context.Background())
-		pr, pw := io.Pipe()
-		var out bytes.Buffer
-		done := make(chan int)
-		go func() { done <- Main(ctx, []string{"serve"}, func(k string) string { return env[k] }, &out, pw) }()
-		sc := bufio.NewScanner(pr)
-		var addr string
-		for sc.Scan() {
-			var line struct {
-				Msg  string `json:"msg"`
-				Addr string `json:"addr"`
-			}
-			if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "latchkey ready" {
-				addr = line.Addr
-				break
-			}
-		}
-		go io.Copy(io.Discard, pr)
-		res, err := http.Get("http://" + addr + "/health")
+	env := map[string]string{"LATCHKEY_DATA_DIR": t.TempDir()}
+	run := func() string {
+		s := startServe(t, env)
+		res, err := http.Get("http://" + s.addr + "/health")
 		if err != nil || res.StatusCode != 200 {
 			t.Fatalf("health: %v %v", res, err)
 		}
 		res.Body.Close()
-		cancel()
-		if code := <-done; code != 0 {
+		if code := s.stop(); code != 0 {
 			t.Errorf("exit code %d", code)
 		}
-		pw.Close()
-		return out.String(), addr
+		return s.stdout.String()
 	}
-	first, _ := run()
-	if !strings.Contains(first, "sk_dev_") || !strings.Contains(first, "shown only this once") {
+	if first := run(); !strings.Contains(first, "sk_dev_") || !strings.Contains(first, "shown only this once") {
 		t.Errorf("first start did not print the key: %q", first)
 	}
-	second, _ := run()
-	if strings.Contains(second, "sk_dev_") {
+	if second := run(); strings.Contains(second, "sk_dev_") {
 		t.Error("the key was printed again on restart")
 	}
 }
