@@ -167,14 +167,9 @@ func backup(ctx context.Context, args []string, getenv func(string) string, stdo
 		fmt.Fprintf(stderr, "latchkey backup: %s already exists; give a new file name (backup never overwrites)\n", file)
 		return 1
 	}
-	cfg := loadConfig(getenv, stderr)
-	if cfg == nil {
-		return 2
-	}
-	st, err := openExisting(ctx, cfg)
-	if err != nil {
-		fmt.Fprintf(stderr, "latchkey: %v\n", err)
-		return 1
+	_, st, code := openServed(ctx, getenv, stderr)
+	if st == nil {
+		return code
 	}
 	defer st.Close()
 	if err := st.Backup(ctx, file); err != nil {
@@ -189,6 +184,21 @@ func backup(ctx context.Context, args []string, getenv func(string) string, stdo
 func errNoDatabase(where string) error {
 	return fmt.Errorf("there is no latchkey database at %s yet. Run latchkey serve first: it creates the database and the %s environment, "+
 		"and prints its secret key once", where, app.DefaultEnvironment)
+}
+
+// openServed loads the configuration and opens the database serve made (see
+// openExisting); on failure it reports and returns nil with the exit code.
+func openServed(ctx context.Context, getenv func(string) string, stderr io.Writer) (*config.Config, *store.Store, int) {
+	cfg := loadConfig(getenv, stderr)
+	if cfg == nil {
+		return nil, nil, 2
+	}
+	st, err := openExisting(ctx, cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "latchkey: %v\n", err)
+		return nil, nil, 1
+	}
+	return cfg, st, 0
 }
 
 // openExisting opens the database serve uses, for commands that work on what

@@ -30,14 +30,9 @@ func keys(ctx context.Context, args []string, getenv func(string) string, stdout
 		fmt.Fprint(stderr, keysUsage)
 		return 2
 	}
-	cfg := loadConfig(getenv, stderr)
-	if cfg == nil {
-		return 2
-	}
-	st, err := openExisting(ctx, cfg)
-	if err != nil {
-		fmt.Fprintf(stderr, "latchkey: %v\n", err)
-		return 1
+	cfg, st, code := openServed(ctx, getenv, stderr)
+	if st == nil {
+		return code
 	}
 	defer st.Close()
 	if args[0] == "status" {
