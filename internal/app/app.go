@@ -11,7 +11,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/latchkeyhq/latchkey/internal/clock"
@@ -22,6 +21,7 @@ import (
 	"github.com/latchkeyhq/latchkey/internal/domain"
 	"github.com/latchkeyhq/latchkey/internal/httpapi"
 	"github.com/latchkeyhq/latchkey/internal/integrations"
+	"github.com/latchkeyhq/latchkey/internal/keyrotation"
 	"github.com/latchkeyhq/latchkey/internal/lifecycle"
 	"github.com/latchkeyhq/latchkey/internal/metrics"
 	"github.com/latchkeyhq/latchkey/internal/oplog"
@@ -92,10 +92,7 @@ func NewLogger(cfg *config.Config, w io.Writer) *slog.Logger {
 // New opens the database, migrates it, checks the encryption keys against the
 // data, loads the catalogue and builds the HTTP handler.
 func New(ctx context.Context, cfg *config.Config, log *slog.Logger, deps Deps) (a *App, err error) {
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("create data dir %s: %w", cfg.DataDir, err)
-	}
-	st, err := OpenStore(ctx, cfg)
+	st, err := OpenStore(ctx, cfg) // creates the SQLite file's directory; nothing else needs the data dir but a generated key
 	if err != nil {
 		return nil, err
 	}
@@ -113,11 +110,11 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, deps Deps) (
 	} else if n > 0 {
 		log.Info("database migrated", "applied", n, "dialect", st.Dialect())
 	}
-	ring, err := loadKeys(cfg, log)
+	ring, err := loadKeys(ctx, cfg, st, log)
 	if err != nil {
 		return nil, err
 	}
-	if err := checkKeys(ctx, st, ring); err != nil {
+	if err := keyrotation.Check(ctx, st, ring); err != nil {
 		return nil, err
 	}
 	var extra [][]byte
@@ -209,70 +206,33 @@ func OpenStore(ctx context.Context, cfg *config.Config) (*store.Store, error) {
 		ConnectTimeout: cfg.DatabaseConnectTimeout, StatementTimeout: cfg.DatabaseStatementTimeout})
 }
 
-func loadKeys(cfg *config.Config, log *slog.Logger) (*secret.KeyRing, error) {
-	if len(cfg.EncryptionKeys) > 0 {
-		return secret.NewKeyRing(cfg.EncryptionKeys...)
+func loadKeys(ctx context.Context, cfg *config.Config, st *store.Store, log *slog.Logger) (*secret.KeyRing, error) {
+	ring, err := keyrotation.Ring(cfg.EncryptionKeys, cfg.KeyFile())
+	if !errors.Is(err, os.ErrNotExist) {
+		return ring, err
 	}
 	file := cfg.KeyFile()
-	b, err := os.ReadFile(file)
-	switch {
-	case err == nil:
-		keys, err := secret.ParseKeys(strings.TrimSpace(string(b)))
-		if err != nil {
-			return nil, fmt.Errorf("encryption key file %s: %w", file, err)
-		}
-		return secret.NewKeyRing(keys...)
-	case errors.Is(err, os.ErrNotExist):
-		k, err := secret.GenerateKey()
-		if err != nil {
-			return nil, err
-		}
-		if err := os.WriteFile(file, []byte(secret.EncodeKey(k)+"\n"), 0o600); err != nil {
-			return nil, fmt.Errorf("write encryption key file: %w", err)
-		}
-		log.Info("generated an encryption key; back it up, the data cannot be read without it", "file", file, "key_id", secret.KeyID(k))
-		return secret.NewKeyRing(k)
-	default:
-		return nil, fmt.Errorf("encryption key file %s: %w", file, err)
+	// No key anywhere. Generate one only for a database that holds nothing
+	// sealed: otherwise the key was lost or misplaced, and a new file would
+	// only be in the way.
+	if id, err := keyrotation.SealedWith(ctx, st); err != nil {
+		return nil, err
+	} else if id != "" {
+		return nil, fmt.Errorf("no encryption key: LATCHKEY_ENCRYPTION_KEY is not set and %s does not exist, but this database holds data encrypted with key id %s. "+
+			"Start latchkey with that key (LATCHKEY_ENCRYPTION_KEY, or put the key file back)", file, id)
 	}
-}
-
-const canaryKey = "encryption_canary"
-
-// checkKeys refuses to start when the configured keys cannot open what the
-// database holds, so a wrong key fails now, not later with garbage.
-func checkKeys(ctx context.Context, st *store.Store, ring *secret.KeyRing) error {
-	wrongKey := func(id string) error {
-		return fmt.Errorf("the encryption key does not match this database: its data was encrypted with key id %s, but the configured key ids are %s. "+
-			"Start latchkey with the key the data was written with (LATCHKEY_ENCRYPTION_KEY, or encryption.key in the data dir); "+
-			"to rotate, list the new key first and the old one after it",
-			id, strings.Join(ring.KeyIDs(), ", "))
-	}
-	ids, err := st.CredentialKeyIDs(ctx)
+	k, err := secret.GenerateKey()
 	if err != nil {
-		return err
+		return nil, err
 	}
-	for _, id := range ids {
-		if !ring.Has(id) {
-			return wrongKey(id)
-		}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data dir %s: %w", cfg.DataDir, err)
 	}
-	canary, err := st.GetSetting(ctx, canaryKey)
-	if errors.Is(err, domain.ErrNotFound) {
-		sealed, err := ring.Encrypt([]byte("latchkey"), []byte("settings/"+canaryKey))
-		if err != nil {
-			return err
-		}
-		return st.SetSetting(ctx, canaryKey, sealed)
+	if err := os.WriteFile(file, []byte(secret.EncodeKey(k)+"\n"), 0o600); err != nil {
+		return nil, fmt.Errorf("write encryption key file: %w", err)
 	}
-	if err != nil {
-		return err
-	}
-	if _, err := ring.Decrypt(canary, []byte("settings/"+canaryKey)); err != nil {
-		id, _ := secret.CiphertextKeyID(canary)
-		return wrongKey(id)
-	}
-	return nil
+	log.Info("generated an encryption key; back it up, the data cannot be read without it", "file", file, "key_id", secret.KeyID(k))
+	return secret.NewKeyRing(k)
 }
 
 func (a *App) ensureDefaultEnvironment(ctx context.Context) error {
@@ -282,12 +242,18 @@ func (a *App) ensureDefaultEnvironment(ctx context.Context) error {
 		// The operator chose the key: create dev with it, or move dev to it.
 		env, _, err = a.store.EnsureEnvironment(ctx, DefaultEnvironment, secret.HashToken(a.cfg.SecretKey.Reveal()))
 	} else {
-		// Generate a key only when dev does not exist yet; it is shown once.
-		env, _, err = a.store.EnsureEnvironmentIfMissing(ctx, DefaultEnvironment, func() (string, error) {
+		// Generate a key only when dev does not exist yet; it is shown once, by
+		// the instance whose key was stored.
+		var generated string
+		var created bool
+		env, created, err = a.store.EnsureEnvironmentIfMissing(ctx, DefaultEnvironment, func() (string, error) {
 			k, err := secret.RandomToken("sk_" + DefaultEnvironment + "_")
-			a.GeneratedSecretKey = k
+			generated = k
 			return secret.HashToken(k), err
 		})
+		if created {
+			a.GeneratedSecretKey = generated
+		}
 	}
 	if err != nil {
 		return err
@@ -324,6 +290,12 @@ func (a *App) Serve(ctx context.Context, ready func(addr string)) error {
 	if err != nil {
 		return fmt.Errorf("LATCHKEY_ADDR %s: %w", a.cfg.Addr, err)
 	}
+	return a.ServeListener(ctx, ln, ready)
+}
+
+// ServeListener is Serve on a listener the caller opened (before New, so that
+// a busy port stops the start before anything is created); it closes ln.
+func (a *App) ServeListener(ctx context.Context, ln net.Listener, ready func(addr string)) error {
 	srv := &http.Server{
 		Handler:           a.handler,
 		ReadHeaderTimeout: 10 * time.Second,

@@ -3,10 +3,14 @@ package cli
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os/signal"
 	"runtime"
+	"strings"
 	"syscall"
 	"time"
 
@@ -14,67 +18,159 @@ import (
 	"github.com/latchkeyhq/latchkey/internal/config"
 )
 
-const usage = `latchkey links your users' third-party accounts (first: Atlassian service
+// command is one subcommand: its line in the general help, its own help, and
+// what it runs.
+type command struct {
+	name, synopsis string
+	usage          func() string
+	run            func(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int
+}
+
+func commands() []command {
+	text := func(s string) func() string { return func() string { return s } }
+	return []command{
+		{"serve", "run the server (embedded SQLite; keys generated on first start)", config.Usage, serve},
+		{"demo", "the whole connect flow in a browser, or the README's curl walkthrough, against a simulated Atlassian", text(demoUsage), demo},
+		{"env", "show|set-webhook|rotate-signing-key: an environment's webhook settings", text(envUsage), env},
+		{"migrate", "up|status: apply or list database migrations", text(migrateUsage), migrate},
+		{"copy", "--from URL --to URL: copy everything between databases (e.g. SQLite to PostgreSQL)", text(copyUsage), copyCmd},
+		{"backup", "FILE: a consistent copy of the SQLite database, taken while serving", text(backupUsage), backup},
+		{"keys", "rotate|status: re-encrypt every credential with a new key", text(keysUsage), keys},
+		{"version", "print the version", text("Usage: latchkey version\n"), version},
+	}
+}
+
+func usage() string {
+	var b strings.Builder
+	b.WriteString(`latchkey links your users' third-party accounts (first: Atlassian service
 accounts with API tokens), keeps the credentials encrypted and healthy, and
 speaks Nango's public HTTP API.
 
-Usage:
-  latchkey serve [flags]      run the server (embedded SQLite; keys generated on first start)
-  latchkey demo [--addr A]    try the whole connect flow in a browser, against a simulated Atlassian
-  latchkey env show|set-webhook|rotate-signing-key   an environment's webhook settings
-  latchkey migrate up|status  apply or list database migrations
-  latchkey copy --from URL --to URL   copy everything between databases (e.g. SQLite to PostgreSQL)
-  latchkey backup FILE        consistent copy of the SQLite database, while serving
-  latchkey keys rotate|status re-encrypt every credential with a new key
-  latchkey version            print the version
-  latchkey help               this text
+Usage: latchkey COMMAND [arguments]
+
+`)
+	for _, c := range commands() {
+		fmt.Fprintf(&b, "  %-8s %s\n", c.name, c.synopsis)
+	}
+	b.WriteString(`  help     this text; "latchkey help COMMAND" (or COMMAND --help) for one command
 
 Every setting is an environment variable (LATCHKEY_*) or a flag of serve;
-run "latchkey serve -h" to list them.
-`
+"latchkey serve --help" lists them. Only serve creates the database and the dev
+environment (and prints dev's secret key once): run it first.
+`)
+	return b.String()
+}
+
+func lookup(name string) (command, bool) {
+	for _, c := range commands() {
+		if c.name == name {
+			return c, true
+		}
+	}
+	return command{}, false
+}
 
 // Main runs the CLI and returns the process exit code.
 func Main(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
+		fmt.Fprint(stderr, usage())
 		return 2
 	}
 	switch args[0] {
-	case "serve":
-		return serve(ctx, args[1:], getenv, stdout, stderr)
-	case "demo":
-		return demo(ctx, args[1:], stdout, stderr)
-	case "env":
-		return env(ctx, args[1:], getenv, stdout, stderr)
-	case "migrate":
-		return migrate(ctx, args[1:], getenv, stdout, stderr)
-	case "copy":
-		return copyCmd(ctx, args[1:], stdout, stderr)
-	case "keys":
-		return keys(ctx, args[1:], getenv, stdout, stderr)
-	case "backup":
-		return backup(ctx, args[1:], getenv, stdout, stderr)
-	case "version", "--version", "-v":
-		fmt.Fprintf(stdout, "latchkey %s (%s, %s/%s)\n", app.Version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	case "help", "-h", "-help", "--help":
+		if len(args) == 1 {
+			fmt.Fprint(stdout, usage())
+			return 0
+		}
+		c, ok := lookup(args[1])
+		if !ok {
+			fmt.Fprintf(stderr, "latchkey help: unknown command %q\n\n%s", args[1], usage())
+			return 2
+		}
+		fmt.Fprint(stdout, c.usage())
 		return 0
-	case "help", "-h", "--help":
-		fmt.Fprint(stdout, usage)
+	case "--version", "-v":
+		args[0] = "version"
+	}
+	c, ok := lookup(args[0])
+	if !ok {
+		fmt.Fprintf(stderr, "latchkey: unknown command %q\n\n%s", args[0], usage())
+		return 2
+	}
+	if wantsHelp(args[1:]) {
+		fmt.Fprint(stdout, c.usage())
 		return 0
 	}
-	fmt.Fprintf(stderr, "latchkey: unknown command %q\n\n%s", args[0], usage)
-	return 2
+	return c.run(ctx, args[1:], getenv, stdout, stderr)
+}
+
+// wantsHelp reports whether args ask for help before any "--".
+func wantsHelp(args []string) bool {
+	for _, a := range args {
+		switch a {
+		case "--":
+			return false
+		case "-h", "-help", "--help":
+			return true
+		}
+	}
+	return false
+}
+
+func version(_ context.Context, args []string, _ func(string) string, stdout, stderr io.Writer) int {
+	if len(args) > 0 {
+		fmt.Fprintf(stderr, "latchkey version: unexpected argument %q\n", args[0])
+		return 2
+	}
+	fmt.Fprintf(stdout, "latchkey %s (%s, %s/%s)\n", app.Version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	return 0
+}
+
+// parseFlags parses a command's flags; on a mistake it says what it was and
+// the exit code is 2.
+func parseFlags(fs *flag.FlagSet, args []string, stderr io.Writer) bool {
+	fs.SetOutput(io.Discard)
+	if err := fs.Parse(args); err != nil {
+		fmt.Fprintf(stderr, "latchkey %s: %v (see latchkey help %s)\n", fs.Name(), err, strings.Fields(fs.Name())[0])
+		return false
+	}
+	return true
+}
+
+// loadConfig reads the LATCHKEY_* settings, as serve does; on failure it
+// reports and returns nil.
+func loadConfig(getenv func(string) string, stderr io.Writer) *config.Config {
+	cfg, err := config.Load(getenv, nil, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "latchkey: configuration:\n%v\n", indent(err))
+		return nil
+	}
+	return cfg
 }
 
 func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	start := time.Now()
 	cfg, err := config.Load(getenv, args, stderr)
-	if err != nil {
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		fmt.Fprint(stdout, config.Usage())
+		return 0
+	case errors.Is(err, config.ErrUsage):
+		return 2 // Load has said what was wrong
+	case err != nil:
 		fmt.Fprintf(stderr, "latchkey: configuration:\n%v\n", indent(err))
 		return 2
 	}
 	log := app.NewLogger(cfg, stderr)
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	// Listen first: a busy port stops the start before anything is created.
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		fmt.Fprintf(stderr, "latchkey: cannot listen on LATCHKEY_ADDR %s: %v\n", cfg.Addr, errors.Unwrap(err))
+		return 1
+	}
+	defer ln.Close()
 	a, err := app.New(ctx, cfg, log, app.Deps{})
 	if err != nil {
 		fmt.Fprintf(stderr, "latchkey: cannot start: %v\n", err)
@@ -94,7 +190,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 
 `, app.DefaultEnvironment, k, k, cfg.PublicURL, cfg.PublicURL)
 	}
-	err = a.Serve(ctx, func(addr string) {
+	err = a.ServeListener(ctx, ln, func(addr string) {
 		log.Info("latchkey ready", "addr", addr, "public_url", cfg.PublicURL, "data_dir", cfg.DataDir, "version", app.Version,
 			"startup", time.Since(start).Round(time.Microsecond).String())
 	})

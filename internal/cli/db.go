@@ -2,9 +2,12 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"net/url"
+	"os"
 	"strings"
 	"time"
 
@@ -22,12 +25,24 @@ The database is LATCHKEY_DATABASE_URL (or SQLite in LATCHKEY_DATA_DIR), as for s
 
 func migrate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	if len(args) != 1 || (args[0] != "up" && args[0] != "status") {
+		if len(args) > 0 && args[0] != "up" && args[0] != "status" {
+			fmt.Fprintf(stderr, "latchkey migrate: unknown subcommand %q\n\n", args[0])
+		}
 		fmt.Fprint(stderr, migrateUsage)
 		return 2
 	}
-	st, code := openConfiguredStore(ctx, getenv, stderr)
-	if st == nil {
-		return code
+	cfg := loadConfig(getenv, stderr)
+	if cfg == nil {
+		return 2
+	}
+	if path := cfg.SQLitePath(); args[0] == "status" && path != "" && !exists(path) {
+		fmt.Fprintf(stdout, "no database at %s yet: every migration is pending (latchkey migrate up or latchkey serve creates it)\n", path)
+		return 3
+	}
+	st, err := app.OpenStore(ctx, cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "latchkey: %v\n", err)
+		return 1
 	}
 	defer st.Close()
 	if args[0] == "up" {
@@ -68,15 +83,14 @@ into the target, migrating it first. Rows already there are left alone, so it ca
 run again after an interruption.
 `
 
-func copyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+func copyCmd(ctx context.Context, args []string, _ func(string) string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("copy", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	from := fs.String("from", "", "source database URL")
 	to := fs.String("to", "", "target database URL")
-	if err := fs.Parse(args); err != nil {
+	if !parseFlags(fs, args, stderr) {
 		return 2
 	}
-	if *from == "" || *to == "" || *from == *to {
+	if *from == "" || *to == "" || *from == *to || fs.NArg() > 0 {
 		fmt.Fprint(stderr, copyUsage)
 		return 2
 	}
@@ -86,6 +100,10 @@ func copyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return nil, fmt.Errorf("%q: want sqlite:///path or postgres://…", url)
 		}
 		return app.OpenStore(ctx, cfg)
+	}
+	if u, err := url.Parse(*from); err == nil && u.Scheme == "sqlite" && !exists(u.Path) {
+		fmt.Fprintf(stderr, "latchkey: source: there is no database at %s\n", u.Path)
+		return 1
 	}
 	src, err := open(*from)
 	if err != nil {
@@ -126,36 +144,94 @@ func copyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
+const backupUsage = `Usage:
+  latchkey backup FILE
+
+Writes a consistent copy of the SQLite database (LATCHKEY_DATA_DIR or a sqlite://
+LATCHKEY_DATABASE_URL) to FILE, which must not exist yet; latchkey may be serving
+meanwhile. Keep the encryption key with the copy: the credentials cannot be read
+without it. PostgreSQL is backed up with pg_dump.
+`
+
 func backup(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
-	if len(args) != 1 {
-		fmt.Fprint(stderr, "Usage: latchkey backup /path/to/backup.db   (SQLite: a consistent copy, taken while serving)\n")
+	fs := flag.NewFlagSet("backup", flag.ContinueOnError)
+	if !parseFlags(fs, args, stderr) {
 		return 2
 	}
-	st, code := openConfiguredStore(ctx, getenv, stderr)
+	if fs.NArg() != 1 {
+		fmt.Fprint(stderr, backupUsage)
+		return 2
+	}
+	file := fs.Arg(0)
+	if exists(file) {
+		fmt.Fprintf(stderr, "latchkey backup: %s already exists; give a new file name (backup never overwrites)\n", file)
+		return 1
+	}
+	_, st, code := openServed(ctx, getenv, stderr)
 	if st == nil {
 		return code
 	}
 	defer st.Close()
-	if err := st.Backup(ctx, args[0]); err != nil {
+	if err := st.Backup(ctx, file); err != nil {
 		fmt.Fprintf(stderr, "latchkey: %v\n", err)
 		return 1
 	}
-	fmt.Fprintf(stdout, "backup written to %s (keep the encryption key with it: the credentials cannot be read without it)\n", args[0])
+	fmt.Fprintf(stdout, "backup written to %s (keep the encryption key with it: the credentials cannot be read without it)\n", file)
 	return 0
 }
 
-// openConfiguredStore opens the database the LATCHKEY_* settings name; on
-// failure it reports and returns nil with the exit code.
-func openConfiguredStore(ctx context.Context, getenv func(string) string, stderr io.Writer) (*store.Store, int) {
-	cfg, err := config.Load(getenv, nil, stderr)
+// errNoDatabase says there is nothing to work on yet, and what creates it.
+func errNoDatabase(where string) error {
+	return fmt.Errorf("there is no latchkey database at %s yet. Run latchkey serve first: it creates the database and the %s environment, "+
+		"and prints its secret key once", where, app.DefaultEnvironment)
+}
+
+// openServed loads the configuration and opens the database serve made (see
+// openExisting); on failure it reports and returns nil with the exit code.
+func openServed(ctx context.Context, getenv func(string) string, stderr io.Writer) (*config.Config, *store.Store, int) {
+	cfg := loadConfig(getenv, stderr)
+	if cfg == nil {
+		return nil, nil, 2
+	}
+	st, err := openExisting(ctx, cfg)
 	if err != nil {
-		fmt.Fprintf(stderr, "latchkey: configuration:\n%v\n", indent(err))
-		return nil, 2
+		fmt.Fprintf(stderr, "latchkey: %v\n", err)
+		return nil, nil, 1
+	}
+	return cfg, st, 0
+}
+
+// openExisting opens the database serve uses, for commands that work on what
+// serve made: it creates nothing (no file, no dev environment), and refuses a
+// database that is missing, empty, or behind this latchkey's migrations.
+func openExisting(ctx context.Context, cfg *config.Config) (*store.Store, error) {
+	where := "LATCHKEY_DATABASE_URL"
+	if path := cfg.SQLitePath(); path != "" {
+		if where = path; !exists(path) {
+			return nil, errNoDatabase(where)
+		}
 	}
 	st, err := app.OpenStore(ctx, cfg)
 	if err != nil {
-		fmt.Fprintf(stderr, "latchkey: %v\n", err)
-		return nil, 1
+		return nil, err
 	}
-	return st, 0
+	all, applied, err := st.MigrationStatus(ctx)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	if len(applied) == 0 {
+		st.Close()
+		return nil, errNoDatabase(where)
+	}
+	if pending := len(all) - len(applied); pending > 0 {
+		st.Close()
+		return nil, fmt.Errorf("the database at %s is %d migration(s) behind this latchkey: run latchkey migrate up first", where, pending)
+	}
+	return st, nil
+}
+
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return !errors.Is(err, os.ErrNotExist)
 }

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -19,30 +20,94 @@ import (
 	"github.com/latchkeyhq/latchkey/internal/secret"
 )
 
+const demoUsage = `Usage:
+  latchkey demo [--addr 127.0.0.1:3003] [--sim-addr 127.0.0.1:9999] [--keep]
+  latchkey demo --sim-only [--sim-addr 127.0.0.1:9999]
+
+Runs latchkey on a temporary data dir next to a simulated Atlassian, creates an
+integration and a connect session, and prints the secret key, the connect link
+and the simulated service account's Cloud ID, email and API token. Open the link
+in a browser, or follow the README's curl walkthrough. Runs until stopped (Ctrl-C,
+SIGTERM); the data is deleted then, unless --keep.
+
+With --sim-only it runs only the simulated Atlassian, for a latchkey serve of
+your own started with
+  LATCHKEY_UPSTREAM_REWRITE=https://api.atlassian.com=http://127.0.0.1:9999,https://*.atlassian.net=http://127.0.0.1:9999
+
+The demo reads no LATCHKEY_* variable.
+
+Flags:
+  --addr HOST:PORT      where latchkey listens (default 127.0.0.1:3003)
+  --sim-addr HOST:PORT  where the simulated Atlassian listens (default 127.0.0.1:9999)
+  --sim-only            run only the simulated Atlassian
+  --keep                keep the temporary data dir on exit
+`
+
 // demo runs latchkey on a temporary data dir beside a simulated Atlassian, so a
-// newcomer can go through the whole connect flow in a browser without an
-// Atlassian account.
-func demo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+// newcomer can go through the whole connect flow, in a browser or with curl,
+// without an Atlassian account.
+func demo(ctx context.Context, args []string, _ func(string) string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	addr := fs.String("addr", "127.0.0.1:3003", "listen address")
-	keep := fs.Bool("keep", false, "keep the temporary data dir on exit")
-	if err := fs.Parse(args); err != nil {
+	addr := fs.String("addr", "127.0.0.1:3003", "")
+	simAddr := fs.String("sim-addr", "127.0.0.1:9999", "")
+	simOnly := fs.Bool("sim-only", false, "")
+	keep := fs.Bool("keep", false, "")
+	if !parseFlags(fs, args, stderr) {
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "latchkey demo: unexpected argument %q\n", fs.Arg(0))
 		return 2
 	}
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	listen := func(flagName, addr string) net.Listener {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			var detail error = err
+			var op *net.OpError
+			if errors.As(err, &op) {
+				detail = op.Err // "bind: address already in use", without repeating the address
+			}
+			fmt.Fprintf(stderr, "latchkey demo: cannot listen on %s (%s): %v; choose another address with %s\n", addr, flagName, detail, flagName)
+			return nil
+		}
+		return ln
+	}
 
-	sim := atlassiansim.New()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		fmt.Fprintf(stderr, "latchkey demo: %v\n", err)
+	simLn := listen("--sim-addr", *simAddr)
+	if simLn == nil {
 		return 1
 	}
-	simSrv := &http.Server{Handler: sim, ReadHeaderTimeout: 5 * time.Second}
-	go func() { _ = simSrv.Serve(ln) }()
+	simSrv := &http.Server{Handler: atlassiansim.New(), ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = simSrv.Serve(simLn) }()
 	defer simSrv.Close()
+	simURL := "http://" + simLn.Addr().String()
+	rewrite := "https://api.atlassian.com=" + simURL + ",https://*.atlassian.net=" + simURL
+	if *simOnly {
+		fmt.Fprintf(stdout, `
+  A simulated Atlassian is running at %s. Start latchkey against it with
 
+      LATCHKEY_UPSTREAM_REWRITE=%s latchkey serve
+
+  It knows one site and one service account:
+
+      Cloud ID               %s
+      Service Account Email  %s
+      API Token              %s
+
+  Ctrl-C stops it.
+
+`, simURL, rewrite, atlassiansim.DemoCloudID, atlassiansim.DemoEmail, atlassiansim.DemoToken)
+		<-ctx.Done()
+		return 0
+	}
+
+	ln := listen("--addr", *addr)
+	if ln == nil {
+		return 1
+	}
+	defer ln.Close()
 	dir, err := os.MkdirTemp("", "latchkey-demo-")
 	if err != nil {
 		fmt.Fprintf(stderr, "latchkey demo: %v\n", err)
@@ -51,28 +116,30 @@ func demo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if !*keep {
 		defer os.RemoveAll(dir)
 	}
-	key, _ := secret.RandomToken("sk_demo_")
-	simURL := "http://" + ln.Addr().String()
+	key, err := secret.RandomToken("sk_demo_")
+	if err != nil {
+		fmt.Fprintf(stderr, "latchkey demo: %v\n", err)
+		return 1
+	}
 	env := map[string]string{
-		"LATCHKEY_ADDR":             *addr,
+		"LATCHKEY_ADDR":             ln.Addr().String(), // the bound port, when --addr asked for any
 		"LATCHKEY_DATA_DIR":         dir,
 		"LATCHKEY_SECRET_KEY":       key,
-		"LATCHKEY_UPSTREAM_REWRITE": "https://api.atlassian.com=" + simURL + ",https://*.atlassian.net=" + simURL,
+		"LATCHKEY_UPSTREAM_REWRITE": rewrite,
 		"LATCHKEY_LOG_LEVEL":        "error",
 	}
 	cfg, err := config.Load(func(k string) string { return env[k] }, nil, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "latchkey demo: %v\n", err)
-		return 2
+		return 1
 	}
-	log := app.NewLogger(cfg, stderr)
-	a, err := app.New(ctx, cfg, log, app.Deps{})
+	a, err := app.New(ctx, cfg, app.NewLogger(cfg, stderr), app.Deps{})
 	if err != nil {
 		fmt.Fprintf(stderr, "latchkey demo: %v\n", err)
 		return 1
 	}
 	defer a.Close()
-	err = a.Serve(ctx, func(string) {
+	err = a.ServeListener(ctx, ln, func(string) {
 		c := client.New(cfg.PublicURL, key)
 		if _, err := c.CreateIntegration(ctx, client.CreateIntegrationRequest{Provider: "atlassian-service-account-api-token", UniqueKey: "atlassian"}); err != nil {
 			fmt.Fprintf(stderr, "latchkey demo: create integration: %v\n", err)
@@ -86,7 +153,11 @@ func demo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return
 		}
 		fmt.Fprintf(stdout, `
-  latchkey demo is running at %s, next to a simulated Atlassian.
+  latchkey demo is running at %s, next to a simulated Atlassian at %s.
+
+  The dev environment's secret key (for curl, the SDKs, the README's walkthrough):
+
+       %s
 
   1. Open the connect link (valid 30 minutes) in a browser:
 
@@ -104,9 +175,9 @@ func demo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
        curl -s -H "Authorization: Bearer %s" %s/connections
 
-  Data lives in %s and is deleted on exit. Ctrl-C stops the demo.
+  Data lives in %s%s. Ctrl-C stops the demo.
 
-`, cfg.PublicURL, s.ConnectLink, atlassiansim.DemoCloudID, atlassiansim.DemoEmail, atlassiansim.DemoToken, key, cfg.PublicURL, dir)
+`, cfg.PublicURL, simURL, key, s.ConnectLink, atlassiansim.DemoCloudID, atlassiansim.DemoEmail, atlassiansim.DemoToken, key, cfg.PublicURL, dir, map[bool]string{false: " and is deleted on exit", true: " (kept on exit)"}[*keep])
 	})
 	if err != nil {
 		fmt.Fprintf(stderr, "latchkey demo: %v\n", err)

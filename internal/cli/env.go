@@ -2,21 +2,27 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 
 	"github.com/latchkeyhq/latchkey/internal/app"
 	"github.com/latchkeyhq/latchkey/internal/config"
+	"github.com/latchkeyhq/latchkey/internal/domain"
+	"github.com/latchkeyhq/latchkey/internal/keyrotation"
+	"github.com/latchkeyhq/latchkey/internal/store"
 	"github.com/latchkeyhq/latchkey/internal/webhook"
 )
 
 const envUsage = `Usage:
-  latchkey env show [--env dev]                                  webhook URLs and signing key
-  latchkey env set-webhook [--env dev] [--url U] [--secondary-url U]   set ("" clears) the webhook URLs
-  latchkey env rotate-signing-key [--env dev]                    new webhook signing key
+  latchkey env show [--env dev]                          webhook URLs and signing key
+  latchkey env set-webhook [--env dev] --url U           set the primary webhook URL ("" clears it)
+  latchkey env set-webhook [--env dev] --secondary-url U set the secondary webhook URL ("" clears it)
+  latchkey env rotate-signing-key [--env dev]            a new webhook signing key
 
-These read the same LATCHKEY_* variables as serve (data dir, database, encryption key).
+These work on the database serve uses, with the same LATCHKEY_* variables (data
+dir, database, encryption key); serve creates the dev environment on first start.
 `
 
 // env manages an environment's webhook settings on the database directly.
@@ -25,50 +31,57 @@ func env(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprint(stderr, envUsage)
 		return 2
 	}
-	fs := flag.NewFlagSet("env "+args[0], flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	sub := args[0]
+	fs := flag.NewFlagSet("env "+sub, flag.ContinueOnError)
 	name := fs.String("env", app.DefaultEnvironment, "environment name")
-	primary := fs.String("url", "\x00", "primary webhook URL")
-	secondary := fs.String("secondary-url", "\x00", "secondary webhook URL")
-	if err := fs.Parse(args[1:]); err != nil {
+	var primary, secondary *string
+	switch sub {
+	case "show", "rotate-signing-key":
+	case "set-webhook":
+		primary = fs.String("url", "", "primary webhook URL")
+		secondary = fs.String("secondary-url", "", "secondary webhook URL")
+	default:
+		fmt.Fprintf(stderr, "latchkey env: unknown subcommand %q\n\n%s", sub, envUsage)
 		return 2
 	}
-	cfg, err := config.Load(getenv, nil, stderr)
-	if err != nil {
-		fmt.Fprintf(stderr, "latchkey: configuration:\n%v\n", indent(err))
+	if !parseFlags(fs, args[1:], stderr) {
 		return 2
 	}
-	log := app.NewLogger(&config.Config{LogLevel: "error", LogFormat: "text"}, stderr)
-	a, err := app.New(ctx, cfg, log, app.Deps{})
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "latchkey env %s: unexpected argument %q\n", sub, fs.Arg(0))
+		return 2
+	}
+	var patch webhook.SettingsPatch
+	fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "url":
+			patch.WebhookURL = primary
+		case "secondary-url":
+			patch.WebhookSecondaryURL = secondary
+		}
+	})
+	if sub == "set-webhook" && patch.WebhookURL == nil && patch.WebhookSecondaryURL == nil {
+		fmt.Fprintf(stderr, "latchkey env set-webhook: nothing to set: give --url and/or --secondary-url (an empty value clears one)\n")
+		return 2
+	}
+	cfg := loadConfig(getenv, stderr)
+	if cfg == nil {
+		return 2
+	}
+	st, admin, envID, err := openEnvironment(ctx, cfg, *name)
 	if err != nil {
 		fmt.Fprintf(stderr, "latchkey: %v\n", err)
 		return 1
 	}
-	defer a.Close()
-	e, err := a.Store().EnvironmentByName(ctx, *name)
-	if err != nil {
-		fmt.Fprintf(stderr, "latchkey: no environment %q\n", *name)
-		return 1
-	}
-	admin := a.WebhookAdmin()
+	defer st.Close()
 	var s *webhook.Settings
-	switch args[0] {
+	switch sub {
 	case "show":
-		s, err = admin.Get(ctx, e.ID)
+		s, err = admin.Get(ctx, envID)
 	case "set-webhook":
-		var p webhook.SettingsPatch
-		if *primary != "\x00" {
-			p.WebhookURL = primary
-		}
-		if *secondary != "\x00" {
-			p.WebhookSecondaryURL = secondary
-		}
-		s, err = admin.Patch(ctx, e.ID, p)
+		s, err = admin.Patch(ctx, envID, patch)
 	case "rotate-signing-key":
-		s, err = admin.Rotate(ctx, e.ID)
-	default:
-		fmt.Fprint(stderr, envUsage)
-		return 2
+		s, err = admin.Rotate(ctx, envID)
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "latchkey: %v\n", err)
@@ -77,6 +90,36 @@ func env(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fmt.Fprintf(stdout, "environment            %s\nwebhook URL            %s\nsecondary webhook URL  %s\nwebhook signing key    %s\n",
 		s.Environment, orDash(s.WebhookURL), orDash(s.WebhookSecondaryURL), s.WebhookSigningKey)
 	return 0
+}
+
+// openEnvironment opens the existing database and the configured keys (checked
+// against it) and finds the environment; it creates nothing.
+func openEnvironment(ctx context.Context, cfg *config.Config, name string) (*store.Store, *webhook.Admin, int64, error) {
+	st, err := openExisting(ctx, cfg)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	fail := func(err error) (*store.Store, *webhook.Admin, int64, error) {
+		st.Close()
+		return nil, nil, 0, err
+	}
+	e, err := st.EnvironmentByName(ctx, name)
+	switch {
+	case errors.Is(err, domain.ErrNotFound) && name == app.DefaultEnvironment:
+		return fail(fmt.Errorf("there is no %q environment yet: latchkey serve creates it on first start and prints its secret key once", name))
+	case errors.Is(err, domain.ErrNotFound):
+		return fail(fmt.Errorf("there is no environment %q", name))
+	case err != nil:
+		return fail(err)
+	}
+	ring, err := keyrotation.Ring(cfg.EncryptionKeys, cfg.KeyFile())
+	if err != nil {
+		return fail(err)
+	}
+	if err := keyrotation.Check(ctx, st, ring); err != nil {
+		return fail(err)
+	}
+	return st, &webhook.Admin{Store: st, Keys: ring}, e.ID, nil
 }
 
 func orDash(s string) string {

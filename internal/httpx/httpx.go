@@ -25,8 +25,18 @@ func Marshal(v any) ([]byte, error) {
 
 // IsHTTPURL reports whether s is an absolute http or https URL with a host.
 func IsHTTPURL(s string) bool {
+	_, ok := ParseHTTPURL(s)
+	return ok
+}
+
+// ParseHTTPURL parses s and reports whether it is an absolute http or https
+// URL with a host; callers add their own further conditions (no path, no query…).
+func ParseHTTPURL(s string) (*url.URL, bool) {
 	u, err := url.Parse(s)
-	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, false
+	}
+	return u, true
 }
 
 // StatusRecorder remembers the status and size of a response as it passes

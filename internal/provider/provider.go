@@ -7,11 +7,11 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"net/url"
 	"regexp"
 	"sort"
 	"strings"
 
+	"github.com/latchkeyhq/latchkey/internal/httpx"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -304,8 +304,7 @@ func (p *Provider) validate() error {
 	if p.Proxy != nil && p.Proxy.BaseURL != "" {
 		for _, alt := range alternatives(p.Proxy.BaseURL) {
 			probe := placeholderRE.ReplaceAllString(alt, "x")
-			u, err := url.Parse(probe)
-			if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			if !httpx.IsHTTPURL(probe) {
 				errs = append(errs, fmt.Errorf("proxy.base_url %q is not an absolute http(s) URL", alt))
 			}
 		}

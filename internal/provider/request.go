@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/latchkeyhq/latchkey/internal/domain"
+	"github.com/latchkeyhq/latchkey/internal/httpx"
 )
 
 // ErrUnsafeURL means a value would have changed where a request goes: another
@@ -59,8 +60,8 @@ func (p *Provider) ResolveBaseURL(override string, vars Vars) (*url.URL, error) 
 	if badValue != nil {
 		return nil, badValue
 	}
-	u, err := url.Parse(strings.TrimRight(s, "/"))
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil || u.Fragment != "" {
+	u, ok := httpx.ParseHTTPURL(strings.TrimRight(s, "/"))
+	if !ok || u.User != nil || u.Fragment != "" {
 		return nil, fmt.Errorf("%w: base URL %q is not an absolute http(s) URL", ErrUnsafeURL, s)
 	}
 	return u, nil

@@ -26,21 +26,24 @@ func scanEnv(row interface{ Scan(...any) error }) (*domain.Environment, error) {
 // (the operator set a new key). created reports whether the row is new.
 func (s *Store) EnsureEnvironment(ctx context.Context, name, secretKeyHash string) (env *domain.Environment, created bool, err error) {
 	err = s.tx(ctx, func(tx *sql.Tx) error {
-		e, err := scanEnv(tx.QueryRowContext(ctx, s.q(`SELECT `+envColumns+` FROM environments WHERE name = ?`), name))
-		switch {
-		case errors.Is(err, domain.ErrNotFound):
-			if secretKeyHash == "" {
+		if secretKeyHash == "" {
+			env, err = scanEnv(tx.QueryRowContext(ctx, s.q(`SELECT `+envColumns+` FROM environments WHERE name = ?`), name))
+			if errors.Is(err, domain.ErrNotFound) {
 				return fmt.Errorf("environment %s does not exist and no secret key was given", name)
 			}
-			now := ms(s.now())
-			if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO environments (name, secret_key_hash, created_at, updated_at) VALUES (?, ?, ?, ?)`), name, secretKeyHash, now, now); err != nil {
-				return err
-			}
-			created = true
-		case err != nil:
 			return err
-		case secretKeyHash != "" && e.SecretKeyHash != secretKeyHash:
-			if _, err := tx.ExecContext(ctx, s.q(`UPDATE environments SET secret_key_hash = ?, updated_at = ? WHERE id = ?`), secretKeyHash, ms(s.now()), e.ID); err != nil {
+		}
+		// ON CONFLICT DO NOTHING: instances starting together on one database
+		// create the environment once; the others wait, then find it.
+		now := ms(s.now())
+		res, err := tx.ExecContext(ctx, s.q(`INSERT INTO environments (name, secret_key_hash, created_at, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT (name) DO NOTHING`), name, secretKeyHash, now, now)
+		if err != nil {
+			return err
+		}
+		n, _ := res.RowsAffected()
+		created = n == 1
+		if !created {
+			if _, err := tx.ExecContext(ctx, s.q(`UPDATE environments SET secret_key_hash = ?, updated_at = ? WHERE name = ? AND secret_key_hash <> ?`), secretKeyHash, now, name, secretKeyHash); err != nil {
 				return err
 			}
 		}
@@ -88,8 +91,13 @@ func (s *Store) EnsureEnvironmentIfMissing(ctx context.Context, name string, new
 			return err
 		}
 		now := ms(s.now())
-		env, err = scanEnv(tx.QueryRowContext(ctx, s.q(`INSERT INTO environments (name, secret_key_hash, created_at, updated_at) VALUES (?, ?, ?, ?) RETURNING `+envColumns), name, hash, now, now))
-		created = err == nil
+		res, err := tx.ExecContext(ctx, s.q(`INSERT INTO environments (name, secret_key_hash, created_at, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT (name) DO NOTHING`), name, hash, now, now)
+		if err != nil {
+			return err
+		}
+		n, _ := res.RowsAffected()
+		created = n == 1 // else another instance created it meanwhile, with its own key
+		env, err = scanEnv(tx.QueryRowContext(ctx, s.q(`SELECT `+envColumns+` FROM environments WHERE name = ?`), name))
 		return err
 	})
 	if err != nil {

@@ -10,6 +10,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/latchkeyhq/latchkey/internal/httpx"
 )
 
 // Rewrite maps one origin to another. From's host may start with "*." to match
@@ -60,8 +62,8 @@ func ParseRewrites(s string) ([]Rewrite, error) {
 }
 
 func parseOrigin(s string) (*url.URL, error) {
-	u, err := url.Parse(strings.TrimRight(strings.TrimSpace(s), "/"))
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "" || u.RawQuery != "" {
+	u, ok := httpx.ParseHTTPURL(strings.TrimRight(strings.TrimSpace(s), "/"))
+	if !ok || u.Path != "" || u.RawQuery != "" {
 		return nil, fmt.Errorf("not an origin (scheme://host[:port])")
 	}
 	return &url.URL{Scheme: u.Scheme, Host: u.Host}, nil

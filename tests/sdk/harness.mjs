@@ -58,7 +58,7 @@ function waitForLine(child, stream, re, what) {
 }
 
 export async function startStandin() {
-    const child = spawn(binaries().standin, [], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const child = spawn(binaries().standin, ['--exit-with-stdin'], { stdio: ['pipe', 'pipe', 'inherit'] });
     const m = await waitForLine(child, child.stdout, /^LISTEN (\S+)$/, 'standin');
     return { url: m[1], stop: () => child.stdin.end() };
 }

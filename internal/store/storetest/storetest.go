@@ -100,6 +100,7 @@ func Run(t *testing.T, open Opener) {
 		"ClaimOnce":     testClaimOnce,
 		"Leases":        testLeases,
 		"ConcurrentIDs": testConcurrentUpserts,
+		"ConcurrentEnv": testConcurrentEnsureEnvironment,
 	}
 	names := make([]string, 0, len(tests))
 	for n := range tests {
@@ -639,5 +640,45 @@ func testConcurrentUpserts(t *testing.T, f *fixture) {
 	}
 	if list, _ := f.s.ListConnections(f.ctx, f.env.ID, domain.ConnectionFilter{}); len(list) != 1 {
 		t.Errorf("%d rows, want 1", len(list))
+	}
+}
+
+// Instances starting together on one database create an environment once,
+// and none of them fails.
+func testConcurrentEnsureEnvironment(t *testing.T, f *fixture) {
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	created, hashes := 0, map[string]bool{}
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var env *domain.Environment
+			var c bool
+			var err error
+			if i%2 == 0 {
+				env, c, err = f.s.EnsureEnvironment(f.ctx, "shared", "hash-fixed")
+			} else {
+				env, c, err = f.s.EnsureEnvironmentIfMissing(f.ctx, "shared", func() (string, error) { return fmt.Sprint("hash-", i), nil })
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				t.Errorf("ensure environment: %v", err)
+				return
+			}
+			if c {
+				created++
+			}
+			hashes[env.SecretKeyHash] = true
+		}()
+	}
+	wg.Wait()
+	if created != 1 {
+		t.Errorf("created %d times, want once", created)
+	}
+	env, err := f.s.EnvironmentByName(f.ctx, "shared")
+	if err != nil || env.SecretKeyHash == "" {
+		t.Fatalf("environment: %v %v", env, err)
 	}
 }
