@@ -76,11 +76,11 @@ func run(ctx context.Context, o options, out, progress io.Writer) (rep *report, 
 		}
 	}()
 
-	if b.upstream, err = spawn(ctx, "upstream", "upstream"); err != nil {
+	if b.upstream, err = b.spawn(ctx, "upstream", "upstream"); err != nil {
 		return nil, err
 	}
 	if o.only["proxy"] || o.only["stream"] {
-		if b.floor, err = spawn(ctx, "floor", "floor", "BENCH_UPSTREAM="+b.upstream.url()); err != nil {
+		if b.floor, err = b.spawn(ctx, "floor", "floor", "BENCH_UPSTREAM="+b.upstream.url()); err != nil {
 			return nil, err
 		}
 	}
@@ -174,12 +174,22 @@ func (b *bench) newInstance(ctx context.Context, db string) (*instance, error) {
 }
 
 func (b *bench) startInstance(ctx context.Context, in *instance) error {
-	p, err := spawn(ctx, "latchkey ("+in.backend+")", "latchkey", in.env...)
+	p, err := b.spawn(ctx, "latchkey ("+in.backend+")", "latchkey", in.env...)
 	if err != nil {
 		return err
 	}
 	in.proc = p
 	return nil
+}
+
+// spawn starts a child and says where it listens, and where its pprof is (for
+// profiles taken by hand during a run, e.g. go tool pprof http://…/debug/pprof/heap).
+func (b *bench) spawn(ctx context.Context, name, role string, env ...string) (*child, error) {
+	c, err := spawn(ctx, name, role, env...)
+	if err == nil {
+		b.note("%s on %s, pid %d, pprof at http://%s/debug/pprof/", name, c.addr, c.pid(), c.control)
+	}
+	return c, err
 }
 
 func (in *instance) client() *client.Client { return client.New(in.proc.url(), secretKey) }
