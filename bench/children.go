@@ -109,9 +109,16 @@ func serveChild(ctx context.Context, h http.Handler) {
 	}
 }
 
-// ready tells the parent where this child listens: its service and its control
-// listener (pprof, runtime counters).
-func ready(addr string) { fmt.Printf("READY %s %s\n", addr, serveControl()) }
+// ready tells the parent where this child listens (its service and its control
+// listener: pprof, runtime counters) and the CPU time it took to get there, in
+// microseconds (getrusage: all threads, finer than /proc's ticks).
+func ready(addr string) {
+	control := serveControl()
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	fmt.Printf("READY %s %s %d\n", addr, control, cpu.Microseconds())
+}
 
 // latchkeyConfig is the configuration of every latchkey the bench starts, from
 // the BENCH_* variables the parent set.
@@ -320,9 +327,10 @@ func readRuntimeStats() runtimeStats {
 type child struct {
 	name    string
 	cmd     *exec.Cmd
-	addr    string // service, host:port
-	control string // control listener, host:port
-	started time.Duration
+	addr    string        // service, host:port
+	control string        // control listener, host:port
+	started time.Duration // exec to ready, wall clock
+	cpuUp   time.Duration // CPU time the child spent to get ready
 	out     *bufio.Reader
 	hc      *http.Client
 }
@@ -342,11 +350,12 @@ func spawn(ctx context.Context, name, role string, env ...string) (*child, error
 	}
 	c.started = time.Since(t)
 	f := strings.Fields(line)
-	if len(f) != 3 || f[0] != "READY" {
+	if len(f) != 4 || f[0] != "READY" {
 		c.stop()
 		return nil, fmt.Errorf("%s did not start: it said %q", name, line)
 	}
-	c.addr, c.control = f[1], f[2]
+	us, _ := strconv.ParseInt(f[3], 10, 64)
+	c.addr, c.control, c.cpuUp = f[1], f[2], time.Duration(us)*time.Microsecond
 	return c, nil
 }
 

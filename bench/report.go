@@ -312,18 +312,25 @@ func (r *report) listTable(b *bench) {
 func (r *report) scaleTable(b *bench) {
 	r.printf("## Scale: start-up and memory with %s connections\n\n", grouped(int64(b.o.conns)))
 	r.printf("Connections seeded through the bench's bulk path (multi-row INSERTs of rows with credentials sealed by latchkey). "+
-		"Start-up is from exec to accepting connections (%d starts); idle RSS is read %s after the last one.\n\n", b.o.starts, b.o.idleWait)
-	r.printf("| backend | seeded in | first start (empty database, migrations) | start-up with %s connections | RSS idle | RSS after the listing |\n|---|---|---|---|---|---|\n", grouped(int64(b.o.conns)))
-	for _, s := range r.scales {
-		var st []float64
-		for _, d := range s.starts {
-			st = append(st, float64(d))
+		"Start-up is from exec to accepting connections (%d starts), in wall-clock time and in CPU time of the process (getrusage at ready: "+
+		"on a busy machine the wall clock mostly measures the wait for a CPU); idle RSS is read %s after the last one.\n\n", b.o.starts, b.o.idleWait)
+	n := grouped(int64(b.o.conns))
+	r.printf("| backend | seeded in | first start, empty database (wall / CPU) | start-up with %s connections, wall | start-up with %s connections, CPU | RSS idle | RSS after the listing |\n", n, n)
+	r.printf("|---|---|---|---|---|---|---|\n")
+	durs := func(ds []time.Duration) stat {
+		var v []float64
+		for _, d := range ds {
+			v = append(v, float64(d))
 		}
+		return statOf(v)
+	}
+	for _, s := range r.scales {
 		after := "–"
 		if s.rssAfterList > 0 {
 			after = fmt.Sprintf("%.1f MiB", s.rssAfterList)
 		}
-		r.printf("| %s | %s | %s | %s | %.1f MiB | %s |\n", s.backend, fmtDur(float64(s.seeded)), fmtDur(float64(s.emptyStart)), statOf(st).format(fmtDur), s.rssIdle, after)
+		r.printf("| %s | %s | %s / %s | %s | %s | %.1f MiB | %s |\n", s.backend, fmtDur(float64(s.seeded)), fmtDur(float64(s.emptyStart)), fmtDur(float64(s.emptyCPU)),
+			durs(s.starts).format(fmtDur), durs(s.startCPU).format(fmtDur), s.rssIdle, after)
 	}
 	r.printf("\n")
 }

@@ -507,8 +507,10 @@ func streamOnce(ctx context.Context, method, target string, header http.Header, 
 type scaleResult struct {
 	backend      string
 	emptyStart   time.Duration   // first start, empty database (creates and migrates it)
+	emptyCPU     time.Duration   // its CPU time
 	seeded       time.Duration   // the bulk path's writes
 	starts       []time.Duration // exec to ready, with o.conns connections
+	startCPU     []time.Duration // CPU time of each of those start-ups
 	rssIdle      float64         // MiB, o.idleWait after the last start
 	rssAfterList float64
 }
@@ -527,7 +529,7 @@ func (b *bench) scale(ctx context.Context) error {
 		if err := b.startInstance(ctx, in); err != nil {
 			return err
 		}
-		res := &scaleResult{backend: in.backend, emptyStart: in.proc.started}
+		res := &scaleResult{backend: in.backend, emptyStart: in.proc.started, emptyCPU: in.proc.cpuUp}
 		if err := setupIntegration(ctx, in); err != nil {
 			return err
 		}
@@ -544,6 +546,7 @@ func (b *bench) scale(ctx context.Context) error {
 				return err
 			}
 			res.starts = append(res.starts, in.proc.started)
+			res.startCPU = append(res.startCPU, in.proc.cpuUp)
 		}
 		// The bulk path wrote the rows itself: latchkey must read them as its own.
 		got, err := in.client().GetConnection(ctx, "jira", seedName(b.o.conns))
