@@ -67,7 +67,9 @@ type measurement struct {
 // measure runs do from m.c workers: first for m.warm (connections open, caches
 // fill), then for m.dur, the measured window. Workers never pause between the
 // two, so the window sees the steady state. Counters are read just before and
-// just after the window; operations count when they complete inside it.
+// just after the window; operations count when they complete inside it. The
+// window lasts until at least one operation has completed in it, however slow
+// (a listing page, a loaded machine), so no cell is empty.
 func measure(ctx context.Context, cl *cell, m measurement, do op) {
 	tr := &http.Transport{MaxIdleConns: 2 * m.c, MaxIdleConnsPerHost: 2 * m.c, IdleConnTimeout: time.Minute, DisableCompression: true}
 	defer tr.CloseIdleConnections()
@@ -78,6 +80,8 @@ func measure(ctx context.Context, cl *cell, m measurement, do op) {
 		done
 	)
 	var phase atomic.Int32
+	first := make(chan struct{}) // closed when an operation completes in the window
+	var firstOnce sync.Once
 	type worker struct {
 		lat      []time.Duration
 		errs     int
@@ -101,6 +105,7 @@ func measure(ctx context.Context, cl *cell, m measurement, do op) {
 				if phase.Load() != measuring {
 					continue
 				}
+				firstOnce.Do(func() { close(first) })
 				if err != nil {
 					w.errs++
 					if w.firstErr == nil {
@@ -117,6 +122,10 @@ func measure(ctx context.Context, cl *cell, m measurement, do op) {
 	t0 := time.Now()
 	phase.Store(measuring)
 	pause(ctx, m.dur)
+	select {
+	case <-first:
+	case <-ctx.Done():
+	}
 	after := snapshot(m)
 	phase.Store(done)
 	cl.elapsed = time.Since(t0)
