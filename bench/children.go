@@ -232,7 +232,7 @@ func seedName(i int) string { return fmt.Sprintf("seed-%07d", i) }
 func seedRow(a *app.App, envID, integID int64, provider string, i int, at int64) ([]any, error) {
 	c := &domain.Connection{EnvironmentID: envID, IntegrationID: integID, ConnectionID: seedName(i),
 		Credentials: domain.Credentials{Type: "BASIC", Username: atlassiansim.DemoEmail, Password: atlassiansim.DemoToken}}
-	if err := a.Auth().Seal(c); err != nil {
+	if err := a.Connections().Seal(c); err != nil {
 		return nil, err
 	}
 	keyID, err := secret.CiphertextKeyID(c.SealedCredentials)

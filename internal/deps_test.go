@@ -54,7 +54,7 @@ var allowed = map[string][]string{
 		"internal/store", "internal/upstream", "internal/verify", "internal/webhook"},
 	"internal/cli":      {"client", "internal/app", "internal/atlassiansim", "internal/config", "internal/domain", "internal/keyrotation", "internal/secret", "internal/store", "internal/webhook"},
 	"cmd/latchkey":      {"internal/cli"},
-	"bench":             {"client", "internal/app", "internal/atlassiansim", "internal/config"},
+	"bench":             {"client", "internal/app", "internal/atlassiansim", "internal/config", "internal/domain", "internal/secret"},
 	"tests/sdk/standin": {"internal/atlassiansim"},
 	"internal":          {}, // this test
 }
