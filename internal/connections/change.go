@@ -117,6 +117,7 @@ func (s *Service) SetMetadata(ctx context.Context, envID int64, req *MetadataReq
 	if req.Metadata == nil {
 		errs = append(errs, domain.Field("invalid_type", "metadata must be an object.", "metadata"))
 	}
+	errs = append(errs, Metadata(req.Metadata, "metadata")...)
 	if len(errs) > 0 {
 		return domain.InvalidFields("invalid_body", errs)
 	}

@@ -93,6 +93,7 @@ func (s *Service) importCandidate(ctx context.Context, envID int64, req *ImportR
 	errs = append(errs, cerrs...)
 	tags, terrs := Tags(req.Tags, "tags")
 	errs = append(errs, terrs...)
+	errs = append(errs, Metadata(req.Metadata, "metadata")...)
 	var endUser *domain.EndUser
 	if req.EndUser != nil {
 		var eerrs []domain.FieldError

@@ -35,8 +35,11 @@ var (
 	connectionIDRE = regexp.MustCompile(`^[a-zA-Z0-9,.;:=+~\[\]|@${}"'\\/_ -]+$`)
 )
 
-// ValidConnectionID reports whether s may be a connection id.
-func ValidConnectionID(s string) bool { return len(s) <= 255 && connectionIDRE.MatchString(s) }
+// ValidConnectionID reports whether s may be a connection id: "." and ".."
+// are not, since a URL path cannot carry them.
+func ValidConnectionID(s string) bool {
+	return len(s) <= 255 && s != "." && s != ".." && connectionIDRE.MatchString(s)
+}
 
 // EndUser validates an end user and the deprecated organization that goes with it.
 func EndUser(eu *EndUserInput, org *OrganizationInput) (*domain.EndUser, []domain.FieldError) {
@@ -211,4 +214,18 @@ func Stringify(v any) string {
 	}
 	b, _ := json.Marshal(v)
 	return string(b)
+}
+
+// MaxMetadata bounds a connection's metadata, encoded as JSON.
+const MaxMetadata = 64 << 10
+
+// Metadata checks a metadata object's size.
+func Metadata(m map[string]any, path ...string) []domain.FieldError {
+	if m == nil {
+		return nil
+	}
+	if b, err := json.Marshal(m); err != nil || len(b) > MaxMetadata {
+		return []domain.FieldError{domain.Field("too_big", fmt.Sprintf("metadata must be at most %d KiB of JSON.", MaxMetadata>>10), path...)}
+	}
+	return nil
 }

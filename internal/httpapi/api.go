@@ -118,6 +118,7 @@ func (a *API) routes(mux *recordingMux) {
 	if a.lifecycle != nil {
 		a.route(mux, "POST /connections/{connectionId}/verify", SecretKey, a.verifyConnection)
 	}
+	a.route(mux, "POST /connections/{connectionId...}", SecretKey, a.postConnectionSubresource)
 	a.route(mux, "PATCH /connections/{connectionId...}", SecretKey, a.patchConnection)
 	a.route(mux, "DELETE /connections/{connectionId...}", SecretKey, a.deleteConnection)
 

@@ -1,12 +1,19 @@
 package httpapi
 
 import (
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
 
 	"github.com/latchkeyhq/latchkey/internal/connections"
 	"github.com/latchkeyhq/latchkey/internal/domain"
+)
+
+// Bounds of a listing's filters; page times limit never overflows.
+const (
+	maxListIntegrations = 50
+	maxListPage         = 1_000_000
 )
 
 func (a *API) listConnections(w http.ResponseWriter, r *http.Request) error {
@@ -17,11 +24,19 @@ func (a *API) listConnections(w http.ResponseWriter, r *http.Request) error {
 	f := domain.ConnectionFilter{ConnectionID: q.Get("connectionId"), Search: q.Get("search"), EndUserID: q.Get("endUserId"),
 		EndUserOrgID: q.Get("endUserOrganizationId"), Status: q.Get("status")}
 	var errs []domain.FieldError
+	for name, v := range map[string]string{"connectionId": f.ConnectionID, "search": f.Search, "endUserId": f.EndUserID, "endUserOrganizationId": f.EndUserOrgID} {
+		if len(v) > 255 {
+			errs = append(errs, domain.FieldError{Code: "too_big", Message: name + " must be at most 255 characters.", Path: []string{name}})
+		}
+	}
 	if v := q.Get("integrationId"); v != "" {
 		for _, k := range strings.Split(v, ",") {
 			if k = strings.TrimSpace(k); k != "" {
 				f.IntegrationIDs = append(f.IntegrationIDs, k)
 			}
+		}
+		if len(f.IntegrationIDs) > maxListIntegrations {
+			errs = append(errs, domain.FieldError{Code: "too_big", Message: fmt.Sprintf("integrationId may name at most %d integrations.", maxListIntegrations), Path: []string{"integrationId"}})
 		}
 	}
 	if v := q.Get("limit"); v != "" {
@@ -34,8 +49,8 @@ func (a *API) listConnections(w http.ResponseWriter, r *http.Request) error {
 	page := 0
 	if v := q.Get("page"); v != "" {
 		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 {
-			errs = append(errs, domain.FieldError{Code: "invalid_type", Message: "page must be a whole number from 0.", Path: []string{"page"}})
+		if err != nil || n < 0 || n > maxListPage {
+			errs = append(errs, domain.FieldError{Code: "invalid_type", Message: fmt.Sprintf("page must be a whole number from 0 to %d.", maxListPage), Path: []string{"page"}})
 		}
 		page = n
 	}
@@ -49,8 +64,15 @@ func (a *API) listConnections(w http.ResponseWriter, r *http.Request) error {
 			if f.Tags == nil {
 				f.Tags = map[string]string{}
 			}
-			f.Tags[strings.ToLower(k[5:len(k)-1])] = vs[len(vs)-1]
+			key, v := strings.ToLower(k[5:len(k)-1]), vs[len(vs)-1]
+			if len(key) > 64 || len(v) > 255 {
+				errs = append(errs, domain.FieldError{Code: "too_big", Message: "A tag filter's key must be at most 64 characters and its value at most 255.", Path: []string{k}})
+			}
+			f.Tags[key] = v
 		}
+	}
+	if len(f.Tags) > 10 {
+		errs = append(errs, domain.FieldError{Code: "too_big", Message: "At most 10 tag filters are allowed.", Path: []string{"tags"}})
 	}
 	if len(errs) > 0 {
 		return domain.Invalid("invalid_query_params", errs[0].Message, errs...)
@@ -70,6 +92,15 @@ func (a *API) listConnections(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// postConnectionSubresource serves POST /connections/{id...}: a verify of a
+// connection whose id holds an unescaped slash.
+func (a *API) postConnectionSubresource(w http.ResponseWriter, r *http.Request) error {
+	if a.lifecycle != nil && a.subresource(r, "/verify") {
+		return a.verifyConnection(w, r)
+	}
+	return domain.NotFound("not_found", "There is no route "+r.Method+" "+r.URL.Path+".")
+}
+
 func connectionIDFromPath(r *http.Request) (string, error) {
 	id := r.PathValue("connectionId")
 	if !connections.ValidConnectionID(id) {
@@ -79,7 +110,28 @@ func connectionIDFromPath(r *http.Request) (string, error) {
 	return id, nil
 }
 
+// subresource reports whether GET or POST /connections/{id...} names a
+// sub-resource (events, verify) of a connection whose id holds a slash the
+// caller did not escape (/connections/team/a/events), rather than a connection
+// whose id itself ends that way. Escaped ids match the one-segment routes.
+func (a *API) subresource(r *http.Request, suffix string) bool {
+	full := r.PathValue("connectionId")
+	prefix, ok := strings.CutSuffix(full, suffix)
+	if !ok || prefix == "" || !connections.ValidConnectionID(prefix) {
+		return false
+	}
+	_, err := a.connections.Stored(r.Context(), callerFrom(r).env.ID, r.URL.Query().Get("provider_config_key"), full)
+	if e, isErr := domain.AsError(err); !isErr || e.Code != "not_found" {
+		return false
+	}
+	r.SetPathValue("connectionId", prefix)
+	return true
+}
+
 func (a *API) getConnection(w http.ResponseWriter, r *http.Request) error {
+	if a.subresource(r, "/events") {
+		return a.connectionEvents(w, r)
+	}
 	if err := checkQuery(r, []string{"provider_config_key", "force_refresh", "refresh_token", "refresh_github_app_jwt_token"}); err != nil {
 		return err
 	}

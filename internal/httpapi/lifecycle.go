@@ -12,7 +12,11 @@ func (a *API) verifyConnection(w http.ResponseWriter, r *http.Request) error {
 	if err := checkQuery(r, []string{"provider_config_key"}); err != nil {
 		return err
 	}
-	c, err := a.connections.Stored(r.Context(), callerFrom(r).env.ID, r.URL.Query().Get("provider_config_key"), r.PathValue("connectionId"))
+	id, err := connectionIDFromPath(r)
+	if err != nil {
+		return err
+	}
+	c, err := a.connections.Stored(r.Context(), callerFrom(r).env.ID, r.URL.Query().Get("provider_config_key"), id)
 	if err != nil {
 		return err
 	}
@@ -52,7 +56,11 @@ func (a *API) connectionEvents(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	events, err := a.connections.Events(r.Context(), callerFrom(r).env.ID, q.Get("provider_config_key"), r.PathValue("connectionId"), before, limit)
+	id, err := connectionIDFromPath(r)
+	if err != nil {
+		return err
+	}
+	events, err := a.connections.Events(r.Context(), callerFrom(r).env.ID, q.Get("provider_config_key"), id, before, limit)
 	if err != nil {
 		return err
 	}

@@ -8,7 +8,10 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"slices"
+	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/latchkeyhq/latchkey/internal/domain"
 	"github.com/latchkeyhq/latchkey/internal/httpx"
@@ -59,6 +62,14 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
 	}
 	if len(bytes.TrimSpace(body)) == 0 {
 		body = []byte("{}")
+	}
+	if !utf8.Valid(body) {
+		return domain.Invalid("invalid_body", "The body is not valid UTF-8.")
+	}
+	if bytes.Contains(body, []byte(`\u0000`)) {
+		if err := refuseNUL(body); err != nil {
+			return err
+		}
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
@@ -128,4 +139,89 @@ func checkQuery(r *http.Request, allowed []string, allowedPrefixes ...string) er
 		return domain.Invalid("invalid_query_params", errs[0].Message, errs...)
 	}
 	return nil
+}
+
+// Every string that reaches the database is valid UTF-8 without NUL, on both
+// backends alike (PostgreSQL refuses NUL in text; SQLite would keep it). The
+// body, the path and the query are checked at the edge, before anything else
+// is done with them.
+
+// refuseNUL finds a string holding U+0000 in a JSON body and names its path.
+func refuseNUL(body []byte) error {
+	var v any
+	if json.Unmarshal(body, &v) != nil {
+		return nil // the typed decode reports the syntax error
+	}
+	if path, found := findNUL(v, nil); found {
+		msg := "Text must not contain the NUL character (\\u0000)."
+		return domain.Invalid("invalid_body", msg, domain.FieldError{Code: "invalid_string", Message: msg, Path: path})
+	}
+	return nil
+}
+
+func findNUL(v any, path []string) ([]string, bool) {
+	switch x := v.(type) {
+	case string:
+		return path, strings.ContainsRune(x, 0)
+	case map[string]any:
+		for k, e := range x {
+			p := append(slices.Clone(path), k)
+			if strings.ContainsRune(k, 0) {
+				return p, true
+			}
+			if p, found := findNUL(e, p); found {
+				return p, true
+			}
+		}
+	case []any:
+		for i, e := range x {
+			if p, found := findNUL(e, append(slices.Clone(path), strconv.Itoa(i))); found {
+				return p, true
+			}
+		}
+	}
+	return nil, false
+}
+
+// Bounds on what a URL may carry to a handler.
+const (
+	maxQueryKey   = 256
+	maxQueryValue = 8 << 10
+)
+
+// checkText refuses a path or query that is not valid UTF-8, holds NUL, or
+// carries an oversized parameter, before the handler sees it.
+func (a *API) checkText(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !validText(r.URL.Path) {
+			a.writeError(w, r, domain.Invalid("invalid_uri_params", "The path must be valid UTF-8 without NUL characters."))
+			return
+		}
+		if r.URL.RawQuery != "" {
+			for k, vs := range r.URL.Query() {
+				for _, v := range vs {
+					if !validText(k) || !validText(v) {
+						a.writeError(w, r, domain.Invalid("invalid_query_params", "Query parameters must be valid UTF-8 without NUL characters.",
+							domain.FieldError{Code: "invalid_string", Message: "Not valid UTF-8, or holds a NUL character.", Path: []string{strings.ToValidUTF8(k, "?")}}))
+						return
+					}
+					if len(k) > maxQueryKey || len(v) > maxQueryValue {
+						a.writeError(w, r, domain.Invalid("invalid_query_params", fmt.Sprintf("A query parameter is longer than %d bytes.", maxQueryValue),
+							domain.FieldError{Code: "too_big", Message: "Too long.", Path: []string{truncate(k, 64)}}))
+						return
+					}
+				}
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func validText(s string) bool { return utf8.ValidString(s) && !strings.ContainsRune(s, 0) }
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return strings.ToValidUTF8(s[:n], "")
+	}
+	return s
 }

@@ -64,6 +64,7 @@ func (a *API) route(mux *recordingMux, pattern string, access Access, h handlerF
 	default: // Public, SessionTokenInQuery: the handler authenticates (or not) itself
 		handler = a.wrap(h)
 	}
+	handler = a.checkText(handler)
 	mux.ServeMux.Handle(pattern, handler)
 	mux.routes = append(mux.routes, Route{Pattern: pattern, Access: access})
 }

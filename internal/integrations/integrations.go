@@ -17,8 +17,9 @@ import (
 
 var keyRE = regexp.MustCompile(`^[a-zA-Z0-9~:.@ _-]+$`)
 
-// ValidKey reports whether s may be an integration unique key.
-func ValidKey(s string) bool { return len(s) <= 255 && keyRE.MatchString(s) }
+// ValidKey reports whether s may be an integration unique key: "." and ".."
+// are not, since a URL path cannot carry them.
+func ValidKey(s string) bool { return len(s) <= 255 && s != "." && s != ".." && keyRE.MatchString(s) }
 
 // Store is the storage integrations need.
 type Store interface {

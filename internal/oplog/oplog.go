@@ -5,10 +5,13 @@ package oplog
 
 import (
 	"context"
+	"errors"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/latchkeyhq/latchkey/internal/domain"
 )
@@ -43,8 +46,12 @@ func New(store Store, log *slog.Logger) *Writer {
 	return w
 }
 
-// Add queues an event without blocking.
+// Add queues an event without blocking. Its text is made valid UTF-8 without
+// NUL first, so that no entry can make the database refuse its batch.
 func (w *Writer) Add(e *domain.Event) {
+	for _, f := range []*string{&e.IntegrationKey, &e.ConnectionID, &e.Kind, &e.Outcome, &e.Code, &e.Message} {
+		*f = clean(*f)
+	}
 	w.mu.RLock()
 	defer w.mu.RUnlock()
 	if w.closed {
@@ -58,7 +65,16 @@ func (w *Writer) Add(e *domain.Event) {
 	}
 }
 
-// Dropped is how many events were dropped because the buffer was full.
+// clean makes s valid UTF-8 without NUL characters.
+func clean(s string) string {
+	if utf8.ValidString(s) && !strings.ContainsRune(s, 0) {
+		return s
+	}
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
+}
+
+// Dropped is how many events were dropped: the buffer was full, or the
+// database refused them.
 func (w *Writer) Dropped() uint64 { return w.dropped.Load() }
 
 // Flush writes everything queued before it was called, then returns.
@@ -93,7 +109,18 @@ func (w *Writer) loop() {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		if err := w.store.InsertEvents(ctx, batch); err != nil {
-			w.log.Error("operation log write failed", "err", err, "events", len(batch))
+			w.log.Error("operation log write failed; writing the entries one by one", "err", err, "events", len(batch))
+			if !errors.Is(err, domain.ErrUnavailable) {
+				// One bad entry must not lose its batch: write each on its own,
+				// dropping (and counting) only those the database refuses.
+				for _, e := range batch {
+					if err := w.store.InsertEvents(ctx, []*domain.Event{e}); err != nil {
+						w.dropped.Add(1)
+					}
+				}
+			} else {
+				w.dropped.Add(uint64(len(batch)))
+			}
 		}
 		cancel()
 		batch = batch[:0]

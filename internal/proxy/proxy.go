@@ -19,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/latchkeyhq/latchkey/internal/clock"
 	"github.com/latchkeyhq/latchkey/internal/domain"
@@ -177,6 +178,11 @@ func (p *Proxy) prepare(r *http.Request, envID int64) (*call, *http.Request, err
 			}
 		}
 		return nil, nil, domain.Invalid("invalid_headers", "The Connection-Id and Provider-Config-Key headers are required.", errs...)
+	}
+	for name, v := range map[string]string{"Connection-Id": connID, "Provider-Config-Key": key} {
+		if len(v) > 255 || !utf8.ValidString(v) {
+			return nil, nil, bad("invalid_headers", name+" must be valid UTF-8 of at most 255 bytes.", strings.ToLower(name))
+		}
 	}
 	retries := 0
 	if v := h.Get("Retries"); v != "" {
