@@ -23,6 +23,7 @@ var allowed = map[string][]string{
 	"internal/upstream":     {"internal/httpx"},
 	"internal/atlassiansim": {"internal/httpx"},
 	"client":                {},
+	"internal/testdb":       {}, // imported by tests only
 
 	// Catalogue, storage and plumbing.
 	"internal/provider":        {"internal/domain", "internal/httpx"},

@@ -7,6 +7,7 @@ import (
 
 	"github.com/latchkeyhq/latchkey/client"
 	"github.com/latchkeyhq/latchkey/internal/atlassiansim"
+	"github.com/latchkeyhq/latchkey/internal/testdb"
 )
 
 // BenchmarkCredentialRead measures GET /connections/{id} (decrypting the
@@ -81,8 +82,8 @@ func BenchmarkProxy(b *testing.B) {
 
 // The same two benchmarks on PostgreSQL (LATCHKEY_TEST_DATABASE_URL).
 func BenchmarkCredentialReadPostgres(b *testing.B) {
-	benchReads(b, newHarness(b, "LATCHKEY_DATABASE_URL="+pgSchemaURL(b)))
+	benchReads(b, newHarness(b, "LATCHKEY_DATABASE_URL="+testdb.PostgresURL(b)))
 }
 func BenchmarkConnectPostgres(b *testing.B) {
-	benchConnect(b, newHarness(b, "LATCHKEY_DATABASE_URL="+pgSchemaURL(b)))
+	benchConnect(b, newHarness(b, "LATCHKEY_DATABASE_URL="+testdb.PostgresURL(b)))
 }

@@ -19,42 +19,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/latchkeyhq/latchkey/client"
 	"github.com/latchkeyhq/latchkey/internal/atlassiansim"
 	"github.com/latchkeyhq/latchkey/internal/secret"
 	"github.com/latchkeyhq/latchkey/internal/store"
+	"github.com/latchkeyhq/latchkey/internal/testdb"
 )
-
-// pgSchemaURL returns LATCHKEY_TEST_DATABASE_URL pointed at a fresh schema,
-// dropped after the test. CI sets the variable, so these tests always run there.
-func pgSchemaURL(t testing.TB) string {
-	t.Helper()
-	base := os.Getenv("LATCHKEY_TEST_DATABASE_URL")
-	if base == "" {
-		t.Skip("LATCHKEY_TEST_DATABASE_URL is not set (CI sets it)")
-	}
-	ctx := context.Background()
-	admin, err := pgx.Connect(ctx, base)
-	if err != nil {
-		t.Fatalf("PostgreSQL at %s: %v", base, err)
-	}
-	k, _ := secret.RandomToken("")
-	schema := "lk_test_" + k[:12]
-	if _, err := admin.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		admin.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
-		admin.Close(context.Background())
-	})
-	u, _ := url.Parse(base)
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
-}
 
 var buildOnce struct {
 	sync.Once
@@ -139,7 +109,7 @@ func startServe(t *testing.T, env map[string]string) *serveProc {
 
 // Two real `latchkey serve` processes on one PostgreSQL behave as one service.
 func TestTwoInstancesShareOnePostgres(t *testing.T) {
-	dbURL := pgSchemaURL(t)
+	dbURL := testdb.PostgresURL(t)
 	sim := atlassiansim.New()
 	simSrv := httptest.NewServer(sim)
 	defer simSrv.Close()
@@ -291,7 +261,7 @@ func TestTwoInstancesShareOnePostgres(t *testing.T) {
 
 // A whole connect flow on PostgreSQL through the in-process harness.
 func TestLinkOnPostgres(t *testing.T) {
-	h := newHarness(t, "LATCHKEY_DATABASE_URL="+pgSchemaURL(t))
+	h := newHarness(t, "LATCHKEY_DATABASE_URL="+testdb.PostgresURL(t))
 	h.integration("jira", atlassian)
 	id := h.connect(h.session(client.ConnectSessionRequest{}), "jira")
 	c, err := h.c.GetConnection(h.ctx(), "jira", id)
@@ -307,7 +277,7 @@ func TestLinkOnPostgres(t *testing.T) {
 // latchkey copy moves everything from SQLite to PostgreSQL; the copied
 // instance serves the same credentials. Running it again copies nothing new.
 func TestCopySQLiteToPostgres(t *testing.T) {
-	pg := pgSchemaURL(t)
+	pg := testdb.PostgresURL(t)
 	k, _ := secret.GenerateKey()
 	h := newHarness(t, "LATCHKEY_ENCRYPTION_KEY="+secret.EncodeKey(k))
 	h.integration("jira", atlassian)

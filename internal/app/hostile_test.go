@@ -11,6 +11,7 @@ import (
 
 	"github.com/latchkeyhq/latchkey/client"
 	"github.com/latchkeyhq/latchkey/internal/atlassiansim"
+	"github.com/latchkeyhq/latchkey/internal/testdb"
 )
 
 // Every connection id the API accepts is reachable on every route that takes
@@ -81,7 +82,7 @@ func TestDotIDsAreRefused(t *testing.T) {
 func TestHostileTextIsRefusedAtTheEdge(t *testing.T) {
 	backends := map[string][]string{"sqlite": nil}
 	if os.Getenv("LATCHKEY_TEST_DATABASE_URL") != "" {
-		backends["postgres"] = []string{"LATCHKEY_DATABASE_URL=" + pgSchemaURL(t)}
+		backends["postgres"] = []string{"LATCHKEY_DATABASE_URL=" + testdb.PostgresURL(t)}
 	}
 	for name, env := range backends {
 		t.Run(name, func(t *testing.T) {

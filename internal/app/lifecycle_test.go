@@ -13,6 +13,7 @@ import (
 	"github.com/latchkeyhq/latchkey/client"
 	"github.com/latchkeyhq/latchkey/internal/atlassiansim"
 	"github.com/latchkeyhq/latchkey/internal/domain"
+	"github.com/latchkeyhq/latchkey/internal/testdb"
 )
 
 func (h *harness) check() int {
@@ -286,7 +287,7 @@ func TestTenThousandConnectionsWithinTheRateLimit(t *testing.T) {
 // on PostgreSQL (where claims use FOR UPDATE SKIP LOCKED).
 func TestTwoSchedulersCheckOnce(t *testing.T) {
 	t.Run("sqlite", func(t *testing.T) { twoSchedulers(t, newHarness(t)) })
-	t.Run("postgres", func(t *testing.T) { twoSchedulers(t, newHarness(t, "LATCHKEY_DATABASE_URL="+pgSchemaURL(t))) })
+	t.Run("postgres", func(t *testing.T) { twoSchedulers(t, newHarness(t, "LATCHKEY_DATABASE_URL="+testdb.PostgresURL(t))) })
 }
 
 func twoSchedulers(t *testing.T, h *harness) {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/latchkeyhq/latchkey/client"
 	"github.com/latchkeyhq/latchkey/internal/atlassiansim"
+	"github.com/latchkeyhq/latchkey/internal/testdb"
 )
 
 // tcpGate forwards connections to a backend and can cut them all and refuse
@@ -73,7 +74,7 @@ func (g *tcpGate) cut() {
 // PostgreSQL going away: requests fail fast with 503 database_unavailable, the
 // service recovers by itself when it is back, and nothing acknowledged is lost.
 func TestDatabaseOutage(t *testing.T) {
-	dbURL := pgSchemaURL(t)
+	dbURL := testdb.PostgresURL(t)
 	u, _ := url.Parse(dbURL)
 	gate := newGate(t, u.Host)
 	u.Host = gate.addr

@@ -9,17 +9,15 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/latchkeyhq/latchkey/internal/config"
 	"github.com/latchkeyhq/latchkey/internal/keyrotation"
 	"github.com/latchkeyhq/latchkey/internal/secret"
+	"github.com/latchkeyhq/latchkey/internal/testdb"
 )
 
 func TestVersionAndUsage(t *testing.T) {
@@ -299,7 +297,7 @@ func startServe(t *testing.T, env map[string]string) served {
 func TestServeOnPostgresCreatesNoDataDir(t *testing.T) {
 	dataDir := filepath.Join(t.TempDir(), "latchkey-data")
 	key, _ := secret.GenerateKey()
-	s := startServe(t, map[string]string{"LATCHKEY_DATABASE_URL": pgSchemaURL(t), "LATCHKEY_ENCRYPTION_KEY": secret.EncodeKey(key), "LATCHKEY_DATA_DIR": dataDir})
+	s := startServe(t, map[string]string{"LATCHKEY_DATABASE_URL": testdb.PostgresURL(t), "LATCHKEY_ENCRYPTION_KEY": secret.EncodeKey(key), "LATCHKEY_DATA_DIR": dataDir})
 	if code := s.stop(); code != 0 {
 		t.Errorf("exit %d", code)
 	}
@@ -332,35 +330,6 @@ func TestStartWithoutTheKeyLeavesNoKeyFile(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "encryption.key")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("a stray key file was written (%v)", err)
 	}
-}
-
-// pgSchemaURL returns LATCHKEY_TEST_DATABASE_URL pointed at a fresh schema,
-// dropped after the test. CI sets the variable, so these tests always run there.
-func pgSchemaURL(t testing.TB) string {
-	t.Helper()
-	base := os.Getenv("LATCHKEY_TEST_DATABASE_URL")
-	if base == "" {
-		t.Skip("LATCHKEY_TEST_DATABASE_URL is not set (CI sets it)")
-	}
-	ctx := context.Background()
-	admin, err := pgx.Connect(ctx, base)
-	if err != nil {
-		t.Fatalf("PostgreSQL at %s: %v", base, err)
-	}
-	k, _ := secret.RandomToken("")
-	schema := "lk_cli_test_" + k[:12]
-	if _, err := admin.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		admin.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
-		admin.Close(context.Background())
-	})
-	u, _ := url.Parse(base)
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
 }
 
 // A busy port stops serve before it creates the data dir, the database or a key.
