@@ -159,7 +159,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, deps Deps) (
 	a.connections = connections.New(connections.Options{Store: st, Catalogue: cat, Keys: ring, Verifiers: verifiers, Clock: clk, Logger: log,
 		Events: a.oplog.Add, Announced: a.dispatcher.Wake, Broadcast: st.Announce,
 		NoticeFailed: func() { noticeFailures.Inc() }})
-	sessions := connect.New(connect.Options{Store: st, Connections: a.connections, Clock: clk})
+	sessions := connect.New(connect.Options{Store: st, Connections: a.connections, Clock: clk, SingleUse: cfg.ConnectSessionSingleUse})
 	integs := integrations.New(st, cat, a.connections.ChangedAll)
 	a.lifecycle = lifecycle.New(lifecycle.Options{Store: st, Checker: a.connections, Logger: log, Clock: clk,
 		Interval: cfg.VerifyInterval, RatePerUpstream: deps.CheckRate, Wake: a.dispatcher.Wake})
@@ -176,7 +176,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, deps Deps) (
 		return nil, err
 	}
 	a.handler = httpapi.New(httpapi.Options{Connect: sessions, Connections: a.connections, Integrations: integs, Catalogue: cat, Environments: st, Logger: log, PublicURL: cfg.PublicURL, Version: Version,
-		PrimaryColor: cfg.ConnectPrimaryColor, Extra: func(r httpapi.Router) { ui.Mount(r) }, Proxy: px, Metrics: a.metrics, Webhooks: a.hooks, Lifecycle: a.lifecycle})
+		PrimaryColor: cfg.ConnectPrimaryColor, TrustedProxies: cfg.TrustedProxies, Now: clk.Now, Extra: func(r httpapi.Router) { ui.Mount(r) }, Proxy: px, Metrics: a.metrics, Webhooks: a.hooks, Lifecycle: a.lifecycle})
 	return a, nil
 }
 

@@ -69,6 +69,8 @@ type Config struct {
 	MetricsAllowedNetworks []netip.Prefix
 	// PprofAddr, when set, is a separate listener for net/http/pprof.
 	PprofAddr string
+	// TrustedProxies are the peers whose X-Forwarded-For header names the client.
+	TrustedProxies []netip.Prefix
 }
 
 // Setting is one configuration variable.
@@ -157,7 +159,7 @@ var Settings = []Setting{
 		parse: into(func(c *Config) *string { return &c.ConnectFrameAncestors }, frameAncestors)},
 	{Env: "LATCHKEY_CONNECT_PRIMARY_COLOR", Default: "#0052CC", Help: "accent colour of the Connect UI (`#rrggbb`)",
 		parse: into(func(c *Config) *string { return &c.ConnectPrimaryColor }, color)},
-	{Env: "LATCHKEY_CONNECT_SESSION_SINGLE_USE", Default: "false", Pending: true,
+	{Env: "LATCHKEY_CONNECT_SESSION_SINGLE_USE", Default: "false",
 		Help:  "`true`: a connect session token stops working once it has created or updated a connection",
 		parse: into(func(c *Config) *bool { return &c.ConnectSessionSingleUse }, boolean)},
 	{Env: "LATCHKEY_VERIFY_INTERVAL", Default: "24h", Help: "how often every connection is re-verified",
@@ -179,6 +181,10 @@ var Settings = []Setting{
 	{Env: "LATCHKEY_PPROF_ADDR", DefaultDoc: "off", Pending: true,
 		Help:  "`host:port` of a separate listener for Go's profiler (`net/http/pprof`); never the public listener: bind it to loopback or a private network",
 		parse: pprofAddr},
+	{Env: "LATCHKEY_TRUSTED_PROXIES",
+		Help:  "load balancers or reverse proxies in front of latchkey, comma-separated CIDRs: their `X-Forwarded-For` names the client whose failed authentications are throttled; none: the peer address is the client",
+		See:   "docs/deployment.md",
+		parse: into(func(c *Config) *[]netip.Prefix { return &c.TrustedProxies }, networks)},
 	{Env: "LATCHKEY_SHUTDOWN_TIMEOUT", Default: "15s", Help: "how long shutdown waits for requests in flight",
 		parse: into(func(c *Config) *time.Duration { return &c.ShutdownTimeout }, durationAtLeast(0))},
 }

@@ -67,6 +67,7 @@ func TestEveryBadValueIsNamed(t *testing.T) {
 		"LATCHKEY_METRICS_TOKEN":              "tiny",
 		"LATCHKEY_METRICS_ALLOWED_NETWORKS":   "intranet",
 		"LATCHKEY_PPROF_ADDR":                 "localhost",
+		"LATCHKEY_TRUSTED_PROXIES":            "the load balancer",
 	}
 	_, err := load(env)
 	if err == nil {

@@ -38,6 +38,9 @@ type Options struct {
 	Clock       clock.Clock
 	// SessionTTL is how long a connect session lives; 30 minutes when zero.
 	SessionTTL time.Duration
+	// SingleUse ends a session at its first successful submission; otherwise
+	// it stays usable for its whole life, as in Nango.
+	SingleUse bool
 }
 
 // Service runs connect sessions and submissions.
@@ -46,11 +49,12 @@ type Service struct {
 	connections *connections.Service
 	clock       clock.Clock
 	sessionTTL  time.Duration
+	singleUse   bool
 }
 
 // New builds a Service.
 func New(o Options) *Service {
-	s := &Service{store: o.Store, connections: o.Connections, clock: clock.Or(o.Clock), sessionTTL: o.SessionTTL}
+	s := &Service{store: o.Store, connections: o.Connections, clock: clock.Or(o.Clock), sessionTTL: o.SessionTTL, singleUse: o.SingleUse}
 	if s.sessionTTL == 0 {
 		s.sessionTTL = 30 * time.Minute
 	}

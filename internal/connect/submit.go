@@ -59,6 +59,9 @@ func (s *Service) Submit(ctx context.Context, sub *Submission) (*connections.Res
 		return nil, err
 	}
 	cand.Event = ev
+	if s.singleUse {
+		cand.EndSession = sess.ID
+	}
 	return s.connections.Link(ctx, cand)
 }
 

@@ -25,6 +25,9 @@ type Candidate struct {
 	FromSession bool
 	// Event is the operation-log entry of the change; Link fills its outcome.
 	Event *domain.Event
+	// EndSession, when not zero, is a single-use connect session the change
+	// ends in its transaction; the change fails if the session is already gone.
+	EndSession int64
 }
 
 // Result is a saved connection and what verification found.
@@ -85,6 +88,13 @@ func (s *Service) Link(ctx context.Context, cand Candidate) (*Result, error) {
 				return err
 			}
 			queued = len(msgs) > 0
+		}
+		if cand.EndSession != 0 {
+			if err := tx.EndConnectSession(ctx, cand.EndSession); errors.Is(err, domain.ErrNotFound) {
+				return domain.Unauthenticated("unknown_connect_session_token", "This link was already used to connect an account. Ask for a new link.")
+			} else if err != nil {
+				return err
+			}
 		}
 		ev.ConnectionID, ev.At = saved.ConnectionID, now
 		if !created {

@@ -255,6 +255,9 @@ type Tx interface {
 	Enqueue(ctx context.Context, msgs []OutboxMessage) error
 	// InsertEvent appends to the operation log.
 	InsertEvent(ctx context.Context, e *Event) error
+	// EndConnectSession deletes a connect session; ErrNotFound when it is
+	// already gone (used by another submission, or deleted).
+	EndConnectSession(ctx context.Context, id int64) error
 }
 
 // WebhookOutcome is what one delivery attempt led to.

@@ -6,6 +6,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -47,6 +48,11 @@ type Options struct {
 	Webhooks *webhook.Admin
 	// Lifecycle runs on-demand health checks.
 	Lifecycle *lifecycle.Scheduler
+	// TrustedProxies are the peers whose X-Forwarded-For names the client
+	// (for throttling failed authentications per client address).
+	TrustedProxies []netip.Prefix
+	// Now is the clock of the throttle; time.Now when nil.
+	Now func() time.Time
 	// Extra mounts more handlers (Connect UI, …) on the same router; they are
 	// listed by Routes with access Public.
 	Extra func(r Router)
@@ -70,12 +76,18 @@ type API struct {
 	hooks        *webhook.Admin
 	lifecycle    *lifecycle.Scheduler
 	envCache     envCache
+	throttle     *throttle
 }
 
 // New builds the API and its middleware chain.
 func New(o Options) *API {
 	a := &API{connect: o.Connect, connections: o.Connections, integrations: o.Integrations, catalogue: o.Catalogue, envs: o.Environments, log: o.Logger, publicURL: strings.TrimRight(o.PublicURL, "/"), version: o.Version, primaryColor: o.PrimaryColor,
 		proxy: o.Proxy, metrics: o.Metrics, hooks: o.Webhooks, lifecycle: o.Lifecycle, envCache: envCache{m: map[string]envEntry{}}}
+	now := o.Now
+	if now == nil {
+		now = time.Now
+	}
+	a.throttle = newThrottle(now, o.TrustedProxies)
 	if a.primaryColor == "" {
 		a.primaryColor = "#0052CC"
 	}

@@ -64,7 +64,35 @@ func (a *API) envBySecret(ctx context.Context, key string) (*domain.Environment,
 	return env, nil
 }
 
+// authenticate finds who is calling, refusing an address that has failed too
+// often (throttle.go) and counting a new failure.
 func (a *API) authenticate(r *http.Request, allowSecret, allowSession bool) (*caller, error) {
+	addr := a.throttle.client(r)
+	if wait, blocked := a.throttle.blocked(addr); blocked {
+		return nil, tooManyFailures(wait)
+	}
+	c, err := a.credential(r, allowSecret, allowSession)
+	if err != nil && guessing(err) {
+		a.throttle.failed(addr)
+	}
+	return c, err
+}
+
+// sessionFromToken resolves a connect session token from the query string (the
+// browser's submissions), throttled like a bearer credential.
+func (a *API) sessionFromToken(r *http.Request, token string) (*domain.ConnectSession, error) {
+	addr := a.throttle.client(r)
+	if wait, blocked := a.throttle.blocked(addr); blocked {
+		return nil, tooManyFailures(wait)
+	}
+	sess, err := a.connect.SessionByToken(r.Context(), token)
+	if err != nil && guessing(err) {
+		a.throttle.failed(addr)
+	}
+	return sess, err
+}
+
+func (a *API) credential(r *http.Request, allowSecret, allowSession bool) (*caller, error) {
 	token, p := bearer(r)
 	if p != nil {
 		return nil, p

@@ -31,7 +31,7 @@ func (a *API) submissionContext(r *http.Request) (*domain.ConnectSession, map[st
 	if token == "" {
 		return nil, nil, domain.Unauthenticated("missing_connect_session_token", "The connect_session_token query parameter is required.")
 	}
-	sess, err := a.connect.SessionByToken(r.Context(), token)
+	sess, err := a.sessionFromToken(r, token)
 	if err != nil {
 		return nil, nil, err
 	}

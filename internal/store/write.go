@@ -30,3 +30,14 @@ func (w *writeTx) Enqueue(ctx context.Context, msgs []domain.OutboxMessage) erro
 func (w *writeTx) InsertEvent(ctx context.Context, e *domain.Event) error {
 	return w.s.insertEvent(ctx, w.tx, e)
 }
+
+func (w *writeTx) EndConnectSession(ctx context.Context, id int64) error {
+	res, err := w.tx.ExecContext(ctx, w.s.q(`DELETE FROM connect_sessions WHERE id = ?`), id)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return domain.ErrNotFound
+	}
+	return nil
+}
