@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/latchkeyhq/latchkey/internal/clock"
@@ -307,17 +308,25 @@ func (a *App) ServeListener(ctx context.Context, ln net.Listener, ready func(add
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
+	// Background work stops after the requests in flight, and Serve returns
+	// only once it has: the caller may close the store right after.
 	bg, stopBG := context.WithCancel(context.Background())
-	defer stopBG()
-	go a.dispatcher.Run(bg, time.Second)
-	go a.runJobs(bg)
-	go a.lifecycle.Run(bg, time.Minute)
+	var background sync.WaitGroup
+	defer func() {
+		stopBG()
+		background.Wait()
+	}()
+	background.Go(func() { a.dispatcher.Run(bg, time.Second) })
+	background.Go(func() { a.runJobs(bg) })
+	background.Go(func() { a.lifecycle.Run(bg, time.Minute) })
 	if st := a.store; st.Dialect() == "postgres" {
 		received := a.metrics.Counter("latchkey_change_notices_received_total", "Change notices applied, from any instance (this one included).")
-		go st.Follow(bg, a.cfg.DatabaseURL, func(payload string) {
-			a.connections.Invalidate(payload)
-			received.Inc()
-		}, a.connections.ResetCache, a.log)
+		background.Go(func() {
+			st.Follow(bg, a.cfg.DatabaseURL, func(payload string) {
+				a.connections.Invalidate(payload)
+				received.Inc()
+			}, a.connections.ResetCache, a.log)
+		})
 	}
 	if ready != nil {
 		ready(ln.Addr().String())

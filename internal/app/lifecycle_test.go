@@ -4,6 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -315,5 +319,84 @@ func twoSchedulers(t *testing.T, h *harness) {
 	wg.Wait()
 	if got := len(h.sim.Calls()) - before; got != 60 {
 		t.Errorf("%d checks for 60 connections", got)
+	}
+}
+
+// A check that was under way when the user re-linked the connection reports
+// on credentials the connection no longer has: its result is dropped, so the
+// fresh connection keeps its ok status and the backend gets no false
+// refresh-failure webhook.
+func TestCheckOvertakenByARelinkIsDropped(t *testing.T) {
+	rcv := newReceiver(t)
+	h := newHarness(t, "LATCHKEY_WEBHOOK_URL="+rcv.URL)
+	h.integration("jira", atlassian)
+	id := h.connect(h.session(client.ConnectSessionRequest{}), "jira")
+	h.dispatch()
+
+	// The check's request to Atlassian arrives, and is held; Atlassian will
+	// answer it 401 (as for a revoked token).
+	arrived, gate := make(chan struct{}, 1), make(chan struct{})
+	h.sim.Inject(atlassiansim.Fault{Status: 401, Count: 1, Arrived: arrived, Gate: gate})
+	stored, err := h.app.Connections().Stored(context.Background(), 1, "jira", id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan domain.CheckResult, 1)
+	go func() {
+		r, err := h.app.Lifecycle().Check(context.Background(), stored)
+		if err != nil {
+			t.Error(err)
+		}
+		done <- r
+	}()
+	<-arrived
+	// Meanwhile the user links again (new credentials, same connection).
+	rs, err := h.c.CreateReconnectSession(h.ctx(), client.ReconnectSessionRequest{ConnectionID: id, IntegrationID: "jira"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.connect(rs.Token, "jira")
+	close(gate)
+	r := <-done
+	if !r.Superseded {
+		t.Errorf("the overtaken result was applied: %+v", r)
+	}
+	if c := h.status(id); c.Status != "ok" || len(c.Errors) != 0 {
+		t.Errorf("after the overtaken check: status %s, errors %v", c.Status, c.Errors)
+	}
+	h.dispatch()
+	for _, b := range hookBodies(rcv) {
+		if b["operation"] == "refresh" {
+			t.Errorf("a refresh-failure webhook for a connection just re-linked: %v", b)
+		}
+	}
+}
+
+// The refresh-failure webhook names the connection's real auth mode, also when
+// the check never opened its credentials (an expired token).
+func TestRefreshWebhookNamesTheAuthMode(t *testing.T) {
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte(`{}`)) }))
+	defer upstream.Close()
+	file := filepath.Join(t.TempDir(), "providers.yaml")
+	os.WriteFile(file, []byte("acme:\n    display_name: Acme\n    auth_mode: API_KEY\n    proxy:\n        base_url: https://api.acme.test\n        verification:\n            endpoints:\n                - /me\n"), 0o600)
+	rcv := newReceiver(t)
+	h := newHarness(t, "LATCHKEY_PROVIDERS_FILE="+file, "LATCHKEY_UPSTREAM_REWRITE=https://api.acme.test="+upstream.URL, "LATCHKEY_WEBHOOK_URL="+rcv.URL)
+	h.integration("acme", "acme")
+	res, err := h.c.ImportConnection(h.ctx(), client.ImportConnectionRequest{ProviderConfigKey: "acme", Credentials: client.Credentials{Type: "API_KEY", APIKey: "k-123"},
+		CredentialsExpiresAt: h.now().Add(48 * time.Hour).Format(time.RFC3339)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.advance(72 * time.Hour)
+	h.check()
+	h.dispatch()
+	var refresh map[string]any
+	for _, b := range hookBodies(rcv) {
+		if b["operation"] == "refresh" {
+			refresh = b
+		}
+	}
+	if refresh == nil || refresh["connectionId"] != res.ConnectionID || refresh["authMode"] != "API_KEY" {
+		t.Fatalf("refresh webhook: %v", refresh)
 	}
 }

@@ -1,6 +1,11 @@
 package app_test
 
 import (
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -92,5 +97,43 @@ func TestCiphertextIsBoundToItsRow(t *testing.T) {
 	}
 	if !strings.Contains(h.logs.String(), "cannot decrypt") {
 		t.Error("the failure was not logged")
+	}
+}
+
+// Shutdown stops the background work (here a webhook delivery to a receiver
+// that never answers) before Serve returns, so the store can be closed right
+// after without the work failing against a closed database.
+func TestShutdownWaitsForBackgroundWork(t *testing.T) {
+	arrived := make(chan struct{}, 1)
+	hang := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.ReadAll(r.Body) // so that the server notices when the client gives up
+		select {
+		case arrived <- struct{}{}:
+		default:
+		}
+		<-r.Context().Done()
+	}))
+	defer hang.Close()
+	h := newHarness(t, "LATCHKEY_WEBHOOK_URL="+hang.URL)
+	h.integration("jira", atlassian)
+	h.connect(h.session(client.ConnectSessionRequest{}), "jira")
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- h.app.ServeListener(ctx, ln, nil) }()
+	<-arrived // the dispatcher is delivering, and the receiver holds it
+	cancel()
+	if err := <-served; err != nil {
+		t.Fatal(err)
+	}
+	h.stop() // closes the store at once
+	for _, line := range strings.Split(h.logs.String(), "\n") {
+		if strings.Contains(line, "database is closed") || strings.Contains(line, "not saved") {
+			t.Errorf("background work ran on after shutdown: %s", line)
+		}
 	}
 }

@@ -58,6 +58,11 @@ type Fault struct {
 	// Reset closes the connection without an answer.
 	Reset bool
 	Count int
+	// Arrived, when not nil, receives a value when a request takes this
+	// fault; the answer then waits until Gate is closed (tests interleave a
+	// change with a request in flight).
+	Arrived chan<- struct{}
+	Gate    <-chan struct{}
 }
 
 // Sim is the simulator; its zero value is not usable, call New.
@@ -194,6 +199,16 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}()
 	w = rec
 	if f := s.nextFault(); f != nil {
+		if f.Arrived != nil {
+			f.Arrived <- struct{}{}
+		}
+		if f.Gate != nil {
+			select {
+			case <-f.Gate:
+			case <-r.Context().Done():
+				return
+			}
+		}
 		if f.Hang {
 			<-r.Context().Done()
 			return

@@ -279,6 +279,9 @@ type CheckResult struct {
 	// Verified is set when the provider answered.
 	Verified bool
 	Next     time.Time
+	// Superseded is set when the credentials changed while they were checked:
+	// the result was dropped.
+	Superseded bool
 }
 
 // Outcome is what re-verifying a stored connection found.

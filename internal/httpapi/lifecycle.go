@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"net/http"
+	"time"
 
 	"github.com/latchkeyhq/latchkey/internal/domain"
 )
@@ -32,7 +33,8 @@ func (a *API) verifyConnection(w http.ResponseWriter, r *http.Request) error {
 	writeJSON(w, http.StatusOK, map[string]any{
 		"connection_id": c.ConnectionID, "provider_config_key": c.IntegrationKey,
 		"status": res.Status, "previous_status": prev, "warnings": warnings, "message": res.Message,
-		"verified": res.Verified, "consecutive_failures": res.Failures, "next_check_at": isoOffset(res.Next),
+		"verified": res.Verified, "consecutive_failures": res.Failures, "next_check_at": isoOffsetPtr(nonZero(res.Next)),
+		"superseded": res.Superseded,
 	})
 	return nil
 }
@@ -74,4 +76,11 @@ func (a *API) connectionEvents(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSON(w, http.StatusOK, reply)
 	return nil
+}
+
+func nonZero(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
 }

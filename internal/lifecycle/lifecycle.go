@@ -21,7 +21,7 @@ import (
 // Store is the storage the scheduler needs.
 type Store interface {
 	ClaimChecks(ctx context.Context, now time.Time, interval, lease time.Duration, limit int) ([]*domain.Connection, error)
-	CompleteCheck(ctx context.Context, c *domain.Connection, r domain.CheckResult, event *domain.Event, outbox []domain.OutboxMessage) error
+	CompleteCheck(ctx context.Context, c *domain.Connection, r domain.CheckResult, event *domain.Event, outbox []domain.OutboxMessage) (applied bool, err error)
 	ExpiringConnections(ctx context.Context, now, horizon time.Time, limit int) ([]*domain.Connection, error)
 	MarkExpiryNotified(ctx context.Context, pk int64, days int, outbox []domain.OutboxMessage) (bool, error)
 	CheckNow(ctx context.Context, pk int64, now time.Time) error
@@ -229,8 +229,15 @@ func (s *Scheduler) checkResult(ctx context.Context, c *domain.Connection) (doma
 			outbox = webhook.RefreshFailed(env, c, s.o.Checker.AuthMode(c), r.Status, r.Message, s.o.Logger)
 		}
 	}
-	if err := s.o.Store.CompleteCheck(ctx, c, r, event, outbox); err != nil {
+	applied, err := s.o.Store.CompleteCheck(ctx, c, r, event, outbox)
+	if err != nil {
 		return r, err
+	}
+	if !applied {
+		// The credentials were replaced while they were checked: this result
+		// is about credentials the connection no longer has.
+		s.o.Logger.Debug("health check result dropped: the credentials changed while they were checked", "connection_id", c.ConnectionID)
+		return domain.CheckResult{Status: c.Status, Superseded: true, Message: "The credentials changed while they were being checked; this result was dropped."}, nil
 	}
 	if len(outbox) > 0 {
 		s.o.Wake()

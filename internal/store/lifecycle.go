@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -64,9 +65,27 @@ func (s *Store) ClaimChecks(ctx context.Context, now time.Time, interval, lease 
 
 // CompleteCheck records a check: status, warnings, failure count, next check,
 // and, when the status turns failing, an operation-log entry referenced from the
-// connection's errors; outbox messages go in the same transaction.
-func (s *Store) CompleteCheck(ctx context.Context, c *domain.Connection, r domain.CheckResult, event *domain.Event, outbox []domain.OutboxMessage) error {
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+// connection's errors; outbox messages go in the same transaction. applied is
+// false, and nothing is written, when the connection's credentials are no
+// longer those that were checked (c.SealedCredentials).
+func (s *Store) CompleteCheck(ctx context.Context, c *domain.Connection, r domain.CheckResult, event *domain.Event, outbox []domain.OutboxMessage) (applied bool, err error) {
+	err = s.tx(ctx, func(tx *sql.Tx) error {
+		// The result is about the credentials that were checked: if they were
+		// replaced (or the connection deleted) meanwhile, it says nothing about
+		// the connection as it is now, and is dropped with its event and webhooks.
+		lock := ""
+		if s.dialect == "postgres" {
+			lock = " FOR UPDATE"
+		}
+		var current string
+		err := tx.QueryRowContext(ctx, s.q(`SELECT credentials FROM connections WHERE id = ?`+lock), c.ID).Scan(&current)
+		if errors.Is(err, sql.ErrNoRows) || (err == nil && current != c.SealedCredentials) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		applied = true
 		errs := []domain.ConnectionError{}
 		if event != nil {
 			var id int64
@@ -97,9 +116,9 @@ func (s *Store) CompleteCheck(ctx context.Context, c *domain.Connection, r domai
 		return s.enqueue(ctx, tx, outbox)
 	})
 	if err != nil {
-		return fmt.Errorf("store: complete check of %d: %w", c.ID, err)
+		return false, fmt.Errorf("store: complete check of %d: %w", c.ID, err)
 	}
-	return nil
+	return applied, nil
 }
 
 func nonNilErrs(e []domain.ConnectionError) []domain.ConnectionError {
