@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -232,6 +233,56 @@ func TestConnectUIExpiredAndInvalidSessions(t *testing.T) {
 	b.do(chromedp.Click(chromedp.CSS(`button[type=submit]`)), chromedp.WaitNotPresent(chromedp.CSS(`form`)))
 	if got := b.text("h1"); got != "This link has expired" {
 		t.Errorf("expired during the form: %q", got)
+	}
+}
+
+// The API tells the three kinds of dead link apart, for the Connect UI: a
+// malformed token, an unknown (never issued, deleted or purged) session, and an
+// expired one, which keeps Nango's code and says when it expired.
+func TestSessionTokenExpiredUnknownOrMalformed(t *testing.T) {
+	h := newHarness(t)
+	h.integration("jira", atlassian)
+	type errBody struct {
+		Error struct {
+			Code    string         `json:"code"`
+			Message string         `json:"message"`
+			Payload map[string]any `json:"payload"`
+		} `json:"error"`
+	}
+	get := func(token string) (int, errBody) {
+		t.Helper()
+		status, body, _ := h.raw("GET", "/connect/session", token, "", "")
+		var e errBody
+		_ = json.Unmarshal([]byte(body), &e)
+		return status, e
+	}
+	expiring := h.session(client.ConnectSessionRequest{})
+	expiresAt := h.now().Add(30 * time.Minute).UTC().Format(time.RFC3339)
+	deleted := h.session(client.ConnectSessionRequest{})
+	if err := h.c.DeleteConnectSession(h.ctx(), deleted); err != nil {
+		t.Fatal(err)
+	}
+	h.advance(31 * time.Minute)
+	for _, c := range []struct {
+		name, token, code, expiredAt string
+	}{
+		{"malformed", "garbage", "invalid_connect_session_token_format", ""},
+		{"never issued", "nango_connect_session_" + strings.Repeat("ab", 32), "unknown_connect_session_token", ""},
+		{"deleted", deleted, "unknown_connect_session_token", ""},
+		{"expired", expiring, "unknown_connect_session_token", expiresAt},
+	} {
+		status, e := get(c.token)
+		if status != 401 || e.Error.Code != c.code || e.Error.Message == "" {
+			t.Errorf("%s: %d %+v", c.name, status, e.Error)
+		}
+		if got, _ := e.Error.Payload["expired_at"].(string); got != c.expiredAt {
+			t.Errorf("%s: payload.expired_at = %q, want %q", c.name, got, c.expiredAt)
+		}
+	}
+	// A submission on the expired session says so too.
+	_, err := h.c.SubmitBasic(h.ctx(), expiring, "jira", map[string]string{"cloudId": atlassiansim.DemoCloudID}, atlassiansim.DemoEmail, atlassiansim.DemoToken)
+	if e := apiErr(t, err); e.Code != "unknown_connect_session_token" || !strings.Contains(e.Message, "expired at "+expiresAt) {
+		t.Errorf("submission on an expired session: %+v", e)
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/latchkeyhq/latchkey/internal/domain"
 	"github.com/latchkeyhq/latchkey/internal/secret"
@@ -319,15 +320,25 @@ func sortedMapKeys[V any](m map[string]V) []string {
 }
 
 // SessionByToken resolves a connect-session token, with the reference's 401 codes.
+// An expired session keeps Nango's code, unknown_connect_session_token, and says
+// when it expired in payload.expired_at, so the Connect UI can tell the user which
+// happened.
 func (s *Service) SessionByToken(ctx context.Context, token string) (*domain.ConnectSession, error) {
 	if !sessionTokenRE.MatchString(token) {
 		return nil, &domain.Problem{Status: http.StatusUnauthorized, Code: "invalid_connect_session_token_format",
 			Message: "The connect session token is malformed."}
 	}
-	sess, err := s.store.ConnectSessionByTokenHash(ctx, secret.HashToken(token), s.now())
+	// Looked up whatever its expiry (the zero time is before any): expired
+	// sessions stay about an hour before they are purged.
+	sess, err := s.store.ConnectSessionByTokenHash(ctx, secret.HashToken(token), time.Time{})
 	if isNotFound(err) {
 		return nil, &domain.Problem{Status: http.StatusUnauthorized, Code: "unknown_connect_session_token",
-			Message: "This connect session is unknown or has expired. Ask for a new link."}
+			Message: "This connect session is unknown: it was deleted, or expired a while ago. Ask for a new link."}
+	}
+	if err == nil && !sess.ExpiresAt.After(s.now()) {
+		at := sess.ExpiresAt.UTC().Format(time.RFC3339)
+		return nil, &domain.Problem{Status: http.StatusUnauthorized, Code: "unknown_connect_session_token",
+			Message: "This connect session expired at " + at + ". Ask for a new link.", Payload: map[string]any{"expired_at": at}}
 	}
 	return sess, err
 }
