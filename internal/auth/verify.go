@@ -230,7 +230,9 @@ func (s *Service) verifyAtlassian(ctx context.Context, p *provider.Provider, cfg
 	confURL, _ := provider.JoinEndpoint(base, "/ex/confluence/"+seg+"/wiki/rest/api/user/current")
 
 	invalid := badRequest(CodeInvalidCredentials, "Atlassian did not accept this email and API token. Check that the whole token was copied, that it was created for this service account, and that it has not expired or been revoked.")
-	unknownSite := badRequest(CodeUnknownCloudID, fmt.Sprintf("Atlassian has no site with the Cloud ID %s. In admin.atlassian.com, open Apps > Sites, select the site, and copy the ID that follows /s/ in the address.", cloudID))
+	// The error names the field, so a form can show the hint beside it.
+	unknownSiteMsg := fmt.Sprintf("Atlassian has no site with the Cloud ID %s. In admin.atlassian.com, open Apps > Sites, select the site, and copy the ID that follows /s/ in the address.", cloudID)
+	unknownSite := badRequest(CodeUnknownCloudID, unknownSiteMsg, fe(CodeUnknownCloudID, unknownSiteMsg, "params", "cloudId"))
 
 	jira := s.call(ctx, http.MethodGet, jiraURL, h)
 	switch {
