@@ -294,7 +294,9 @@
 
     var submitLabel = reconnect ? t('submit_reconnect') : t('submit');
     var button = h('button', { type: 'submit', class: 'primary' }, h('span', { text: submitLabel }));
-    var form = h('form', { novalidate: true, 'aria-labelledby': 'title' }, alertBox, rows, button, status);
+    // The page checks every field itself (in the page's language, focusing the
+    // first bad one): the browser's own validation bubbles are switched off.
+    var form = h('form', { noValidate: true, 'aria-labelledby': 'title' }, alertBox, rows, button, status);
     form.addEventListener('submit', function (ev) {
       ev.preventDefault();
       if (state.busy) return;
@@ -305,7 +307,9 @@
       state.busy = on;
       button.disabled = on;
       button.setAttribute('aria-busy', on ? 'true' : 'false');
-      button.replaceChildren(on ? h('span', { class: 'spinner', 'aria-hidden': 'true' }) : null, h('span', { text: on ? t('busy', { provider: providerName() }) : submitLabel }));
+      button.textContent = '';
+      if (on) button.appendChild(h('span', { class: 'spinner', 'aria-hidden': 'true' }));
+      button.appendChild(h('span', { text: on ? t('busy', { provider: providerName() }) : submitLabel }));
       status.textContent = on ? t('busy', { provider: providerName() }) : '';
     }
     function showAlert(msg) {
@@ -395,7 +399,10 @@
       h('div', { class: 'head' }, h('img', { src: logoURL(p.name), alt: '' }), h('h1', { id: 'title', text: title })),
       h('p', { class: 'lead', text: reconnect ? t('reconnect_body') : t('form_body', { provider: providerName() }) }),
       form, guide), false);
-    var first = form.querySelector('input, select');
+    // Focus the first field still to fill in (on a reconnect, the new secret
+    // rather than the pre-filled values above it).
+    var controls = Array.prototype.slice.call(form.querySelectorAll('input, select'));
+    var first = controls.filter(function (el) { return el.value === ''; })[0] || controls[0];
     if (first) first.focus();
   }
 
