@@ -207,26 +207,43 @@ func TestConnectUIVerificationMessages(t *testing.T) {
 	})
 }
 
+// Each kind of dead link says what is true of it: expired (30 minutes),
+// malformed, unknown or cancelled, or missing.
 func TestConnectUIExpiredAndInvalidSessions(t *testing.T) {
 	h := newHarness(t)
 	h.integration("jira", atlassian)
 	b := newBrowser(t, 1200, 900)
-	link := h.connectLink(client.ConnectSessionRequest{})
+	title := func(link string) string {
+		t.Helper()
+		b.do(chromedp.Navigate(link), chromedp.WaitVisible(chromedp.CSS(`h1`)))
+		return b.text("h1")
+	}
+	expired := h.connectLink(client.ConnectSessionRequest{})
+	s, err := h.c.CreateConnectSession(h.ctx(), client.ConnectSessionRequest{EndUser: &client.EndUser{ID: "u"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.c.DeleteConnectSession(h.ctx(), s.Token); err != nil {
+		t.Fatal(err)
+	}
 	h.advance(31 * time.Minute)
-	b.do(chromedp.Navigate(link), chromedp.WaitVisible(chromedp.CSS(`h1`)))
-	if got := b.text("h1"); got != "This link has expired" {
-		t.Errorf("expired: %q", got)
-	}
-	b.do(chromedp.Navigate(h.srv.URL+"/connect?session_token=garbage"), chromedp.WaitVisible(chromedp.CSS(`h1`)))
-	if got := b.text("h1"); got != "This link has expired" {
-		t.Errorf("garbage token: %q", got)
-	}
-	b.do(chromedp.Navigate(h.srv.URL+"/connect"), chromedp.WaitVisible(chromedp.CSS(`h1`)))
-	if got := b.text("h1"); got != "This link is incomplete" {
-		t.Errorf("no token: %q", got)
+	for _, c := range []struct{ name, link, want, body string }{
+		{"expired", expired, "This link has expired", "valid for 30 minutes"},
+		{"garbage token", h.srv.URL + "/connect?session_token=garbage", "This link is not valid", "missing or has been changed"},
+		{"cut short", expired[:len(expired)-10], "This link is not valid", "missing or has been changed"},
+		{"never issued", h.srv.URL + "/connect?session_token=nango_connect_session_" + strings.Repeat("ab", 32), "This link can no longer be used", "cancelled"},
+		{"cancelled", h.srv.URL + "/connect?session_token=" + s.Token, "This link can no longer be used", "cancelled"},
+		{"no token", h.srv.URL + "/connect", "This link is incomplete", "full link"},
+	} {
+		if got := title(c.link); got != c.want {
+			t.Errorf("%s: %q, want %q", c.name, got, c.want)
+		}
+		if got := b.text(".lead"); !strings.Contains(got, c.body) {
+			t.Errorf("%s: body %q, want it to say %q", c.name, got, c.body)
+		}
 	}
 	// The session can also expire while the form is open.
-	link = h.connectLink(client.ConnectSessionRequest{})
+	link := h.connectLink(client.ConnectSessionRequest{})
 	b.do(chromedp.Navigate(link), chromedp.WaitVisible(chromedp.CSS(`#f-cloudId`)))
 	h.advance(31 * time.Minute)
 	b.do(fill(atlassiansim.DemoCloudID, atlassiansim.DemoEmail, atlassiansim.DemoToken)...)

@@ -93,6 +93,14 @@
       withRetry ? h('button', { type: 'button', class: 'primary', text: t('retry'), on: { click: start } }) : null);
     render(card);
   }
+  // deadLink says what is true of a session token the API refused: malformed,
+  // expired (the API says when), or unknown (cancelled, or expired and purged).
+  function deadLink(err) {
+    if (err && err.code === 'invalid_connect_session_token_format') return messageScreen(t('invalid_link_title'), t('invalid_link_body'));
+    if (err && err.payload && err.payload.expired_at) return messageScreen(t('expired_title'), t('expired_body'));
+    return messageScreen(t('unknown_link_title'), t('unknown_link_body'));
+  }
+  function apiError(r) { return (r.data && r.data.error) || null; }
   function loading() {
     app.replaceChildren(h('section', { class: 'card', 'aria-busy': 'true' }, h('div', { class: 'spinner', 'aria-hidden': 'true' }),
       h('p', { class: 'muted center', role: 'status', text: t('loading') })));
@@ -101,12 +109,13 @@
   function start() {
     loading();
     api('GET', '/connect/session').then(function (r) {
-      if (r.status === 401) return messageScreen(t('expired_title'), t('expired_body'));
+      if (r.status === 401) return deadLink(apiError(r));
       if (!r.ok) return messageScreen(t('err_generic'), (r.data && r.data.error && r.data.error.message) || '', true);
       state.session = r.data.data;
       var theme = state.session.connectUISettings && state.session.connectUISettings.theme;
       applyTheme(null, theme && theme.light && theme.light.primary);
       return api('GET', '/integrations').then(function (ri) {
+        if (ri.status === 401) return deadLink(apiError(ri));
         if (!ri.ok) return messageScreen(t('err_generic'), '', true);
         state.integrations = ri.data.data || [];
         if (state.session.isReconnecting && state.session.reconnect) {
@@ -136,7 +145,7 @@
     state.integration = integ;
     loading();
     api('GET', '/providers/' + encodeURIComponent(integ.provider)).then(function (r) {
-      if (r.status === 401) return messageScreen(t('expired_title'), t('expired_body'));
+      if (r.status === 401) return deadLink(apiError(r));
       if (!r.ok) return messageScreen(t('err_generic'), '', true);
       state.provider = r.data.data;
       formScreen(fromList);
@@ -382,7 +391,7 @@
         case 'unknown_connect_session_token':
         case 'invalid_connect_session_token_format':
           post({ type: 'error', payload: { errorType: err.code, errorMessage: err.message || '' } });
-          return messageScreen(t('expired_title'), t('expired_body'));
+          return deadLink(err);
         default:
           msg = err.message || t('err_generic');
       }
