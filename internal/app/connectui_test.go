@@ -159,9 +159,10 @@ func TestConnectUIVerificationMessages(t *testing.T) {
 		wantField, wantFE string
 	}{
 		{"bad token", atlassiansim.DemoCloudID, atlassiansim.DemoEmail, strings.Replace(atlassiansim.DemoToken, "demo", "DEMO", 1), nil,
-			"did not accept this email and API token", "password", "Check this token."},
+			"Atlassian did not accept these credentials.", "password", "Check that the whole value was copied, that it goes with the details above, and that it has not expired or been revoked."},
+		// The API's hint (where to find the Cloud ID) shows beside the field, once.
 		{"unknown cloud id", otherCloudID, atlassiansim.DemoEmail, atlassiansim.DemoToken, nil,
-			"has no site with this Cloud ID", "cloudId", "Atlassian has no site with this Cloud ID."},
+			"Atlassian did not accept the Cloud ID.", "cloudId", "Atlassian has no site with the Cloud ID " + otherCloudID + ". In admin.atlassian.com, open Apps > Sites, select the site, and copy the ID that follows /s/ in the address."},
 		{"atlassian unreachable", atlassiansim.DemoCloudID, atlassiansim.DemoEmail, atlassiansim.DemoToken, &atlassiansim.Fault{Status: 503, Count: -1},
 			"could not be reached to check these details. Nothing was saved", "", ""},
 	}
@@ -182,6 +183,13 @@ func TestConnectUIVerificationMessages(t *testing.T) {
 			if c.wantField != "" {
 				if got := b.text(`#f-` + c.wantField + `-err`); got != c.wantFE {
 					t.Errorf("field error = %q, want %q", got, c.wantFE)
+				}
+				// Nothing is said twice.
+				page := evalJS[string](b, `document.body.innerText`)
+				for _, sentence := range []string{c.wantAlert, c.wantFE} {
+					if n := strings.Count(page, sentence); n != 1 {
+						t.Errorf("%q shows %d times", sentence, n)
+					}
 				}
 				if got := evalJS[string](b, `document.activeElement.id`); got != "f-"+c.wantField {
 					t.Errorf("focus on %q", got)
