@@ -104,7 +104,7 @@ func New(o Options) (*UI, error) {
 		return nil, err
 	}
 	for _, g := range u.guides {
-		if err := u.guide.Execute(&bytes.Buffer{}, g); err != nil {
+		if err := u.guide.Execute(&bytes.Buffer{}, guidePage{renderedGuide: g, Theme: "system"}); err != nil {
 			return nil, fmt.Errorf("guide template: %w", err)
 		}
 	}

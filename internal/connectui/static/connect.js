@@ -243,7 +243,13 @@
     if (override && override.docs_connect) return override.docs_connect;
     var base = state.provider.docs_connect;
     if (!base || !f.schema.doc_section) return '';
-    return base + f.schema.doc_section;
+    return guideURL(base) + f.schema.doc_section;
+  }
+  // guideURL passes a theme the page was asked for on to latchkey's own guides.
+  function guideURL(u) {
+    var theme = document.documentElement.getAttribute('data-theme');
+    if ((theme !== 'light' && theme !== 'dark') || !/^(https?:\/\/[^\/]+)?\/docs\/connect\/[^\/?#]+$/.test(u)) return u;
+    return u + '?theme=' + theme;
   }
 
   function formScreen(fromList) {
@@ -441,7 +447,7 @@
 
     var backButton = fromList ? h('button', { type: 'button', class: 'back', text: '← ' + t('back'), on: { click: listScreen } }) : null;
     var title = reconnect ? t('reconnect_title', { provider: p.display_name }) : t('form_title', { provider: p.display_name });
-    var guide = p.docs_connect ? h('p', { class: 'foot' }, h('a', { href: (state.session.overrides && state.session.overrides[integ.unique_key] && state.session.overrides[integ.unique_key].docs_connect) || p.docs_connect, target: '_blank', rel: 'noopener noreferrer', text: t('guide_link') })) : null;
+    var guide = p.docs_connect ? h('p', { class: 'foot' }, h('a', { href: (state.session.overrides && state.session.overrides[integ.unique_key] && state.session.overrides[integ.unique_key].docs_connect) || guideURL(p.docs_connect), target: '_blank', rel: 'noopener noreferrer', text: t('guide_link') })) : null;
     render(h('section', { class: 'card' + (closeButton() ? ' closable' : '') }, closeButton(), backButton,
       h('div', { class: 'head' }, h('img', { src: logoURL(p.name), alt: '' }), h('h1', { id: 'title', text: title })),
       h('p', { class: 'lead', text: reconnect && secretOf(fields) ? t('reconnect_body', { field: labelOf(secretOf(fields)) }) : t('form_body', { provider: providerName() }) }),
