@@ -63,7 +63,44 @@
   }
   function applyTheme(theme, primary) {
     if (theme === 'light' || theme === 'dark' || theme === 'system') document.documentElement.setAttribute('data-theme', theme);
-    if (/^#[0-9a-fA-F]{6}$/.test(primary || '')) document.documentElement.style.setProperty('--primary', primary);
+    if (!/^#[0-9a-fA-F]{6}$/.test(primary || '')) return;
+    var p = palette(primary), style = document.documentElement.style;
+    Object.keys(p).forEach(function (k) { style.setProperty('--' + k, p[k]); });
+  }
+
+  // ---------- accent colours ----------
+  // Any accent colour stays readable (WCAG AA): text on a button takes white or
+  // near-black, whichever contrasts more (at least 4.5:1 for any colour); links
+  // are the accent darkened (light theme) or lightened (dark theme) until they
+  // reach 4.5:1 on the card; in the dark theme the button is lightened until it
+  // stands out from the card (3:1). The light theme keeps the brand colour as is.
+  var WHITE = [255, 255, 255], INK = [16, 18, 20], BLACK = [0, 0, 0];
+  var LIGHT_CARD = WHITE, DARK_CARD = [34, 39, 43]; // --card in connect.css
+  function rgb(hex) { return [1, 3, 5].map(function (i) { return parseInt(hex.slice(i, i + 2), 16); }); }
+  function hex(c) { return '#' + c.map(function (v) { return ('0' + Math.round(v).toString(16)).slice(-2); }).join(''); }
+  function luminance(c) {
+    var l = c.map(function (v) { v /= 255; return v <= 0.04045 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); });
+    return 0.2126 * l[0] + 0.7152 * l[1] + 0.0722 * l[2];
+  }
+  function contrast(a, b) {
+    var x = luminance(a), y = luminance(b);
+    return (Math.max(x, y) + 0.05) / (Math.min(x, y) + 0.05);
+  }
+  // towards mixes c with target in steps of 5 % until it contrasts enough with bg.
+  function towards(c, target, bg, ratio) {
+    for (var i = 0; i <= 20; i++) {
+      var m = c.map(function (v, j) { return Math.round(v + (target[j] - v) * i / 20); });
+      if (contrast(m, bg) >= ratio) return m;
+    }
+    return target;
+  }
+  function textOn(c) { return contrast(WHITE, c) >= contrast(INK, c) ? WHITE : INK; }
+  function palette(primary) {
+    var c = rgb(primary), dark = towards(c, WHITE, DARK_CARD, 3);
+    return {
+      'p-light': hex(c), 'on-p-light': hex(textOn(c)), 'link-light': hex(towards(c, BLACK, LIGHT_CARD, 4.5)),
+      'p-dark': hex(dark), 'on-p-dark': hex(textOn(dark)), 'link-dark': hex(towards(c, WHITE, DARK_CARD, 4.5))
+    };
   }
   function api(method, path, body) {
     var opts = { method: method, headers: { 'Accept': 'application/json' }, credentials: 'omit', referrerPolicy: 'no-referrer', cache: 'no-store' };
