@@ -5,6 +5,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 
@@ -105,5 +106,57 @@ func TestConnectUIReconnectFocusesTheSecret(t *testing.T) {
 	b.do(chromedp.Navigate(h.connectLink(client.ConnectSessionRequest{})), chromedp.WaitVisible(chromedp.CSS(`#f-cloudId`)))
 	if got := evalJS[string](b, `document.activeElement.id`); got != "f-cloudId" {
 		t.Errorf("new connection: focus on %q, want f-cloudId", got)
+	}
+}
+
+// An expiry date is the user's: the end of the picked day in the browser's
+// time zone, sent with its offset. Today is accepted wherever the user is;
+// yesterday is refused before anything is sent.
+func TestConnectUIExpiryDateInTheUsersTimeZone(t *testing.T) {
+	h := newHarness(t)
+	h.tokens()
+	h.integration("jira", atlassian)
+	b := newBrowser(t, 1200, 900)
+	for _, zone := range []string{"Pacific/Kiritimati", "America/Los_Angeles", "Pacific/Pago_Pago", "Asia/Kolkata"} {
+		loc, err := time.LoadLocation(zone)
+		if err != nil {
+			t.Fatal(err)
+		}
+		today := time.Now().In(loc)
+		pick := func(date string) {
+			t.Helper()
+			b.do(chromedp.Navigate(h.connectLink(client.ConnectSessionRequest{})), chromedp.WaitVisible(chromedp.CSS(`#f-cloudId`)))
+			b.do(fill(atlassiansim.DemoCloudID, atlassiansim.DemoEmail, atlassiansim.DemoToken)...)
+			b.do(chromedp.Evaluate[chromedp.Void](`document.querySelector('#f-credentials_expires_at').value = '` + date + `'`))
+		}
+		b.do(timezone(zone))
+		if _, off := today.Zone(); evalJS[int](b, `-new Date().getTimezoneOffset() * 60`) != off {
+			t.Fatalf("the browser is not in %s", zone)
+		}
+
+		// Yesterday, there: refused by the page.
+		calls := len(h.sim.Calls())
+		pick(today.AddDate(0, 0, -1).Format("2006-01-02"))
+		b.do(submitAndWait(`#f-credentials_expires_at-err`)...)
+		if got, want := b.text(`#f-credentials_expires_at-err`), strings.ReplaceAll(uiStrings(t, "en")["err_date"], "{field}", "API Token expiry date"); got != want {
+			t.Errorf("%s, yesterday: %q, want %q", zone, got, want)
+		}
+		if len(h.sim.Calls()) != calls {
+			t.Errorf("%s: a date in the past was sent", zone)
+		}
+
+		// Today, there: saved as the end of today there.
+		pick(today.Format("2006-01-02"))
+		b.do(submitAndWait(`.check`)...)
+		list, _ := h.c.ListConnections(h.ctx(), client.ListConnectionsOptions{})
+		c, err := h.c.GetConnection(h.ctx(), "jira", list[0].ConnectionID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := time.Date(today.Year(), today.Month(), today.Day(), 23, 59, 59, 0, loc)
+		got, err := time.Parse(time.RFC3339, strings.Replace(*c.CredentialsExpiresAt, "+00:00", "Z", 1))
+		if err != nil || !got.Equal(want) {
+			t.Errorf("%s: stored %v, want %s (%s)", zone, *c.CredentialsExpiresAt, want.UTC().Format(time.RFC3339), want.Format(time.RFC3339))
+		}
 	}
 }

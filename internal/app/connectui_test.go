@@ -76,6 +76,7 @@ func TestConnectUIStandaloneHappyPath(t *testing.T) {
 		t.Errorf("placeholder = %q", got)
 	}
 	b.do(fill(atlassiansim.DemoCloudID, atlassiansim.DemoEmail, atlassiansim.DemoToken)...)
+	b.do(timezone("UTC")) // the picked day ends at 23:59:59 in the browser's zone
 	expiry := h.now().AddDate(0, 3, 0).Format("2006-01-02")
 	b.do(chromedp.Evaluate[chromedp.Void](`document.querySelector('#f-credentials_expires_at').value = '` + expiry + `'`))
 	// Show/hide toggle.

@@ -236,14 +236,23 @@
     if (p.credentials_expiry && secret) {
       // latchkey extension: the secret's expiry date, right after the credentials,
       // with the secret's guide section.
-      var today = new Date(), max = new Date(Date.now() + 366 * 86400000);
+      // Dates are the user's own: today and a year ahead in the browser's time zone.
+      var now = new Date(), max = new Date(now.getFullYear(), now.getMonth(), now.getDate() + 365);
       var label = labelOf(secret);
       fields.push({ kind: 'expiry', name: 'credentials_expires_at', order: 999,
         schema: { title: t('expiry_label', { field: label }), description: t('expiry_help', { field: label }), optional: true, type: 'date',
-          min: today.toISOString().slice(0, 10), max: max.toISOString().slice(0, 10), doc_section: secret.schema.doc_section } });
+          min: localDate(now), max: localDate(max), doc_section: secret.schema.doc_section } });
       fields.sort(function (a, b) { return a.order - b.order; });
     }
     return fields;
+  }
+  function pad(n) { return (n < 10 ? '0' : '') + n; }
+  function localDate(d) { return d.getFullYear() + '-' + pad(d.getMonth() + 1) + '-' + pad(d.getDate()); }
+  // endOfLocalDay turns a picked YYYY-MM-DD into the last second of that day in
+  // the browser's time zone, as RFC 3339 with its offset (the server is in UTC).
+  function endOfLocalDay(v) {
+    var p = v.split('-').map(Number), off = -new Date(p[0], p[1] - 1, p[2], 23, 59, 59).getTimezoneOffset();
+    return v + 'T23:59:59' + (off < 0 ? '-' : '+') + pad(Math.floor(Math.abs(off) / 60)) + ':' + pad(Math.abs(off) % 60);
   }
   // secretOf is the credential that expires, is replaced on a reconnect and is
   // blamed when the provider refuses: the last secret one (password, API key, client secret).
@@ -429,7 +438,7 @@
       }
       var qs = 'connect_session_token=' + encodeURIComponent(token);
       Object.keys(params).forEach(function (k) { qs += '&params[' + encodeURIComponent(k) + ']=' + encodeURIComponent(params[k]); });
-      if (expiry) qs += '&credentials_expires_at=' + encodeURIComponent(expiry);
+      if (expiry) qs += '&credentials_expires_at=' + encodeURIComponent(endOfLocalDay(expiry));
       setBusy(true);
       api('POST', ROUTES[p.auth_mode] + encodeURIComponent(integ.unique_key) + '?' + qs, creds).then(function (r) {
         setBusy(false);
