@@ -408,29 +408,37 @@ func TestConnectUILanguagesAndIntegrationList(t *testing.T) {
 	}
 	b.do(chromedp.Click(chromedp.CSS(`.back`)), chromedp.WaitVisible(chromedp.CSS(`.list`)))
 
-	// Accept-Language picks the language when no lang parameter is given.
-	for lang, title := range map[string]string{"ja,en;q=0.5": "接続するサービスを選択", "de-CH, fr;q=0.8": "Wählen Sie aus, was verbunden werden soll",
-		"es-MX": "Elija qué conectar", "pt-BR, en;q=0.1": "Choose what to connect"} {
-		req, _ := http.NewRequest("GET", h.connectLink(client.ConnectSessionRequest{}), nil)
-		req.Header.Set("Accept-Language", lang)
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
+	// Accept-Language picks the language when no lang parameter is given: the
+	// browser sends the header, nothing else says which language to use.
+	for _, c := range []struct{ header, lang, title string }{
+		{"ja,en;q=0.5", "ja", "接続するサービスを選択"},
+		{"de-CH, fr;q=0.8", "de", "Wählen Sie aus, was verbunden werden soll"},
+		{"fr;q=0.5, es-MX;q=0.9", "es", "Elija qué conectar"},
+		{"pt-BR, fr;q=0.1", "fr", "Choisissez ce que vous voulez connecter"},
+		{"pt-BR", "en", "Choose what to connect"},
+	} {
+		b.do(acceptLanguage(c.header), chromedp.Navigate(h.connectLink(client.ConnectSessionRequest{})), chromedp.WaitVisible(chromedp.CSS(`.list`)))
+		if got := b.text("h1"); got != c.title {
+			t.Errorf("Accept-Language %s: title %q, want %q", c.header, got, c.title)
 		}
-		res.Body.Close()
-		want := strings.SplitN(strings.SplitN(lang, ",", 2)[0], "-", 2)[0]
-		if want == "pt" {
-			want = "en"
+		if got := evalJS[string](b, `document.documentElement.lang`); got != c.lang {
+			t.Errorf("Accept-Language %s: html lang %q, want %q", c.header, got, c.lang)
 		}
-		if got := res.Header.Get("Vary"); got != "Accept-Language" {
-			t.Errorf("Vary = %q", got)
+		// The lang parameter wins over the header.
+		if c.lang != "en" {
+			b.do(chromedp.Navigate(h.connectLink(client.ConnectSessionRequest{})+"&lang=en"), chromedp.WaitVisible(chromedp.CSS(`.list`)))
+			if got := b.text("h1"); got != "Choose what to connect" {
+				t.Errorf("Accept-Language %s with lang=en: %q", c.header, got)
+			}
 		}
-		_ = title
-		b2 := newBrowser(t, 800, 700)
-		b2.do(chromedp.Navigate(h.connectLink(client.ConnectSessionRequest{})+"&lang="+want), chromedp.WaitVisible(chromedp.CSS(`.list`)))
-		if got := b2.text("h1"); got != title {
-			t.Errorf("%s: title %q, want %q", lang, got, title)
-		}
+	}
+	res, err := http.Get(h.srv.URL + "/connect")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readAll(t, res)
+	if got := res.Header.Get("Vary"); got != "Accept-Language" {
+		t.Errorf("Vary = %q", got)
 	}
 }
 
