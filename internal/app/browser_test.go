@@ -46,8 +46,9 @@ func newBrowser(t testing.TB, width, height int) *browser {
 	b := &browser{t: t}
 	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelC := chromedp.NewContext(actx, chromedp.WithListener(b.listen))
-	ctx, cancelT := context.WithTimeout(ctx, 30*time.Second)
 	b.ctx = ctx
+	// The browser lives as long as the test (a timeout on this first call would
+	// stop it); each step below has its own time limit instead.
 	if err := chromedp.Do(ctx, chromedp.EmulateViewport(int64(width), int64(height))); err != nil {
 		t.Fatalf("start Chromium: %v", err)
 	}
@@ -57,7 +58,6 @@ func newBrowser(t testing.TB, width, height int) *browser {
 				t.Log(l)
 			}
 		}
-		cancelT()
 		cancelC()
 		cancelA()
 	})
@@ -90,16 +90,25 @@ func (b *browser) logs() []string {
 	return append([]string(nil), b.console...)
 }
 
+// step is the context of one step: 30 s at most, however long the whole test.
+func (b *browser) step() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(b.ctx, 30*time.Second)
+}
+
 func (b *browser) do(actions ...chromedp.Action[chromedp.Void]) {
 	b.t.Helper()
-	if err := chromedp.Do(b.ctx, actions...); err != nil {
+	ctx, cancel := b.step()
+	defer cancel()
+	if err := chromedp.Do(ctx, actions...); err != nil {
 		b.t.Fatalf("browser: %v\nconsole:\n%s", err, strings.Join(b.logs(), "\n"))
 	}
 }
 
 func (b *browser) text(sel string) string {
 	b.t.Helper()
-	s, err := chromedp.Run(b.ctx, chromedp.Text(chromedp.CSS(sel)))
+	ctx, cancel := b.step()
+	defer cancel()
+	s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
 	if err != nil {
 		b.t.Fatalf("text %s: %v", sel, err)
 	}
@@ -108,7 +117,9 @@ func (b *browser) text(sel string) string {
 
 func evalJS[T any](b *browser, js string) T {
 	b.t.Helper()
-	v, err := chromedp.Run(b.ctx, chromedp.Evaluate[T](js))
+	ctx, cancel := b.step()
+	defer cancel()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](js))
 	if err != nil {
 		b.t.Fatalf("evaluate %s: %v\nconsole:\n%s", js, err, strings.Join(b.logs(), "\n"))
 	}
@@ -118,7 +129,9 @@ func evalJS[T any](b *browser, js string) T {
 // screenshot saves the viewport as a PNG (for docs/images).
 func (b *browser) screenshot(path string) {
 	b.t.Helper()
-	buf, err := chromedp.Run(b.ctx, chromedp.CaptureScreenshot())
+	ctx, cancel := b.step()
+	defer cancel()
+	buf, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
 	if err != nil {
 		b.t.Fatalf("screenshot: %v", err)
 	}

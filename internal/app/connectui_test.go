@@ -402,6 +402,9 @@ func TestConnectUILanguagesAndIntegrationList(t *testing.T) {
 	if got := b.text("h1"); got != "Connecter Atlassian Service Account (API Token)" {
 		t.Errorf("fr form title = %q", got)
 	}
+	if got := b.text(".lead"); got != "Remplissez les champs ci-dessous. Ils sont vérifiés auprès d’Atlassian avant tout enregistrement." {
+		t.Errorf("fr lead = %q (de + a vowel elides)", got)
+	}
 	b.do(chromedp.Click(chromedp.CSS(`button[type=submit]`)), chromedp.WaitVisible(chromedp.CSS(`#f-cloudId-err`)))
 	if got := b.text(`#f-cloudId-err`); got != "Cloud ID est obligatoire." {
 		t.Errorf("fr error = %q", got)
