@@ -85,6 +85,16 @@ func TestConnectUIOwnValidationNotTheBrowsers(t *testing.T) {
 	if n := len(h.sim.Calls()); n != 0 {
 		t.Errorf("Atlassian was asked %d times", n)
 	}
+
+	// A value the session presets (so the form hides it) that the API refuses
+	// cannot be highlighted: the alert says what the API said.
+	preset := h.connectLink(client.ConnectSessionRequest{IntegrationsConfigDefaults: map[string]client.IntegrationDefaults{"jira": {ConnectionConfig: map[string]any{"cloudId": "not-a-uuid"}}}})
+	b.do(chromedp.Navigate(preset), chromedp.WaitVisible(chromedp.CSS(`#f-username`)))
+	b.do(chromedp.SendKeys(chromedp.CSS(`#f-username`), atlassiansim.DemoEmail), chromedp.SendKeys(chromedp.CSS(`#f-password`), atlassiansim.DemoToken))
+	b.do(submitAndWait(`[role=alert]:not([hidden])`)...)
+	if got := b.text(`[role=alert]`); !strings.Contains(got, "Cloud ID") {
+		t.Errorf("alert for a preset value = %q", got)
+	}
 }
 
 // A reconnect form focuses the empty secret, not the pre-filled Cloud ID.

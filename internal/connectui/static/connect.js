@@ -463,7 +463,8 @@
       });
       switch (err.code) {
         case 'invalid_fields':
-          msg = t('err_fix_fields');
+          // A field the page does not show (preset by the session) cannot be highlighted: say what the API said.
+          msg = named.length ? t('err_fix_fields') : err.message || t('err_fix_fields');
           break;
         case 'invalid_credentials':
           msg = t('err_invalid_credentials', { provider: name });
