@@ -80,16 +80,6 @@ func loadMessages(fsys fs.FS, dir string) (messages, error) {
 	return out, nil
 }
 
-// languages lists the languages there are strings for, sorted.
-func (m messages) languages() []string {
-	out := make([]string, 0, len(m))
-	for l := range m {
-		out = append(out, l)
-	}
-	sort.Strings(out)
-	return out
-}
-
 // pickLanguage chooses from the lang parameter first, then Accept-Language
 // (highest q first), then English.
 func (m messages) pickLanguage(param, acceptLanguage string) string {
