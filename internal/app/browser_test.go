@@ -17,12 +17,51 @@ import (
 )
 
 // browser is a headless Chromium tab driven by chromedp. LATCHKEY_TEST_CHROME
-// names the executable; CI sets it, so these tests always run there.
+// names the executable; CI sets it, so these tests always run there. All tabs
+// belong to one Chromium process, started by the first test that needs it;
+// each test gets its own browser context (no shared storage or cookies).
 type browser struct {
 	t       testing.TB
 	ctx     context.Context
 	mu      sync.Mutex
 	console []string
+}
+
+// chromium is the one browser process of this test binary.
+var chromium struct {
+	once   sync.Once
+	ctx    context.Context
+	cancel func()
+	err    error
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if chromium.cancel != nil {
+		chromium.cancel()
+	}
+	os.Exit(code)
+}
+
+func startChromium(exe string) (context.Context, error) {
+	chromium.once.Do(func() {
+		opts := append(chromedp.DefaultExecAllocatorOptions[:],
+			chromedp.ExecPath(exe),
+			chromedp.NoSandbox,
+			chromedp.DisableGPU,
+			chromedp.Flag("disable-quic", true),
+			chromedp.Flag("disable-background-networking", true),
+			chromedp.Flag("disable-component-update", true),
+			chromedp.Flag("disable-sync", true),
+			chromedp.Flag("no-first-run", true),
+			chromedp.Flag("hide-scrollbars", true),
+		)
+		actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
+		ctx, cancelC := chromedp.NewContext(actx)
+		chromium.ctx, chromium.cancel = ctx, func() { cancelC(); cancelA() }
+		chromium.err = chromedp.Do(ctx) // starts the process; no timeout, or it would end it
+	})
+	return chromium.ctx, chromium.err
 }
 
 func newBrowser(t testing.TB, width, height int) *browser {
@@ -31,26 +70,17 @@ func newBrowser(t testing.TB, width, height int) *browser {
 	if exe == "" {
 		t.Skip("LATCHKEY_TEST_CHROME is not set (CI sets it to Chromium)")
 	}
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(exe),
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("no-first-run", true),
-		chromedp.Flag("hide-scrollbars", true),
-		chromedp.WindowSize(width, height),
-	)
-	b := &browser{t: t}
-	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancelC := chromedp.NewContext(actx, chromedp.WithListener(b.listen))
-	b.ctx = ctx
-	// The browser lives as long as the test (a timeout on this first call would
-	// stop it); each step below has its own time limit instead.
-	if err := chromedp.Do(ctx, chromedp.EmulateViewport(int64(width), int64(height))); err != nil {
+	parent, err := startChromium(exe)
+	if err != nil {
 		t.Fatalf("start Chromium: %v", err)
+	}
+	b := &browser{t: t}
+	ctx, cancel := chromedp.NewContext(parent, chromedp.WithNewBrowserContext(), chromedp.WithListener(b.listen))
+	b.ctx = ctx
+	// The tab lives as long as the test (a timeout on this first call would
+	// close it); each step below has its own time limit instead.
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(int64(width), int64(height))); err != nil {
+		t.Fatalf("open a tab: %v", err)
 	}
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -58,8 +88,7 @@ func newBrowser(t testing.TB, width, height int) *browser {
 				t.Log(l)
 			}
 		}
-		cancelC()
-		cancelA()
+		cancel()
 	})
 	return b
 }
