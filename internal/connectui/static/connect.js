@@ -285,11 +285,15 @@
   // page for every field, as Nango does), else its section of the guide. A
   // field without a section has none; the guide link under the form remains.
   function docLink(f) {
-    var override = state.session.overrides && state.session.overrides[state.integration.unique_key];
-    if (override && override.docs_connect) return override.docs_connect;
+    if (docsOverride()) return docsOverride();
     var base = state.provider.docs_connect;
     if (!base || !f.schema.doc_section) return '';
     return guideURL(base) + f.schema.doc_section;
+  }
+  // docsOverride is the session's overrides[integration].docs_connect, if any.
+  function docsOverride() {
+    var o = state.session.overrides && state.session.overrides[state.integration.unique_key];
+    return (o && o.docs_connect) || '';
   }
   // guideURL passes a theme the page was asked for on to latchkey's own guides.
   function guideURL(u) {
@@ -304,7 +308,7 @@
     var defaults = (state.session.integrations_config_defaults || {})[integ.unique_key] || {};
     var preset = defaults.connection_config || {};
     var prefill = (reconnect && state.session.reconnect && state.session.reconnect.prefill) || { connection_config: {}, credentials: {} };
-    var fields = fieldsFor(p);
+    var fields = fieldsFor(p), secret = secretOf(fields);
     var inputs = {};
     var alertBox = h('div', { role: 'alert', class: 'alert error-box', hidden: true });
     var status = h('p', { class: 'status', role: 'status', 'aria-live': 'polite' });
@@ -468,7 +472,6 @@
           break;
         case 'invalid_credentials':
           msg = t('err_invalid_credentials', { provider: name });
-          var secret = secretOf(fields);
           if (secret && !named.length) showError(secret, t('err_secret_field'));
           break;
         case 'provider_unavailable':
@@ -494,10 +497,10 @@
 
     var backButton = fromList ? h('button', { type: 'button', class: 'back', text: '← ' + t('back'), on: { click: listScreen } }) : null;
     var title = reconnect ? t('reconnect_title', { provider: p.display_name }) : t('form_title', { provider: p.display_name });
-    var guide = p.docs_connect ? h('p', { class: 'foot' }, h('a', { href: (state.session.overrides && state.session.overrides[integ.unique_key] && state.session.overrides[integ.unique_key].docs_connect) || guideURL(p.docs_connect), target: '_blank', rel: 'noopener noreferrer', text: t('guide_link') })) : null;
+    var guide = p.docs_connect ? h('p', { class: 'foot' }, h('a', { href: docsOverride() || guideURL(p.docs_connect), target: '_blank', rel: 'noopener noreferrer', text: t('guide_link') })) : null;
     render(h('section', { class: 'card' + (closeButton() ? ' closable' : '') }, closeButton(), backButton,
       h('div', { class: 'head' }, h('img', { src: logoURL(p.name), alt: '' }), h('h1', { id: 'title', text: title })),
-      h('p', { class: 'lead', text: reconnect && secretOf(fields) ? t('reconnect_body', { field: labelOf(secretOf(fields)) }) : t('form_body', { provider: providerName() }) }),
+      h('p', { class: 'lead', text: reconnect && secret ? t('reconnect_body', { field: labelOf(secret) }) : t('form_body', { provider: providerName() }) }),
       form, guide), false);
     // Focus the first field still to fill in (on a reconnect, the new secret
     // rather than the pre-filled values above it).
