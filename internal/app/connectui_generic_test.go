@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -119,6 +120,23 @@ func TestConnectUIGenericProviderForms(t *testing.T) {
 		t.Errorf("sent %q", sent)
 	}
 	assertNoAtlassian("the client-credentials form after a failure")
+
+	// A session's overrides[key].docs_connect replaces every guide link.
+	status, body, _ := h.raw("POST", "/connect/sessions", testSecretKey, "application/json",
+		`{"end_user":{"id":"u"},"allowed_integrations":["nimbus"],"overrides":{"nimbus":{"docs_connect":"https://help.example.test/nimbus"}}}`)
+	var created struct {
+		Data struct {
+			Token string `json:"token"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal([]byte(body), &created); status != 201 || err != nil {
+		t.Fatalf("session with overrides: %d %s", status, body)
+	}
+	b.do(chromedp.Navigate(h.srv.URL+"/connect?session_token="+created.Data.Token), chromedp.WaitVisible(chromedp.CSS(`#f-client_secret`)))
+	if got := evalJS[string](b, `[...document.querySelectorAll('a.help, .foot a')].map(a => a.getAttribute('href')).join(' ')`); got !=
+		strings.TrimSpace(strings.Repeat("https://help.example.test/nimbus ", 5)) {
+		t.Errorf("links with an override: %q", got)
+	}
 
 	// An API-key provider whose entry has no titles: the defaults are the
 	// page's own, in its language; a refused key is blamed on the key.
