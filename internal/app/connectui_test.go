@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -75,6 +76,7 @@ func TestConnectUIStandaloneHappyPath(t *testing.T) {
 		t.Errorf("placeholder = %q", got)
 	}
 	b.do(fill(atlassiansim.DemoCloudID, atlassiansim.DemoEmail, atlassiansim.DemoToken)...)
+	b.do(timezone("UTC")) // the picked day ends at 23:59:59 in the browser's zone
 	expiry := h.now().AddDate(0, 3, 0).Format("2006-01-02")
 	b.do(chromedp.Evaluate[chromedp.Void](`document.querySelector('#f-credentials_expires_at').value = '` + expiry + `'`))
 	// Show/hide toggle.
@@ -158,9 +160,10 @@ func TestConnectUIVerificationMessages(t *testing.T) {
 		wantField, wantFE string
 	}{
 		{"bad token", atlassiansim.DemoCloudID, atlassiansim.DemoEmail, strings.Replace(atlassiansim.DemoToken, "demo", "DEMO", 1), nil,
-			"did not accept this email and API token", "password", "Check this token."},
+			"Atlassian did not accept these credentials.", "password", "Check that the whole value was copied, that it goes with the details above, and that it has not expired or been revoked."},
+		// The API's hint (where to find the Cloud ID) shows beside the field, once.
 		{"unknown cloud id", otherCloudID, atlassiansim.DemoEmail, atlassiansim.DemoToken, nil,
-			"has no site with this Cloud ID", "cloudId", "Atlassian has no site with this Cloud ID."},
+			"Atlassian did not accept the Cloud ID.", "cloudId", "Atlassian has no site with the Cloud ID " + otherCloudID + ". In admin.atlassian.com, open Apps > Sites, select the site, and copy the ID that follows /s/ in the address."},
 		{"atlassian unreachable", atlassiansim.DemoCloudID, atlassiansim.DemoEmail, atlassiansim.DemoToken, &atlassiansim.Fault{Status: 503, Count: -1},
 			"could not be reached to check these details. Nothing was saved", "", ""},
 	}
@@ -181,6 +184,13 @@ func TestConnectUIVerificationMessages(t *testing.T) {
 			if c.wantField != "" {
 				if got := b.text(`#f-` + c.wantField + `-err`); got != c.wantFE {
 					t.Errorf("field error = %q, want %q", got, c.wantFE)
+				}
+				// Nothing is said twice.
+				page := evalJS[string](b, `document.body.innerText`)
+				for _, sentence := range []string{c.wantAlert, c.wantFE} {
+					if n := strings.Count(page, sentence); n != 1 {
+						t.Errorf("%q shows %d times", sentence, n)
+					}
 				}
 				if got := evalJS[string](b, `document.activeElement.id`); got != "f-"+c.wantField {
 					t.Errorf("focus on %q", got)
@@ -206,32 +216,99 @@ func TestConnectUIVerificationMessages(t *testing.T) {
 	})
 }
 
+// Each kind of dead link says what is true of it: expired (30 minutes),
+// malformed, unknown or cancelled, or missing.
 func TestConnectUIExpiredAndInvalidSessions(t *testing.T) {
 	h := newHarness(t)
 	h.integration("jira", atlassian)
 	b := newBrowser(t, 1200, 900)
-	link := h.connectLink(client.ConnectSessionRequest{})
+	title := func(link string) string {
+		t.Helper()
+		b.do(chromedp.Navigate(link), chromedp.WaitVisible(chromedp.CSS(`h1`)))
+		return b.text("h1")
+	}
+	expired := h.connectLink(client.ConnectSessionRequest{})
+	s, err := h.c.CreateConnectSession(h.ctx(), client.ConnectSessionRequest{EndUser: &client.EndUser{ID: "u"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.c.DeleteConnectSession(h.ctx(), s.Token); err != nil {
+		t.Fatal(err)
+	}
 	h.advance(31 * time.Minute)
-	b.do(chromedp.Navigate(link), chromedp.WaitVisible(chromedp.CSS(`h1`)))
-	if got := b.text("h1"); got != "This link has expired" {
-		t.Errorf("expired: %q", got)
-	}
-	b.do(chromedp.Navigate(h.srv.URL+"/connect?session_token=garbage"), chromedp.WaitVisible(chromedp.CSS(`h1`)))
-	if got := b.text("h1"); got != "This link has expired" {
-		t.Errorf("garbage token: %q", got)
-	}
-	b.do(chromedp.Navigate(h.srv.URL+"/connect"), chromedp.WaitVisible(chromedp.CSS(`h1`)))
-	if got := b.text("h1"); got != "This link is incomplete" {
-		t.Errorf("no token: %q", got)
+	for _, c := range []struct{ name, link, want, body string }{
+		{"expired", expired, "This link has expired", "valid for 30 minutes"},
+		{"garbage token", h.srv.URL + "/connect?session_token=garbage", "This link is not valid", "missing or has been changed"},
+		{"cut short", expired[:len(expired)-10], "This link is not valid", "missing or has been changed"},
+		{"never issued", h.srv.URL + "/connect?session_token=nango_connect_session_" + strings.Repeat("ab", 32), "This link can no longer be used", "cancelled"},
+		{"cancelled", h.srv.URL + "/connect?session_token=" + s.Token, "This link can no longer be used", "cancelled"},
+		{"no token", h.srv.URL + "/connect", "This link is incomplete", "full link"},
+	} {
+		if got := title(c.link); got != c.want {
+			t.Errorf("%s: %q, want %q", c.name, got, c.want)
+		}
+		if got := b.text(".lead"); !strings.Contains(got, c.body) {
+			t.Errorf("%s: body %q, want it to say %q", c.name, got, c.body)
+		}
 	}
 	// The session can also expire while the form is open.
-	link = h.connectLink(client.ConnectSessionRequest{})
+	link := h.connectLink(client.ConnectSessionRequest{})
 	b.do(chromedp.Navigate(link), chromedp.WaitVisible(chromedp.CSS(`#f-cloudId`)))
 	h.advance(31 * time.Minute)
 	b.do(fill(atlassiansim.DemoCloudID, atlassiansim.DemoEmail, atlassiansim.DemoToken)...)
 	b.do(chromedp.Click(chromedp.CSS(`button[type=submit]`)), chromedp.WaitNotPresent(chromedp.CSS(`form`)))
 	if got := b.text("h1"); got != "This link has expired" {
 		t.Errorf("expired during the form: %q", got)
+	}
+}
+
+// The API tells the three kinds of dead link apart, for the Connect UI: a
+// malformed token, an unknown (never issued, deleted or purged) session, and an
+// expired one, which keeps Nango's code and says when it expired.
+func TestSessionTokenExpiredUnknownOrMalformed(t *testing.T) {
+	h := newHarness(t)
+	h.integration("jira", atlassian)
+	type errBody struct {
+		Error struct {
+			Code    string         `json:"code"`
+			Message string         `json:"message"`
+			Payload map[string]any `json:"payload"`
+		} `json:"error"`
+	}
+	get := func(token string) (int, errBody) {
+		t.Helper()
+		status, body, _ := h.raw("GET", "/connect/session", token, "", "")
+		var e errBody
+		_ = json.Unmarshal([]byte(body), &e)
+		return status, e
+	}
+	expiring := h.session(client.ConnectSessionRequest{})
+	expiresAt := h.now().Add(30 * time.Minute).UTC().Format(time.RFC3339)
+	deleted := h.session(client.ConnectSessionRequest{})
+	if err := h.c.DeleteConnectSession(h.ctx(), deleted); err != nil {
+		t.Fatal(err)
+	}
+	h.advance(31 * time.Minute)
+	for _, c := range []struct {
+		name, token, code, expiredAt string
+	}{
+		{"malformed", "garbage", "invalid_connect_session_token_format", ""},
+		{"never issued", "nango_connect_session_" + strings.Repeat("ab", 32), "unknown_connect_session_token", ""},
+		{"deleted", deleted, "unknown_connect_session_token", ""},
+		{"expired", expiring, "unknown_connect_session_token", expiresAt},
+	} {
+		status, e := get(c.token)
+		if status != 401 || e.Error.Code != c.code || e.Error.Message == "" {
+			t.Errorf("%s: %d %+v", c.name, status, e.Error)
+		}
+		if got, _ := e.Error.Payload["expired_at"].(string); got != c.expiredAt {
+			t.Errorf("%s: payload.expired_at = %q, want %q", c.name, got, c.expiredAt)
+		}
+	}
+	// A submission on the expired session says so too.
+	_, err := h.c.SubmitBasic(h.ctx(), expiring, "jira", map[string]string{"cloudId": atlassiansim.DemoCloudID}, atlassiansim.DemoEmail, atlassiansim.DemoToken)
+	if e := apiErr(t, err); e.Code != "unknown_connect_session_token" || !strings.Contains(e.Message, "expired at "+expiresAt) {
+		t.Errorf("submission on an expired session: %+v", e)
 	}
 }
 
@@ -325,35 +402,46 @@ func TestConnectUILanguagesAndIntegrationList(t *testing.T) {
 	if got := b.text("h1"); got != "Connecter Atlassian Service Account (API Token)" {
 		t.Errorf("fr form title = %q", got)
 	}
+	if got := b.text(".lead"); got != "Remplissez les champs ci-dessous. Ils sont vérifiés auprès d’Atlassian avant tout enregistrement." {
+		t.Errorf("fr lead = %q (de + a vowel elides)", got)
+	}
 	b.do(chromedp.Click(chromedp.CSS(`button[type=submit]`)), chromedp.WaitVisible(chromedp.CSS(`#f-cloudId-err`)))
 	if got := b.text(`#f-cloudId-err`); got != "Cloud ID est obligatoire." {
 		t.Errorf("fr error = %q", got)
 	}
 	b.do(chromedp.Click(chromedp.CSS(`.back`)), chromedp.WaitVisible(chromedp.CSS(`.list`)))
 
-	// Accept-Language picks the language when no lang parameter is given.
-	for lang, title := range map[string]string{"ja,en;q=0.5": "接続するサービスを選択", "de-CH, fr;q=0.8": "Wählen Sie aus, was verbunden werden soll",
-		"es-MX": "Elija qué conectar", "pt-BR, en;q=0.1": "Choose what to connect"} {
-		req, _ := http.NewRequest("GET", h.connectLink(client.ConnectSessionRequest{}), nil)
-		req.Header.Set("Accept-Language", lang)
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
+	// Accept-Language picks the language when no lang parameter is given: the
+	// browser sends the header, nothing else says which language to use.
+	for _, c := range []struct{ header, lang, title string }{
+		{"ja,en;q=0.5", "ja", "接続するサービスを選択"},
+		{"de-CH, fr;q=0.8", "de", "Wählen Sie aus, was verbunden werden soll"},
+		{"fr;q=0.5, es-MX;q=0.9", "es", "Elija qué conectar"},
+		{"pt-BR, fr;q=0.1", "fr", "Choisissez ce que vous voulez connecter"},
+		{"pt-BR", "en", "Choose what to connect"},
+	} {
+		b.do(acceptLanguage(c.header), chromedp.Navigate(h.connectLink(client.ConnectSessionRequest{})), chromedp.WaitVisible(chromedp.CSS(`.list`)))
+		if got := b.text("h1"); got != c.title {
+			t.Errorf("Accept-Language %s: title %q, want %q", c.header, got, c.title)
 		}
-		res.Body.Close()
-		want := strings.SplitN(strings.SplitN(lang, ",", 2)[0], "-", 2)[0]
-		if want == "pt" {
-			want = "en"
+		if got := evalJS[string](b, `document.documentElement.lang`); got != c.lang {
+			t.Errorf("Accept-Language %s: html lang %q, want %q", c.header, got, c.lang)
 		}
-		if got := res.Header.Get("Vary"); got != "Accept-Language" {
-			t.Errorf("Vary = %q", got)
+		// The lang parameter wins over the header.
+		if c.lang != "en" {
+			b.do(chromedp.Navigate(h.connectLink(client.ConnectSessionRequest{})+"&lang=en"), chromedp.WaitVisible(chromedp.CSS(`.list`)))
+			if got := b.text("h1"); got != "Choose what to connect" {
+				t.Errorf("Accept-Language %s with lang=en: %q", c.header, got)
+			}
 		}
-		_ = title
-		b2 := newBrowser(t, 800, 700)
-		b2.do(chromedp.Navigate(h.connectLink(client.ConnectSessionRequest{})+"&lang="+want), chromedp.WaitVisible(chromedp.CSS(`.list`)))
-		if got := b2.text("h1"); got != title {
-			t.Errorf("%s: title %q, want %q", lang, got, title)
-		}
+	}
+	res, err := http.Get(h.srv.URL + "/connect")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readAll(t, res)
+	if got := res.Header.Get("Vary"); got != "Accept-Language" {
+		t.Errorf("Vary = %q", got)
 	}
 }
 

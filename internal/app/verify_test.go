@@ -73,6 +73,10 @@ func TestVerificationOutcomes(t *testing.T) {
 			if strings.Contains(e.Message, f.token) {
 				t.Error("message contains the token")
 			}
+			// An unknown Cloud ID names its field, with the hint, for the form.
+			if f.wantCode == "unknown_cloud_id" && (len(e.Errors) != 1 || strings.Join(e.Errors[0].Path, ".") != "params.cloudId" || !strings.Contains(e.Errors[0].Message, "Apps > Sites")) {
+				t.Errorf("field errors = %+v", e.Errors)
+			}
 		})
 	}
 	if list, _ := h.c.ListConnections(h.ctx(), client.ListConnectionsOptions{}); len(list) != 0 {

@@ -6,6 +6,7 @@ import (
 	"maps"
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/latchkeyhq/latchkey/internal/connections"
 	"github.com/latchkeyhq/latchkey/internal/domain"
@@ -192,14 +193,25 @@ func (s *Service) integrationKeys(ctx context.Context, envID int64) (map[string]
 	return out, nil
 }
 
-// SessionByToken resolves a connect-session token, with the reference's 401 codes.
+// SessionByToken resolves a connect-session token, with the reference's 401
+// codes.
 func (s *Service) SessionByToken(ctx context.Context, token string) (*domain.ConnectSession, error) {
 	if !sessionTokenRE.MatchString(token) {
 		return nil, domain.Unauthenticated("invalid_connect_session_token_format", "The connect session token is malformed.")
 	}
-	sess, err := s.store.ConnectSessionByTokenHash(ctx, secret.HashToken(token), s.clock.Now())
+	// Looked up whatever its expiry (the zero time is before any): expired
+	// sessions stay about an hour before they are purged, and an expired
+	// session says so, keeping Nango's code, with payload.expired_at so the
+	// Connect UI can tell the user which happened.
+	sess, err := s.store.ConnectSessionByTokenHash(ctx, secret.HashToken(token), time.Time{})
 	if isNotFound(err) {
-		return nil, domain.Unauthenticated("unknown_connect_session_token", "This connect session is unknown or has expired. Ask for a new link.")
+		return nil, domain.Unauthenticated("unknown_connect_session_token", "This connect session is unknown: it was deleted, or expired a while ago. Ask for a new link.")
+	}
+	if err == nil && !sess.ExpiresAt.After(s.clock.Now()) {
+		at := sess.ExpiresAt.UTC().Format(time.RFC3339)
+		e := domain.Unauthenticated("unknown_connect_session_token", "This connect session expired at "+at+". Ask for a new link.")
+		e.Payload = map[string]any{"expired_at": at}
+		return nil, e
 	}
 	return sess, err
 }

@@ -126,7 +126,9 @@ func WebhookURL(v string, path ...string) []domain.FieldError {
 }
 
 // ParseExpiry reads a credential expiry date: YYYY-MM-DD (the end of that day,
-// UTC: Atlassian's dialog picks a day) or an RFC 3339 time. Empty is nil.
+// UTC: Atlassian's dialog picks a day) or an RFC 3339 time (the Connect UI sends
+// the end of the picked day with the browser's offset). Empty is nil. A time
+// that has already passed is refused: such a token no longer works.
 func ParseExpiry(v string, now time.Time, path ...string) (*time.Time, *domain.FieldError) {
 	if v == "" {
 		return nil, nil
@@ -140,7 +142,7 @@ func ParseExpiry(v string, now time.Time, path ...string) (*time.Time, *domain.F
 		t = d.Add(24*time.Hour - time.Second)
 	}
 	t = t.UTC()
-	if t.Before(now.Add(-24 * time.Hour)) {
+	if !t.After(now) {
 		return nil, &domain.FieldError{Code: "invalid_date", Message: "The expiry date is in the past: this token no longer works.", Path: path}
 	}
 	if t.After(now.AddDate(1, 0, 2)) {

@@ -52,6 +52,7 @@ type UI struct {
 	assets map[string]asset  // by hashed name
 	urls   map[string]string // logical name → /connect/assets/hashed name
 	guides map[string]*renderedGuide
+	msgs   messages
 }
 
 // New prepares everything the UI serves.
@@ -63,6 +64,10 @@ func New(o Options) (*UI, error) {
 		o.PrimaryColor = "#0052CC"
 	}
 	u := &UI{opts: o, assets: map[string]asset{}, urls: map[string]string{}}
+	var err error
+	if u.msgs, err = loadMessages(i18nFS, "i18n"); err != nil {
+		return nil, err
+	}
 	entries, err := fs.ReadDir(staticFS, "static")
 	if err != nil {
 		return nil, err
@@ -99,7 +104,7 @@ func New(o Options) (*UI, error) {
 		return nil, err
 	}
 	for _, g := range u.guides {
-		if err := u.guide.Execute(&bytes.Buffer{}, g); err != nil {
+		if err := u.guide.Execute(&bytes.Buffer{}, guidePage{renderedGuide: g, Theme: "system"}); err != nil {
 			return nil, fmt.Errorf("guide template: %w", err)
 		}
 	}
@@ -125,7 +130,7 @@ type pageData struct {
 }
 
 func (u *UI) pageData(lang, theme, nonce string) pageData {
-	msgs := stringsFor(lang)
+	msgs := u.msgs[lang]
 	cfg, _ := json.Marshal(map[string]any{"lang": lang, "theme": theme, "primaryColor": u.opts.PrimaryColor, "strings": msgs})
 	return pageData{Lang: lang, Theme: theme, Nonce: nonce, Title: msgs["page_title"], Config: string(cfg)}
 }
@@ -138,7 +143,7 @@ func newNonce() string {
 
 func (u *UI) servePage(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	lang := pickLanguage(q.Get("lang"), r.Header.Get("Accept-Language"))
+	lang := u.msgs.pickLanguage(q.Get("lang"), r.Header.Get("Accept-Language"))
 	theme := q.Get("theme")
 	if theme != "light" && theme != "dark" {
 		theme = "system"

@@ -25,6 +25,12 @@ type renderedGuide struct {
 	html     []byte
 }
 
+// guidePage is what the guide template renders.
+type guidePage struct {
+	*renderedGuide
+	Theme string
+}
+
 // renderGuides turns each embedded Markdown guide into HTML, and checks that
 // every doc_section the catalogue points at exists in its guide.
 func renderGuides(cat *provider.Catalogue) (map[string]*renderedGuide, error) {
@@ -73,8 +79,14 @@ func (u *UI) serveGuide(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'")
 	w.Header().Set("Cache-Control", "public, max-age=300")
+	// The guide follows the system's light or dark theme, or the Connect UI's
+	// when it links here with ?theme=light|dark.
+	theme := r.URL.Query().Get("theme")
+	if theme != "light" && theme != "dark" {
+		theme = "system"
+	}
 	var buf bytes.Buffer
-	if err := u.guide.Execute(&buf, g); err != nil {
+	if err := u.guide.Execute(&buf, guidePage{renderedGuide: g, Theme: theme}); err != nil {
 		u.log().Error("render guide", "err", err)
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return

@@ -73,7 +73,9 @@ func (a *atlassian) Verify(ctx context.Context, req Request) (*Verdict, error) {
 	confURL, _ := provider.JoinEndpoint(base, "/ex/confluence/"+seg+"/wiki/rest/api/user/current")
 
 	invalid := domain.Invalid(CodeInvalidCredentials, "Atlassian did not accept this email and API token. Check that the whole token was copied, that it was created for this service account, and that it has not expired or been revoked.")
-	unknownSite := domain.Invalid(CodeUnknownCloudID, fmt.Sprintf("Atlassian has no site with the Cloud ID %s. In admin.atlassian.com, open Apps > Sites, select the site, and copy the ID that follows /s/ in the address.", cloudID))
+	// The error names the field, so a form can show the hint beside it.
+	unknownSiteMsg := fmt.Sprintf("Atlassian has no site with the Cloud ID %s. In admin.atlassian.com, open Apps > Sites, select the site, and copy the ID that follows /s/ in the address.", cloudID)
+	unknownSite := domain.Invalid(CodeUnknownCloudID, unknownSiteMsg, domain.Field(CodeUnknownCloudID, unknownSiteMsg, "params", "cloudId"))
 
 	jira := a.http.call(ctx, http.MethodGet, jiraURL, h)
 	switch {

@@ -11,12 +11,27 @@
   var state = { session: null, integrations: [], integration: null, provider: null, busy: false };
 
   // ---------- helpers ----------
+  // French elides "de", "que", "le", "la" before a vowel: "auprès d’Atlassian",
+  // not "auprès de Atlassian". Only where a value is put into a sentence.
+  var ELIDE = cfg.lang === 'fr' ? /(^|[\s(])(de|que|le|la) $/i : null;
+  var VOWEL = /^[aeiouyàâäéèêëîïôöùûüœæ]/i;
   function t(key, vars) {
     var s = S[key] || key;
-    if (vars) {
-      Object.keys(vars).forEach(function (k) { s = s.split('{' + k + '}').join(vars[k]); });
+    if (!vars) return s;
+    var out = '', last = 0, m, re = /\{([a-zA-Z_]+)\}/g;
+    while ((m = re.exec(s))) {
+      out += s.slice(last, m.index);
+      last = re.lastIndex;
+      if (!Object.prototype.hasOwnProperty.call(vars, m[1])) { out += m[0]; continue; }
+      var v = String(vars[m[1]]);
+      if (ELIDE && VOWEL.test(v)) {
+        out = out.replace(ELIDE, function (all, before, word) {
+          return before + word.slice(0, word.length === 3 ? 2 : 1) + '’';
+        });
+      }
+      out += v;
     }
-    return s;
+    return out + s.slice(last);
   }
   function h(tag, props) {
     var el = document.createElement(tag);
@@ -48,7 +63,44 @@
   }
   function applyTheme(theme, primary) {
     if (theme === 'light' || theme === 'dark' || theme === 'system') document.documentElement.setAttribute('data-theme', theme);
-    if (/^#[0-9a-fA-F]{6}$/.test(primary || '')) document.documentElement.style.setProperty('--primary', primary);
+    if (!/^#[0-9a-fA-F]{6}$/.test(primary || '')) return;
+    var p = palette(primary), style = document.documentElement.style;
+    Object.keys(p).forEach(function (k) { style.setProperty('--' + k, p[k]); });
+  }
+
+  // ---------- accent colours ----------
+  // Any accent colour stays readable (WCAG AA): text on a button takes white or
+  // near-black, whichever contrasts more (at least 4.5:1 for any colour); links
+  // are the accent darkened (light theme) or lightened (dark theme) until they
+  // reach 4.5:1 on the card; in the dark theme the button is lightened until it
+  // stands out from the card (3:1). The light theme keeps the brand colour as is.
+  var WHITE = [255, 255, 255], INK = [16, 18, 20], BLACK = [0, 0, 0];
+  var LIGHT_CARD = WHITE, DARK_CARD = [34, 39, 43]; // --card in connect.css
+  function rgb(hex) { return [1, 3, 5].map(function (i) { return parseInt(hex.slice(i, i + 2), 16); }); }
+  function hex(c) { return '#' + c.map(function (v) { return ('0' + Math.round(v).toString(16)).slice(-2); }).join(''); }
+  function luminance(c) {
+    var l = c.map(function (v) { v /= 255; return v <= 0.04045 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); });
+    return 0.2126 * l[0] + 0.7152 * l[1] + 0.0722 * l[2];
+  }
+  function contrast(a, b) {
+    var x = luminance(a), y = luminance(b);
+    return (Math.max(x, y) + 0.05) / (Math.min(x, y) + 0.05);
+  }
+  // towards mixes c with target in steps of 5 % until it contrasts enough with bg.
+  function towards(c, target, bg, ratio) {
+    for (var i = 0; i <= 20; i++) {
+      var m = c.map(function (v, j) { return Math.round(v + (target[j] - v) * i / 20); });
+      if (contrast(m, bg) >= ratio) return m;
+    }
+    return target;
+  }
+  function textOn(c) { return contrast(WHITE, c) >= contrast(INK, c) ? WHITE : INK; }
+  function palette(primary) {
+    var c = rgb(primary), dark = towards(c, WHITE, DARK_CARD, 3);
+    return {
+      'p-light': hex(c), 'on-p-light': hex(textOn(c)), 'link-light': hex(towards(c, BLACK, LIGHT_CARD, 4.5)),
+      'p-dark': hex(dark), 'on-p-dark': hex(textOn(dark)), 'link-dark': hex(towards(c, WHITE, DARK_CARD, 4.5))
+    };
   }
   function api(method, path, body) {
     var opts = { method: method, headers: { 'Accept': 'application/json' }, credentials: 'omit', referrerPolicy: 'no-referrer', cache: 'no-store' };
@@ -93,6 +145,14 @@
       withRetry ? h('button', { type: 'button', class: 'primary', text: t('retry'), on: { click: start } }) : null);
     render(card);
   }
+  // deadLink says what is true of a session token the API refused: malformed,
+  // expired (the API says when), or unknown (cancelled, or expired and purged).
+  function deadLink(err) {
+    if (err && err.code === 'invalid_connect_session_token_format') return messageScreen(t('invalid_link_title'), t('invalid_link_body'));
+    if (err && err.payload && err.payload.expired_at) return messageScreen(t('expired_title'), t('expired_body'));
+    return messageScreen(t('unknown_link_title'), t('unknown_link_body'));
+  }
+  function apiError(r) { return (r.data && r.data.error) || null; }
   function loading() {
     app.replaceChildren(h('section', { class: 'card', 'aria-busy': 'true' }, h('div', { class: 'spinner', 'aria-hidden': 'true' }),
       h('p', { class: 'muted center', role: 'status', text: t('loading') })));
@@ -101,12 +161,13 @@
   function start() {
     loading();
     api('GET', '/connect/session').then(function (r) {
-      if (r.status === 401) return messageScreen(t('expired_title'), t('expired_body'));
+      if (r.status === 401) return deadLink(apiError(r));
       if (!r.ok) return messageScreen(t('err_generic'), (r.data && r.data.error && r.data.error.message) || '', true);
       state.session = r.data.data;
       var theme = state.session.connectUISettings && state.session.connectUISettings.theme;
       applyTheme(null, theme && theme.light && theme.light.primary);
       return api('GET', '/integrations').then(function (ri) {
+        if (ri.status === 401) return deadLink(apiError(ri));
         if (!ri.ok) return messageScreen(t('err_generic'), '', true);
         state.integrations = ri.data.data || [];
         if (state.session.isReconnecting && state.session.reconnect) {
@@ -136,7 +197,7 @@
     state.integration = integ;
     loading();
     api('GET', '/providers/' + encodeURIComponent(integ.provider)).then(function (r) {
-      if (r.status === 401) return messageScreen(t('expired_title'), t('expired_body'));
+      if (r.status === 401) return deadLink(apiError(r));
       if (!r.ok) return messageScreen(t('err_generic'), '', true);
       state.provider = r.data.data;
       formScreen(fromList);
@@ -147,16 +208,22 @@
   var UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
   var EMAIL = /^[^\s@<>()]+@[^\s@<>()]+\.[^\s@<>()]+$/;
   var HOST = /^[a-zA-Z0-9.-]+$/;
-  var DEFAULT_TITLES = { username: 'User Name', password: 'Password', apiKey: 'API Key' };
+  // The credentials each auth mode submits, and which of them are secret; their
+  // titles come from the provider's entry, or else from the translations (field_<name>).
+  var BASE_FIELDS = { BASIC: ['username', 'password'], API_KEY: ['apiKey'], OAUTH2_CC: ['client_id', 'client_secret'] };
+  var SECRET_FIELDS = { password: true, apiKey: true, client_secret: true };
+  var ROUTES = { BASIC: '/api-auth/basic/', API_KEY: '/api-auth/api-key/', OAUTH2_CC: '/oauth2/auth/' };
+  function labelOf(f) { return f.schema.title || (S['field_' + f.name] ? t('field_' + f.name) : f.name); }
 
   // fieldsFor follows Nango's form rules: base credentials (numbered from 100),
   // connection_config fields with an order before them, others after.
   function fieldsFor(p) {
     var fields = [];
     var creds = p.credentials || {};
-    var base = p.auth_mode === 'BASIC' ? ['username', 'password'] : p.auth_mode === 'API_KEY' ? ['apiKey'] : [];
-    base.forEach(function (name, i) {
-      fields.push({ kind: 'credential', name: name, schema: creds[name] || { title: DEFAULT_TITLES[name], secret: name !== 'username' }, order: 100 + i });
+    (BASE_FIELDS[p.auth_mode] || []).forEach(function (name, i) {
+      var schema = creds[name] || {};
+      if (schema.secret === undefined && SECRET_FIELDS[name]) schema = Object.assign({ secret: true }, schema);
+      fields.push({ kind: 'credential', name: name, schema: schema, order: 100 + i });
     });
     var after = 1000;
     Object.keys(p.connection_config || {}).forEach(function (name) {
@@ -165,21 +232,38 @@
       fields.push({ kind: 'config', name: name, schema: s, order: typeof s.order === 'number' ? s.order : after++ });
     });
     fields.sort(function (a, b) { return a.order - b.order; });
-    if (p.credentials_expiry) {
-      // latchkey extension: the token's expiry date, right after the credentials.
-      var today = new Date(), max = new Date(Date.now() + 366 * 86400000);
+    var secret = secretOf(fields);
+    if (p.credentials_expiry && secret) {
+      // latchkey extension: the secret's expiry date, right after the credentials,
+      // with the secret's guide section.
+      // Dates are the user's own: today and a year ahead in the browser's time zone.
+      var now = new Date(), max = new Date(now.getFullYear(), now.getMonth(), now.getDate() + 365);
+      var label = labelOf(secret);
       fields.push({ kind: 'expiry', name: 'credentials_expires_at', order: 999,
-        schema: { title: t('expiry_label'), description: t('expiry_help'), optional: true, type: 'date',
-          min: today.toISOString().slice(0, 10), max: max.toISOString().slice(0, 10), doc_section: '#step-3-creating-an-api-token' } });
+        schema: { title: t('expiry_label', { field: label }), description: t('expiry_help', { field: label }), optional: true, type: 'date',
+          min: localDate(now), max: localDate(max), doc_section: secret.schema.doc_section } });
       fields.sort(function (a, b) { return a.order - b.order; });
     }
     return fields;
+  }
+  function pad(n) { return (n < 10 ? '0' : '') + n; }
+  function localDate(d) { return d.getFullYear() + '-' + pad(d.getMonth() + 1) + '-' + pad(d.getDate()); }
+  // endOfLocalDay turns a picked YYYY-MM-DD into the last second of that day in
+  // the browser's time zone, as RFC 3339 with its offset (the server is in UTC).
+  function endOfLocalDay(v) {
+    var p = v.split('-').map(Number), off = -new Date(p[0], p[1] - 1, p[2], 23, 59, 59).getTimezoneOffset();
+    return v + 'T23:59:59' + (off < 0 ? '-' : '+') + pad(Math.floor(Math.abs(off) / 60)) + ':' + pad(Math.abs(off) % 60);
+  }
+  // secretOf is the credential that expires, is replaced on a reconnect and is
+  // blamed when the provider refuses: the last secret one (password, API key, client secret).
+  function secretOf(fields) {
+    return fields.filter(function (f) { return f.kind === 'credential' && f.schema.secret; }).pop() || null;
   }
 
   function trimmed(f, v) { return (f.schema.format || f.schema.pattern) ? v.trim() : v; }
 
   function validate(f, raw) {
-    var s = f.schema, v = trimmed(f, raw), label = s.title || DEFAULT_TITLES[f.name] || f.name;
+    var s = f.schema, v = trimmed(f, raw), label = labelOf(f);
     if (v === '') {
       if (s.optional || s.default_value) return '';
       if (f.kind === 'credential' && f.name === 'password' && !(s.pattern || s.format)) return ''; // BASIC password may be empty
@@ -197,12 +281,25 @@
     return '';
   }
 
+  // docLink is a field's "How do I find this?": the session's override (one
+  // page for every field, as Nango does), else its section of the guide. A
+  // field without a section has none; the guide link under the form remains.
   function docLink(f) {
-    var override = state.session.overrides && state.session.overrides[state.integration.unique_key];
-    if (override && override.docs_connect) return override.docs_connect;
+    if (docsOverride()) return docsOverride();
     var base = state.provider.docs_connect;
-    if (!base) return '';
-    return base + (f.schema.doc_section || '');
+    if (!base || !f.schema.doc_section) return '';
+    return guideURL(base) + f.schema.doc_section;
+  }
+  // docsOverride is the session's overrides[integration].docs_connect, if any.
+  function docsOverride() {
+    var o = state.session.overrides && state.session.overrides[state.integration.unique_key];
+    return (o && o.docs_connect) || '';
+  }
+  // guideURL passes a theme the page was asked for on to latchkey's own guides.
+  function guideURL(u) {
+    var theme = document.documentElement.getAttribute('data-theme');
+    if ((theme !== 'light' && theme !== 'dark') || !/^(https?:\/\/[^\/]+)?\/docs\/connect\/[^\/?#]+$/.test(u)) return u;
+    return u + '?theme=' + theme;
   }
 
   function formScreen(fromList) {
@@ -211,23 +308,26 @@
     var defaults = (state.session.integrations_config_defaults || {})[integ.unique_key] || {};
     var preset = defaults.connection_config || {};
     var prefill = (reconnect && state.session.reconnect && state.session.reconnect.prefill) || { connection_config: {}, credentials: {} };
-    var fields = fieldsFor(p);
+    var fields = fieldsFor(p), secret = secretOf(fields);
     var inputs = {};
     var alertBox = h('div', { role: 'alert', class: 'alert error-box', hidden: true });
     var status = h('p', { class: 'status', role: 'status', 'aria-live': 'polite' });
 
-    function showError(f, msg) {
+    // showError puts msg under the field; fromServer marks it as the API's
+    // English, so a screen reader on a page in another language reads it right.
+    function showError(f, msg, fromServer) {
       var rec = inputs[f.name];
       if (!rec || rec.hidden) return;
       rec.error.textContent = msg;
       rec.error.hidden = !msg;
+      if (fromServer && cfg.lang !== 'en') rec.error.setAttribute('lang', 'en'); else rec.error.removeAttribute('lang');
       rec.control.classList.toggle('invalid', !!msg);
       if (msg) rec.input.setAttribute('aria-invalid', 'true'); else rec.input.removeAttribute('aria-invalid');
     }
 
     var rows = fields.map(function (f) {
       var s = f.schema, id = 'f-' + f.name.replace(/[^a-zA-Z0-9_-]/g, '_');
-      var label = s.title || DEFAULT_TITLES[f.name] || f.name;
+      var label = labelOf(f);
       var presetValue = f.kind === 'config' && Object.prototype.hasOwnProperty.call(preset, f.name) ? String(preset[f.name]) : null;
       var hidden = !!(s.hidden || presetValue !== null);
       var value = presetValue !== null ? presetValue
@@ -294,7 +394,9 @@
 
     var submitLabel = reconnect ? t('submit_reconnect') : t('submit');
     var button = h('button', { type: 'submit', class: 'primary' }, h('span', { text: submitLabel }));
-    var form = h('form', { novalidate: true, 'aria-labelledby': 'title' }, alertBox, rows, button, status);
+    // The page checks every field itself (in the page's language, focusing the
+    // first bad one): the browser's own validation bubbles are switched off.
+    var form = h('form', { noValidate: true, 'aria-labelledby': 'title' }, alertBox, rows, button, status);
     form.addEventListener('submit', function (ev) {
       ev.preventDefault();
       if (state.busy) return;
@@ -305,7 +407,9 @@
       state.busy = on;
       button.disabled = on;
       button.setAttribute('aria-busy', on ? 'true' : 'false');
-      button.replaceChildren(on ? h('span', { class: 'spinner', 'aria-hidden': 'true' }) : null, h('span', { text: on ? t('busy', { provider: providerName() }) : submitLabel }));
+      button.textContent = '';
+      if (on) button.appendChild(h('span', { class: 'spinner', 'aria-hidden': 'true' }));
+      button.appendChild(h('span', { text: on ? t('busy', { provider: providerName() }) : submitLabel }));
       status.textContent = on ? t('busy', { provider: providerName() }) : '';
     }
     function showAlert(msg) {
@@ -314,8 +418,9 @@
     }
     function fieldByPath(path) {
       if (!path || !path.length) return null;
-      var name = path[0] === 'params' ? path[1] : path[0];
-      return inputs[name] ? inputs[name].f : null;
+      var name = path[0] === 'params' || path[0] === 'credentials' ? path[1] : path[0];
+      var rec = inputs[name];
+      return rec && !rec.hidden ? rec.f : null;
     }
 
     function submit() {
@@ -337,35 +442,37 @@
       }
       var qs = 'connect_session_token=' + encodeURIComponent(token);
       Object.keys(params).forEach(function (k) { qs += '&params[' + encodeURIComponent(k) + ']=' + encodeURIComponent(params[k]); });
-      if (expiry) qs += '&credentials_expires_at=' + encodeURIComponent(expiry);
-      var route = p.auth_mode === 'API_KEY' ? 'api-key' : 'basic';
+      if (expiry) qs += '&credentials_expires_at=' + encodeURIComponent(endOfLocalDay(expiry));
       setBusy(true);
-      api('POST', '/api-auth/' + route + '/' + encodeURIComponent(integ.unique_key) + '?' + qs, creds).then(function (r) {
+      api('POST', ROUTES[p.auth_mode] + encodeURIComponent(integ.unique_key) + '?' + qs, creds).then(function (r) {
         setBusy(false);
-        if (r.ok) return successScreen(r.data, params);
+        if (r.ok) return successScreen(r.data, fields.filter(function (f) { return !inputs[f.name].hidden; }), params);
         var err = (r.data && r.data.error) || { code: r.status === 0 ? 'network_error' : 'unknown_error', message: '' };
         handleError(err, r);
       });
     }
 
+    // handleError shows one message at the top, in the page's language, and
+    // marks the fields concerned. Fields the API names get its message beside
+    // them (for a field check, the page's own wording when it has one): that is
+    // where provider-specific hints, such as where to find a value, arrive.
     function handleError(err, r) {
-      var name = providerName(), msg;
+      var name = providerName(), msg, named = [];
+      (err.errors || []).forEach(function (e) {
+        var f = fieldByPath(e.path);
+        if (!f || named.indexOf(f) >= 0) return;
+        var own = err.code === 'invalid_fields' ? validate(f, inputs[f.name].input.value) : '';
+        showError(f, own || e.message || t('err_generic'), !own);
+        named.push(f);
+      });
       switch (err.code) {
         case 'invalid_fields':
-          (err.errors || []).forEach(function (e) {
-            var f = fieldByPath(e.path);
-            if (f) showError(f, validate(f, inputs[f.name].input ? inputs[f.name].input.value : '') || e.message);
-          });
-          msg = t('err_fix_fields');
+          // A field the page does not show (preset by the session) cannot be highlighted: say what the API said.
+          msg = named.length ? t('err_fix_fields') : err.message || t('err_fix_fields');
           break;
         case 'invalid_credentials':
           msg = t('err_invalid_credentials', { provider: name });
-          var tokenField = inputs.password || inputs.apiKey;
-          if (tokenField && !tokenField.hidden) showError(tokenField.f, t('err_token_field'));
-          break;
-        case 'unknown_cloud_id':
-          msg = t('err_unknown_cloud', { provider: name });
-          if (inputs.cloudId && !inputs.cloudId.hidden) showError(inputs.cloudId.f, msg);
+          if (secret && !named.length) showError(secret, t('err_secret_field'));
           break;
         case 'provider_unavailable':
         case 'network_error':
@@ -378,9 +485,9 @@
         case 'unknown_connect_session_token':
         case 'invalid_connect_session_token_format':
           post({ type: 'error', payload: { errorType: err.code, errorMessage: err.message || '' } });
-          return messageScreen(t('expired_title'), t('expired_body'));
+          return deadLink(err);
         default:
-          msg = err.message || t('err_generic');
+          msg = named.length ? t('err_field_rejected', { provider: name, field: labelOf(named[0]) }) : err.message || t('err_generic');
       }
       post({ type: 'error', payload: { errorType: err.code, errorMessage: err.message || msg } });
       showAlert(msg);
@@ -390,25 +497,32 @@
 
     var backButton = fromList ? h('button', { type: 'button', class: 'back', text: '← ' + t('back'), on: { click: listScreen } }) : null;
     var title = reconnect ? t('reconnect_title', { provider: p.display_name }) : t('form_title', { provider: p.display_name });
-    var guide = p.docs_connect ? h('p', { class: 'foot' }, h('a', { href: (state.session.overrides && state.session.overrides[integ.unique_key] && state.session.overrides[integ.unique_key].docs_connect) || p.docs_connect, target: '_blank', rel: 'noopener noreferrer', text: t('guide_link') })) : null;
+    var guide = p.docs_connect ? h('p', { class: 'foot' }, h('a', { href: docsOverride() || guideURL(p.docs_connect), target: '_blank', rel: 'noopener noreferrer', text: t('guide_link') })) : null;
     render(h('section', { class: 'card' + (closeButton() ? ' closable' : '') }, closeButton(), backButton,
       h('div', { class: 'head' }, h('img', { src: logoURL(p.name), alt: '' }), h('h1', { id: 'title', text: title })),
-      h('p', { class: 'lead', text: reconnect ? t('reconnect_body') : t('form_body', { provider: providerName() }) }),
+      h('p', { class: 'lead', text: reconnect && secret ? t('reconnect_body', { field: labelOf(secret) }) : t('form_body', { provider: providerName() }) }),
       form, guide), false);
-    var first = form.querySelector('input, select');
+    // Focus the first field still to fill in (on a reconnect, the new secret
+    // rather than the pre-filled values above it).
+    var controls = Array.prototype.slice.call(form.querySelectorAll('input, select'));
+    var first = controls.filter(function (el) { return el.value === ''; })[0] || controls[0];
     if (first) first.focus();
   }
 
   // ---------- success ----------
-  function successScreen(res, params) {
-    var p = state.provider, acct = res.account || {};
+  // successScreen names the linked account and the details the user typed,
+  // each under its title from the provider's entry (with its prefix and suffix).
+  function successScreen(res, fields, values) {
+    var acct = res.account || {};
     var reconnect = !!state.session.isReconnecting;
     post({ type: 'connect', payload: { providerConfigKey: res.providerConfigKey, connectionId: res.connectionId } });
     var facts = h('dl', { class: 'facts' });
-    function fact(label, value) { if (value) { facts.appendChild(h('dt', { text: label })); facts.appendChild(h('dd', { text: value })); } }
+    function fact(label, value) { if (value) facts.appendChild(h('div', { class: 'fact' }, h('dt', { text: label }), h('dd', { text: value }))); }
     fact(t('success_account'), acct.displayName || acct.emailAddress);
-    fact(t('success_cloud'), acct.cloudId || params.cloudId);
-    fact(t('success_site'), acct.subdomain ? acct.subdomain + '.atlassian.net' : '');
+    fields.forEach(function (f) {
+      var v = f.kind === 'config' && (acct[f.name] || values[f.name]);
+      if (v) fact(labelOf(f), (f.schema.prefix || '') + v + (f.schema.suffix || ''));
+    });
     var warnings = (res.warnings || []).map(function (w) { return h('p', { class: 'alert warn', role: 'note', text: w.message }); });
     var done = embedded || window.opener
       ? h('button', { type: 'button', class: 'primary', text: t('done'), on: { click: closeUI } })
@@ -416,7 +530,7 @@
     render(h('section', { class: 'card', 'aria-labelledby': 'title' }, closeButton(),
       h('div', { class: 'check', 'aria-hidden': 'true', text: '✓' }),
       h('h1', { id: 'title', class: 'center', text: warnings.length ? t('warn_title') : (reconnect ? t('success_updated') : t('success_title')) }),
-      h('p', { class: 'lead center', text: t('success_body', { provider: p.display_name }) }),
+      h('p', { class: 'lead center', text: t('success_body', { provider: providerName() }) }),
       facts, warnings, done));
   }
 
