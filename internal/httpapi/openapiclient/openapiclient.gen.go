@@ -1619,8 +1619,9 @@ type ClientInterface interface {
 	// trimmed; Atlassian service-account tokens are verified (Nango accepts them unchecked); a failed
 	// verification answers `invalid_credentials`, `unknown_cloud_id` or 502 `provider_unavailable` where
 	// Nango always says `connection_test_failed`; a token without a product's scopes is saved with
-	// `status: scope_missing` and `warnings`; submissions are limited per session (429
-	// `too_many_request`); the success body adds `warnings` and `account`.
+	// `status: scope_missing` and `warnings`; a reconnect keeps the connection's metadata (Nango sets it
+	// to `{}`); submissions are limited per session (429 `too_many_request`); the success body adds
+	// `warnings` and `account`.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -1640,8 +1641,9 @@ type ClientInterface interface {
 	// trimmed; Atlassian service-account tokens are verified (Nango accepts them unchecked); a failed
 	// verification answers `invalid_credentials`, `unknown_cloud_id` or 502 `provider_unavailable` where
 	// Nango always says `connection_test_failed`; a token without a product's scopes is saved with
-	// `status: scope_missing` and `warnings`; submissions are limited per session (429
-	// `too_many_request`); the success body adds `warnings` and `account`.
+	// `status: scope_missing` and `warnings`; a reconnect keeps the connection's metadata (Nango sets it
+	// to `{}`); submissions are limited per session (429 `too_many_request`); the success body adds
+	// `warnings` and `account`.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -2067,8 +2069,9 @@ func (c *Client) SubmitAPIKey(ctx context.Context, providerConfigKey ProviderCon
 // trimmed; Atlassian service-account tokens are verified (Nango accepts them unchecked); a failed
 // verification answers `invalid_credentials`, `unknown_cloud_id` or 502 `provider_unavailable` where
 // Nango always says `connection_test_failed`; a token without a product's scopes is saved with
-// `status: scope_missing` and `warnings`; submissions are limited per session (429
-// `too_many_request`); the success body adds `warnings` and `account`.
+// `status: scope_missing` and `warnings`; a reconnect keeps the connection's metadata (Nango sets it
+// to `{}`); submissions are limited per session (429 `too_many_request`); the success body adds
+// `warnings` and `account`.
 //
 // Takes any type of body and a specified content type.
 //
@@ -2098,8 +2101,9 @@ func (c *Client) SubmitBasicWithBody(ctx context.Context, providerConfigKey Prov
 // trimmed; Atlassian service-account tokens are verified (Nango accepts them unchecked); a failed
 // verification answers `invalid_credentials`, `unknown_cloud_id` or 502 `provider_unavailable` where
 // Nango always says `connection_test_failed`; a token without a product's scopes is saved with
-// `status: scope_missing` and `warnings`; submissions are limited per session (429
-// `too_many_request`); the success body adds `warnings` and `account`.
+// `status: scope_missing` and `warnings`; a reconnect keeps the connection's metadata (Nango sets it
+// to `{}`); submissions are limited per session (429 `too_many_request`); the success body adds
+// `warnings` and `account`.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -5345,8 +5349,9 @@ type ClientWithResponsesInterface interface {
 	// trimmed; Atlassian service-account tokens are verified (Nango accepts them unchecked); a failed
 	// verification answers `invalid_credentials`, `unknown_cloud_id` or 502 `provider_unavailable` where
 	// Nango always says `connection_test_failed`; a token without a product's scopes is saved with
-	// `status: scope_missing` and `warnings`; submissions are limited per session (429
-	// `too_many_request`); the success body adds `warnings` and `account`.
+	// `status: scope_missing` and `warnings`; a reconnect keeps the connection's metadata (Nango sets it
+	// to `{}`); submissions are limited per session (429 `too_many_request`); the success body adds
+	// `warnings` and `account`.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -5366,8 +5371,9 @@ type ClientWithResponsesInterface interface {
 	// trimmed; Atlassian service-account tokens are verified (Nango accepts them unchecked); a failed
 	// verification answers `invalid_credentials`, `unknown_cloud_id` or 502 `provider_unavailable` where
 	// Nango always says `connection_test_failed`; a token without a product's scopes is saved with
-	// `status: scope_missing` and `warnings`; submissions are limited per session (429
-	// `too_many_request`); the success body adds `warnings` and `account`.
+	// `status: scope_missing` and `warnings`; a reconnect keeps the connection's metadata (Nango sets it
+	// to `{}`); submissions are limited per session (429 `too_many_request`); the success body adds
+	// `warnings` and `account`.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -9028,8 +9034,9 @@ func (c *ClientWithResponses) SubmitAPIKeyWithResponse(ctx context.Context, prov
 // trimmed; Atlassian service-account tokens are verified (Nango accepts them unchecked); a failed
 // verification answers `invalid_credentials`, `unknown_cloud_id` or 502 `provider_unavailable` where
 // Nango always says `connection_test_failed`; a token without a product's scopes is saved with
-// `status: scope_missing` and `warnings`; submissions are limited per session (429
-// `too_many_request`); the success body adds `warnings` and `account`.
+// `status: scope_missing` and `warnings`; a reconnect keeps the connection's metadata (Nango sets it
+// to `{}`); submissions are limited per session (429 `too_many_request`); the success body adds
+// `warnings` and `account`.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -9055,8 +9062,9 @@ func (c *ClientWithResponses) SubmitBasicWithBodyWithResponse(ctx context.Contex
 // trimmed; Atlassian service-account tokens are verified (Nango accepts them unchecked); a failed
 // verification answers `invalid_credentials`, `unknown_cloud_id` or 502 `provider_unavailable` where
 // Nango always says `connection_test_failed`; a token without a product's scopes is saved with
-// `status: scope_missing` and `warnings`; submissions are limited per session (429
-// `too_many_request`); the success body adds `warnings` and `account`.
+// `status: scope_missing` and `warnings`; a reconnect keeps the connection's metadata (Nango sets it
+// to `{}`); submissions are limited per session (429 `too_many_request`); the success body adds
+// `warnings` and `account`.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
