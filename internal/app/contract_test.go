@@ -29,6 +29,7 @@ var notInDocument = map[string]string{
 	"GET /connect/{$}":             "the Connect UI page (HTML)",
 	"GET /connect/assets/{file}":   "the Connect UI's CSS and script",
 	"GET /docs/connect/{provider}": "the end-user guides (HTML)",
+	"GET /{$}":                     "the front door: links to /docs/api and the document (HTML)",
 	"/":                            "the catch-all: 404 not_found for every path no other route serves",
 }
 
@@ -48,7 +49,7 @@ var contract = sync.OnceValues(func() (routers.Router, error) {
 // document leaves out (see notInDocument).
 func browserRoute(r *http.Request) bool {
 	p := r.URL.Path
-	return p == "/connect" || p == "/connect/" || strings.HasPrefix(p, "/connect/assets/") || strings.HasPrefix(p, "/docs/connect/")
+	return p == "/" || p == "/connect" || p == "/connect/" || strings.HasPrefix(p, "/connect/assets/") || strings.HasPrefix(p, "/docs/connect/")
 }
 
 // checkContract wraps the server's handler: every request the tests send and

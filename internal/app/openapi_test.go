@@ -201,7 +201,14 @@ func TestAPIReferencePage(t *testing.T) {
 			t.Errorf("schema %s is not on the page", name)
 		}
 	}
-	for _, want := range []string{"invalid_credentials", "Differs from Nango", `href="/openapi.yaml"`} {
+	status, front, hdr := h.raw("GET", "/", "", "", "")
+	if status != 200 || !strings.Contains(front, `href="/docs/api"`) || hdr.Get("Content-Security-Policy") != csp {
+		t.Errorf("the front door (GET /): %d %q %q", status, front, hdr.Get("Content-Security-Policy"))
+	}
+	if status, body, _ := h.raw("GET", "/nothing-here", "", "", ""); status != 404 || !strings.Contains(body, `"not_found"`) {
+		t.Errorf("GET /nothing-here: %d %s", status, body)
+	}
+	for _, want := range []string{"invalid_credentials", "Differs from Nango", `href="/openapi.yaml"`, "712020:demo-bot", "<details><summary>example</summary>"} {
 		if !strings.Contains(page, want) {
 			t.Errorf("the page does not mention %s", want)
 		}

@@ -175,6 +175,27 @@ func (d *apiDoc) typeOf(s node) template.HTML {
 	return template.HTML(out)
 }
 
+// example is a media type's example, or its schema's, as indented JSON.
+func (d *apiDoc) example(mt node) string {
+	ex := mt.get("example")
+	if ex.Node == nil {
+		schema, _ := d.resolve(mt.get("schema"))
+		ex = schema.get("example")
+	}
+	if ex.Node == nil {
+		return ""
+	}
+	var v any
+	if err := ex.Decode(&v); err != nil {
+		return ""
+	}
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return ""
+	}
+	return string(b)
+}
+
 type docField struct {
 	Name        string
 	In          string
@@ -189,6 +210,7 @@ type docResponse struct {
 	Codes       []string
 	Type        template.HTML
 	MediaType   string
+	Example     string
 }
 
 type docOperation struct {
@@ -198,6 +220,7 @@ type docOperation struct {
 	Params                    []docField
 	BodyType                  template.HTML
 	BodyMedia                 string
+	BodyExample               string
 	Responses                 []docResponse
 }
 
@@ -243,6 +266,7 @@ func (d *apiDoc) operation(path, method string, item, op node) docOperation {
 	if rb, _ := d.resolve(op.get("requestBody")); rb.Node != nil {
 		for _, mt := range rb.get("content").pairs() {
 			o.BodyMedia, o.BodyType = mt[0].Value, d.typeOf(mt[1].get("schema"))
+			o.BodyExample = d.example(mt[1])
 		}
 	}
 	for _, p := range op.get("responses").pairs() {
@@ -253,6 +277,7 @@ func (d *apiDoc) operation(path, method string, item, op node) docOperation {
 		}
 		for _, mt := range r.get("content").pairs() {
 			dr.MediaType, dr.Type = mt[0].Value, d.typeOf(mt[1].get("schema"))
+			dr.Example = d.example(mt[1])
 		}
 		o.Responses = append(o.Responses, dr)
 	}
@@ -298,10 +323,10 @@ var apiDocsTemplate = template.Must(template.New("api").Parse(`<!doctype html>
 <p class="muted">Credential: {{if .Security}}{{range $i, $s := .Security}}{{if $i}} or {{end}}<code>{{$s}}</code>{{end}}{{else}}none{{end}}</p>
 {{if .Params}}<table><tr><th>parameter</th><th>in</th><th>type</th><th>description</th></tr>
 {{range .Params}}<tr><td><code>{{.Name}}</code>{{if .Required}} *{{end}}</td><td>{{.In}}</td><td>{{.Type}}</td><td>{{.Description}}</td></tr>{{end}}</table>{{end}}
-{{if .BodyMedia}}<p>Body (<code>{{.BodyMedia}}</code>): {{.BodyType}}</p>{{end}}
+{{if .BodyMedia}}<p>Body (<code>{{.BodyMedia}}</code>): {{.BodyType}}</p>{{if .BodyExample}}<details><summary>example</summary><pre>{{.BodyExample}}</pre></details>{{end}}{{end}}
 <table><tr><th>status</th><th>body</th><th>meaning</th></tr>
 {{range .Responses}}<tr><td>{{.Status}}</td><td>{{if .MediaType}}{{.Type}} <span class="muted">{{.MediaType}}</span>{{end}}</td>
-<td>{{.Description}}{{if .Codes}}<p class="muted">codes: {{range $i, $c := .Codes}}{{if $i}}, {{end}}<code>{{$c}}</code>{{end}}</p>{{end}}</td></tr>{{end}}</table>
+<td>{{.Description}}{{if .Codes}}<p class="muted">codes: {{range $i, $c := .Codes}}{{if $i}}, {{end}}<code>{{$c}}</code>{{end}}</p>{{end}}{{if .Example}}<details><summary>example</summary><pre>{{.Example}}</pre></details>{{end}}</td></tr>{{end}}</table>
 </section>{{end}}{{end}}
 <h2>Schemas</h2>
 {{range .Schemas}}<section class="op" id="schema-{{.Name}}"><h3>{{.Name}}</h3>{{.Description}}
@@ -376,3 +401,26 @@ func renderOpenAPI(spec []byte) (jsonDoc, html []byte, csp string, err error) {
 	csp = "default-src 'none'; style-src 'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 	return jsonDoc, b.Bytes(), csp, nil
 }
+
+// frontDoor is GET /: what this server is and where its API is described.
+func (a *API) frontDoor(w http.ResponseWriter, r *http.Request) error {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Content-Security-Policy", apiDocsCSP)
+	_, _ = w.Write(frontDoorHTML)
+	return nil
+}
+
+var frontDoorHTML = []byte(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>latchkey</title><style>` + apiDocsStyle + `</style></head>
+<body><main>
+<h1>latchkey</h1>
+<p>A self-hosted integration-auth server that speaks Nango's public HTTP API.</p>
+<ul>
+<li><a href="/docs/api">API reference</a></li>
+<li>OpenAPI 3.1: <a href="/openapi.yaml">/openapi.yaml</a>, <a href="/openapi.json">/openapi.json</a></li>
+<li><a href="/health">/health</a>, <a href="/ready">/ready</a>, <a href="/metrics">/metrics</a></li>
+</ul>
+<p class="muted">End users reach the Connect UI through the connect link their application gives them.</p>
+</main></body></html>
+`)
