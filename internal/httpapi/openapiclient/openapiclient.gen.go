@@ -423,7 +423,14 @@ type ConnectSessionRequest struct {
 
 	// WebhookUrlOverride An http(s) URL, or "" for none.
 	WebhookUrlOverride *string `json:"webhook_url_override,omitempty"`
+	union              json.RawMessage
 }
+
+// ConnectSessionRequest0 defines model for ConnectSessionRequest.0.
+type ConnectSessionRequest0 = interface{}
+
+// ConnectSessionRequest1 defines model for ConnectSessionRequest.1.
+type ConnectSessionRequest1 = interface{}
 
 // Connection defines model for Connection.
 type Connection struct {
@@ -1444,6 +1451,186 @@ func (a Provider) MarshalJSON() ([]byte, error) {
 		}
 	}
 	return json.Marshal(object)
+}
+
+// AsConnectSessionRequest0 returns the union data inside the ConnectSessionRequest as a ConnectSessionRequest0
+func (t ConnectSessionRequest) AsConnectSessionRequest0() (ConnectSessionRequest0, error) {
+	var body ConnectSessionRequest0
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromConnectSessionRequest0 overwrites any union data inside the ConnectSessionRequest as the provided ConnectSessionRequest0
+func (t *ConnectSessionRequest) FromConnectSessionRequest0(v ConnectSessionRequest0) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeConnectSessionRequest0 performs a merge with any union data inside the ConnectSessionRequest, using the provided ConnectSessionRequest0
+func (t *ConnectSessionRequest) MergeConnectSessionRequest0(v ConnectSessionRequest0) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsConnectSessionRequest1 returns the union data inside the ConnectSessionRequest as a ConnectSessionRequest1
+func (t ConnectSessionRequest) AsConnectSessionRequest1() (ConnectSessionRequest1, error) {
+	var body ConnectSessionRequest1
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromConnectSessionRequest1 overwrites any union data inside the ConnectSessionRequest as the provided ConnectSessionRequest1
+func (t *ConnectSessionRequest) FromConnectSessionRequest1(v ConnectSessionRequest1) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeConnectSessionRequest1 performs a merge with any union data inside the ConnectSessionRequest, using the provided ConnectSessionRequest1
+func (t *ConnectSessionRequest) MergeConnectSessionRequest1(v ConnectSessionRequest1) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+func (t ConnectSessionRequest) MarshalJSON() ([]byte, error) {
+	b, err := t.union.MarshalJSON()
+	if err != nil {
+		return nil, err
+	}
+	object := make(map[string]json.RawMessage)
+	if t.union != nil {
+		err = json.Unmarshal(b, &object)
+		if err != nil {
+			return nil, err
+		}
+	}
+
+	if t.AllowedIntegrations != nil {
+		object["allowed_integrations"], err = json.Marshal(t.AllowedIntegrations)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'allowed_integrations': %w", err)
+		}
+	}
+
+	if t.EndUser != nil {
+		object["end_user"], err = json.Marshal(t.EndUser)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'end_user': %w", err)
+		}
+	}
+
+	if t.IntegrationsConfigDefaults != nil {
+		object["integrations_config_defaults"], err = json.Marshal(t.IntegrationsConfigDefaults)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'integrations_config_defaults': %w", err)
+		}
+	}
+
+	if t.Organization != nil {
+		object["organization"], err = json.Marshal(t.Organization)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'organization': %w", err)
+		}
+	}
+
+	if t.Overrides != nil {
+		object["overrides"], err = json.Marshal(t.Overrides)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'overrides': %w", err)
+		}
+	}
+
+	if t.Tags != nil {
+		object["tags"], err = json.Marshal(t.Tags)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'tags': %w", err)
+		}
+	}
+
+	if t.WebhookUrlOverride != nil {
+		object["webhook_url_override"], err = json.Marshal(t.WebhookUrlOverride)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'webhook_url_override': %w", err)
+		}
+	}
+	b, err = json.Marshal(object)
+	return b, err
+}
+
+func (t *ConnectSessionRequest) UnmarshalJSON(b []byte) error {
+	err := t.union.UnmarshalJSON(b)
+	if err != nil {
+		return err
+	}
+	object := make(map[string]json.RawMessage)
+	err = json.Unmarshal(b, &object)
+	if err != nil {
+		return err
+	}
+
+	if raw, found := object["allowed_integrations"]; found {
+		err = json.Unmarshal(raw, &t.AllowedIntegrations)
+		if err != nil {
+			return fmt.Errorf("error reading 'allowed_integrations': %w", err)
+		}
+	}
+
+	if raw, found := object["end_user"]; found {
+		err = json.Unmarshal(raw, &t.EndUser)
+		if err != nil {
+			return fmt.Errorf("error reading 'end_user': %w", err)
+		}
+	}
+
+	if raw, found := object["integrations_config_defaults"]; found {
+		err = json.Unmarshal(raw, &t.IntegrationsConfigDefaults)
+		if err != nil {
+			return fmt.Errorf("error reading 'integrations_config_defaults': %w", err)
+		}
+	}
+
+	if raw, found := object["organization"]; found {
+		err = json.Unmarshal(raw, &t.Organization)
+		if err != nil {
+			return fmt.Errorf("error reading 'organization': %w", err)
+		}
+	}
+
+	if raw, found := object["overrides"]; found {
+		err = json.Unmarshal(raw, &t.Overrides)
+		if err != nil {
+			return fmt.Errorf("error reading 'overrides': %w", err)
+		}
+	}
+
+	if raw, found := object["tags"]; found {
+		err = json.Unmarshal(raw, &t.Tags)
+		if err != nil {
+			return fmt.Errorf("error reading 'tags': %w", err)
+		}
+	}
+
+	if raw, found := object["webhook_url_override"]; found {
+		err = json.Unmarshal(raw, &t.WebhookUrlOverride)
+		if err != nil {
+			return fmt.Errorf("error reading 'webhook_url_override': %w", err)
+		}
+	}
+
+	return err
 }
 
 // AsMetadataRequestConnectionId0 returns the union data inside the MetadataRequest_ConnectionId as a MetadataRequestConnectionId0
