@@ -314,6 +314,7 @@ func (a *App) ServeListener(ctx context.Context, ln net.Listener, ready func(add
 	var background sync.WaitGroup
 	defer func() {
 		stopBG()
+		background.Wait()
 	}()
 	background.Go(func() { a.dispatcher.Run(bg, time.Second) })
 	background.Go(func() { a.runJobs(bg) })

@@ -101,7 +101,7 @@ func (h *harness) start() {
 		h.t.Fatalf("start latchkey: %v", err)
 	}
 	h.app = a
-	h.srv = httptest.NewServer(a.Handler())
+	h.srv = httptest.NewServer(checkContract(h.t, a.Handler())) // every request and answer checked against the OpenAPI document
 	h.c = client.New(h.srv.URL, testSecretKey)
 	h.t.Cleanup(func() { h.stop() })
 }

@@ -52,7 +52,7 @@ func TestREADMESettingsAreGenerated(t *testing.T) {
 }
 
 // Variables the tests and tools read; they are not settings of serve.
-var testVariables = map[string]bool{"LATCHKEY_TEST_CHROME": true, "LATCHKEY_TEST_DATABASE_URL": true, "LATCHKEY_SCREENSHOT_DIR": true}
+var testVariables = map[string]bool{"LATCHKEY_TEST_CHROME": true, "LATCHKEY_TEST_DATABASE_URL": true, "LATCHKEY_SCREENSHOT_DIR": true, "LATCHKEY_UPDATE_DOCS": true}
 
 // Every LATCHKEY_ name the docs mention is a setting (or its _FILE variant),
 // and a default the prose quotes in parentheses, "`LATCHKEY_PROXY_TIMEOUT` (60 s)",

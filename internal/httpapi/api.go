@@ -161,6 +161,8 @@ func (a *API) routes(mux *recordingMux) {
 
 	a.route(mux, "GET /images/template-logos/{file}", Public, a.logo)
 	a.route(mux, "GET /openapi.yaml", Public, a.openAPI)
+	a.route(mux, "GET /openapi.json", Public, a.openAPIJSON)
+	a.route(mux, "GET /docs/api", Public, a.apiDocs)
 
 	a.route(mux, "GET /{$}", Public, a.frontDoor)
 	a.route(mux, "/", Public, func(w http.ResponseWriter, r *http.Request) error {

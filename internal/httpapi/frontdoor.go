@@ -51,7 +51,9 @@ func wantsHTML(r *http.Request) bool {
 // the browser reached it) and the same facts as JSON for programs.
 func (a *API) frontDoor(w http.ResponseWriter, r *http.Request) error {
 	links := []frontdoorLink{
-		{"openapi", "/openapi.yaml", "OpenAPI document", "every route, its parameters, answers and error codes"},
+		{"reference", "/docs/api", "API reference", "every route, its parameters, answers and error codes"},
+		{"openapi", "/openapi.yaml", "OpenAPI 3.1 document", "YAML, for client generators and gateways"},
+		{"openapi_json", "/openapi.json", "OpenAPI 3.1 document", "the same as JSON"},
 	}
 	var guides []frontdoorLink
 	for _, p := range a.catalogue.All() {

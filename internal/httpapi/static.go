@@ -9,8 +9,14 @@ import (
 	"github.com/latchkeyhq/latchkey/internal/provider"
 )
 
+// openAPISpec is the API contract: every JSON route, checked by the tests
+// (route coverage, and every request and response of the app suite).
+//
 //go:embed openapi.yaml
 var openAPISpec []byte
+
+// OpenAPIDocument returns the OpenAPI 3.1 document (YAML) the server serves at /openapi.yaml.
+func OpenAPIDocument() []byte { return append([]byte(nil), openAPISpec...) }
 
 func (a *API) logo(w http.ResponseWriter, r *http.Request) error {
 	name, ok := strings.CutSuffix(r.PathValue("file"), ".svg")
