@@ -401,4 +401,3 @@ func renderOpenAPI(spec []byte) (jsonDoc, html []byte, csp string, err error) {
 	csp = "default-src 'none'; style-src 'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 	return jsonDoc, b.Bytes(), csp, nil
 }
-
