@@ -183,13 +183,19 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // ServeHTTP answers like the gateway (api.atlassian.com/ex/{product}/{cloudId}/…)
 // and like a site (<sub>.atlassian.net/…, recognised by X-Forwarded-Host).
 func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	rec := &statusWriter{ResponseWriter: w}
 	email, _, _ := r.BasicAuth()
-	defer func() {
+	// Record the call before acting on it, and its status before the answer
+	// leaves: a test reading Calls() while a call hangs, right after its client
+	// gave up, or as soon as the answer arrived, sees it.
+	s.mu.Lock()
+	idx := len(s.calls)
+	s.calls = append(s.calls, Call{At: s.now(), Method: r.Method, Path: r.URL.Path, Host: r.Header.Get("X-Forwarded-Host"), Email: email})
+	s.mu.Unlock()
+	rec := &statusWriter{ResponseWriter: w, onStatus: func(status int) {
 		s.mu.Lock()
-		s.calls = append(s.calls, Call{At: s.now(), Method: r.Method, Path: r.URL.Path, Host: r.Header.Get("X-Forwarded-Host"), Email: email, Status: rec.status})
+		s.calls[idx].Status = status
 		s.mu.Unlock()
-	}()
+	}}
 	w = rec
 	if f := s.nextFault(); f != nil {
 		if f.Hang {
@@ -340,21 +346,24 @@ func gatewayPath(p string) (product, cloudID, rest string, ok bool) {
 	return parts[1], parts[2], "/" + parts[3], true
 }
 
+// statusWriter reports the status of an answer before it is written.
 type statusWriter struct {
 	http.ResponseWriter
-	status int
+	status   int
+	onStatus func(int)
 }
 
 func (s *statusWriter) WriteHeader(code int) {
 	if s.status == 0 {
 		s.status = code
+		s.onStatus(code)
 	}
 	s.ResponseWriter.WriteHeader(code)
 }
 
 func (s *statusWriter) Write(b []byte) (int, error) {
 	if s.status == 0 {
-		s.status = http.StatusOK
+		s.WriteHeader(http.StatusOK)
 	}
 	return s.ResponseWriter.Write(b)
 }
