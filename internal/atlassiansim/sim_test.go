@@ -2,6 +2,7 @@ package atlassiansim
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -81,4 +82,39 @@ func TestStatusIsRecordedBeforeTheAnswer(t *testing.T) {
 			t.Errorf("answered %d, recorded %+v, want %d", res.StatusCode, calls[len(calls)-1], want)
 		}
 	}
+}
+
+// A reset reaches the client even when its request comes on a reused
+// connection, which Go's transport would otherwise retry by itself; only the
+// reset call is counted.
+func TestResetReachesTheClientOnAReusedConnection(t *testing.T) {
+	s := New()
+	srv := s.NewServer()
+	defer srv.Close()
+	client := &http.Client{Transport: &http.Transport{}}
+	defer client.CloseIdleConnections()
+	for range 2 { // leaves an idle keep-alive connection in the pool
+		res, err := client.Do(myselfRequest(t, context.Background(), srv.URL))
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+	}
+	s.Inject(Fault{Reset: true, Count: 1})
+	before := len(s.Calls())
+	res, err := client.Do(myselfRequest(t, context.Background(), srv.URL))
+	if err == nil {
+		res.Body.Close()
+		t.Fatalf("the reset did not reach the client (status %d): the transport retried it by itself", res.StatusCode)
+	}
+	if n := len(s.Calls()) - before; n != 1 {
+		t.Errorf("%d calls counted for one reset, want 1", n)
+	}
+	// The next request is answered.
+	res, err = client.Do(myselfRequest(t, context.Background(), srv.URL))
+	if err != nil || res.StatusCode != 200 {
+		t.Fatalf("after the reset: %v", err)
+	}
+	res.Body.Close()
 }
