@@ -273,12 +273,17 @@ func (a *App) ensureDefaultEnvironment(ctx context.Context) error {
 		// The operator chose the key: create dev with it, or move dev to it.
 		env, _, err = a.store.EnsureEnvironment(ctx, DefaultEnvironment, secret.HashToken(a.cfg.SecretKey.Reveal()))
 	} else {
-		// Generate a key only when dev does not exist yet; it is shown once.
-		env, _, err = a.store.EnsureEnvironmentIfMissing(ctx, DefaultEnvironment, func() (string, error) {
+		// Generate a key only when dev does not exist yet; it is shown once, by
+		// the instance whose key was stored (another may have created dev meanwhile).
+		var created bool
+		env, created, err = a.store.EnsureEnvironmentIfMissing(ctx, DefaultEnvironment, func() (string, error) {
 			k, err := secret.RandomToken("sk_" + DefaultEnvironment + "_")
 			a.GeneratedSecretKey = k
 			return secret.HashToken(k), err
 		})
+		if !created {
+			a.GeneratedSecretKey = ""
+		}
 	}
 	if err != nil {
 		return err

@@ -32,11 +32,18 @@ func (s *Store) EnsureEnvironment(ctx context.Context, name, secretKeyHash strin
 			if secretKeyHash == "" {
 				return fmt.Errorf("environment %s does not exist and no secret key was given", name)
 			}
+			// Another instance may be creating it at this moment: the name's
+			// conflict then means it exists (a secret-key conflict is still an error).
 			now := ms(s.now())
-			if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO environments (name, secret_key_hash, created_at, updated_at) VALUES (?, ?, ?, ?)`), name, secretKeyHash, now, now); err != nil {
+			res, err := tx.ExecContext(ctx, s.q(`INSERT INTO environments (name, secret_key_hash, created_at, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT (name) DO NOTHING`), name, secretKeyHash, now, now)
+			if err != nil {
 				return err
 			}
-			created = true
+			if n, _ := res.RowsAffected(); n == 1 {
+				created = true
+			} else if _, err := tx.ExecContext(ctx, s.q(`UPDATE environments SET secret_key_hash = ?, updated_at = ? WHERE name = ? AND secret_key_hash <> ?`), secretKeyHash, now, name, secretKeyHash); err != nil {
+				return err
+			}
 		case err != nil:
 			return err
 		case secretKeyHash != "" && e.SecretKeyHash != secretKeyHash:
@@ -88,7 +95,12 @@ func (s *Store) EnsureEnvironmentIfMissing(ctx context.Context, name string, new
 			return err
 		}
 		now := ms(s.now())
-		env, err = scanEnv(tx.QueryRowContext(ctx, s.q(`INSERT INTO environments (name, secret_key_hash, created_at, updated_at) VALUES (?, ?, ?, ?) RETURNING `+envColumns), name, hash, now, now))
+		// ON CONFLICT: another instance created it meanwhile; then it is theirs.
+		env, err = scanEnv(tx.QueryRowContext(ctx, s.q(`INSERT INTO environments (name, secret_key_hash, created_at, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT (name) DO NOTHING RETURNING `+envColumns), name, hash, now, now))
+		if errors.Is(err, domain.ErrNotFound) {
+			env, err = scanEnv(tx.QueryRowContext(ctx, s.q(`SELECT `+envColumns+` FROM environments WHERE name = ?`), name))
+			return err
+		}
 		created = err == nil
 		return err
 	})
