@@ -162,26 +162,30 @@ func checkAnswer(t *testing.T, what string, rec *httptest.ResponseRecorder) {
 	}
 }
 
-// FuzzJSONBodies: whatever body a route that decodes JSON receives, it answers
-// with JSON, never a server error, and refuses with a code and a message.
+// FuzzJSONBodies: whatever body (and Content-Type) a route that decodes JSON
+// receives, it answers with JSON, never a server error, and refuses with a code
+// and a message.
 func FuzzJSONBodies(f *testing.F) {
+	for _, ct := range []string{"", "application/json; charset=utf-8", "text/plain", `application/json; charset="`, "application/JSON", "multipart/form-data; boundary=x"} {
+		f.Add(uint8(0), ct, []byte(`{"end_user":{"id":"u"}}`))
+	}
 	for i := range bodyRoutes {
 		for _, b := range []string{``, `{}`, `[]`, `null`, `"x"`, `{"a":1}`, `{} {}`, `{"end_user":{"id":"u"}}`, `{"end_user":{"id":1}}`,
 			`{"provider":"` + atlassian + `","unique_key":"k"}`, `{"connection_id":"fuzzed","integration_id":"jira"}`,
 			`{"connection_id":"fuzzed","provider_config_key":"jira","metadata":{"a":{"b":[1,2]}}}`,
 			`{"username":"` + atlassiansim.DemoEmail + `","password":"` + atlassiansim.DemoToken + `"}`, `{"apiKey":"k"}`,
 			`{"webhook_url":"http://127.0.0.1:1/x"}`, `{"credentials_expires_at":"2000-01-01"}`, "{\"end_user\":{\"id\":\"\\ud800\"}}"} {
-			f.Add(uint8(i), []byte(b))
+			f.Add(uint8(i), "application/json", []byte(b))
 		}
 	}
 	h := fuzzHarness(f)
-	f.Fuzz(func(t *testing.T, route uint8, body []byte) {
+	f.Fuzz(func(t *testing.T, route uint8, contentType string, body []byte) {
 		r := bodyRoutes[int(route)%len(bodyRoutes)]
 		bearer, query := testSecretKey, ""
 		if r.inQuery {
 			bearer, query = "", "connect_session_token="+freshSession(t, h)
 		}
-		rec := serveInProcess(h, r.method, r.path, query, bearer, "application/json", body)
+		rec := serveInProcess(h, r.method, r.path, query, bearer, contentType, body)
 		checkAnswer(t, r.pattern, rec)
 	})
 }
