@@ -33,7 +33,7 @@ var buildOnce struct {
 }
 
 // latchkeyBinary builds cmd/latchkey once per test run.
-func latchkeyBinary(t testing.TB) string {
+func latchkeyBinary() (string, error) {
 	buildOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "latchkey-test-bin-")
 		if err != nil {
@@ -43,13 +43,10 @@ func latchkeyBinary(t testing.TB) string {
 		buildOnce.path = filepath.Join(dir, "latchkey")
 		out, err := exec.Command("go", "build", "-o", buildOnce.path, "../../cmd/latchkey").CombinedOutput()
 		if err != nil {
-			buildOnce.err = fmt.Errorf("%v: %s", err, out)
+			buildOnce.err = fmt.Errorf("build latchkey: %v: %s", err, out)
 		}
 	})
-	if buildOnce.err != nil {
-		t.Fatalf("build latchkey: %v", buildOnce.err)
-	}
-	return buildOnce.path
+	return buildOnce.path, buildOnce.err
 }
 
 type serveProc struct {
@@ -60,26 +57,55 @@ type serveProc struct {
 }
 
 // startServe runs `latchkey serve` as a real process and waits until it says
-// it is ready.
+// it is ready. env adds to (and may override) the defaults: a fresh data dir,
+// JSON logs, a free loopback address. Call it from the test's goroutine; other
+// goroutines use launchServe.
 func startServe(t *testing.T, env map[string]string) *serveProc {
 	t.Helper()
-	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	p, err := launchServe(t, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// launchServe is startServe for any goroutine: it returns what went wrong
+// instead of calling t.Fatal (which, off the test's goroutine, would leave the
+// caller with a nil process and the test with a panic instead of a failure).
+func launchServe(t *testing.T, env map[string]string) (*serveProc, error) {
+	bin, err := latchkeyBinary()
+	if err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
 	addr := ln.Addr().String()
 	ln.Close()
-	cmd := exec.Command(latchkeyBinary(t), "serve")
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "LATCHKEY_ADDR=" + addr, "LATCHKEY_LOG_FORMAT=json", "LATCHKEY_DATA_DIR=" + t.TempDir()}
-	for k, v := range env {
-		cmd.Env = append(cmd.Env, k+"="+v)
+	dataDir, err := os.MkdirTemp("", "latchkey-serve-")
+	if err != nil {
+		return nil, err
 	}
-	stderr, _ := cmd.StderrPipe()
+	t.Cleanup(func() { os.RemoveAll(dataDir) })
+	cmd := exec.Command(bin, "serve")
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "LATCHKEY_ADDR=" + addr, "LATCHKEY_LOG_FORMAT=json", "LATCHKEY_DATA_DIR=" + dataDir}
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v) // the last of duplicate keys wins
+	}
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		return nil, err
+	}
 	cmd.Stdout = io.Discard
 	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	p := &serveProc{url: "http://" + addr, cmd: cmd, logs: &syncBuffer{}, done: make(chan struct{})}
 	ready := make(chan bool, 1)
 	go func() {
 		sc := bufio.NewScanner(stderr)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
 		for sc.Scan() {
 			p.logs.Write(append(sc.Bytes(), '\n'))
 			if strings.Contains(sc.Text(), `"msg":"latchkey ready"`) {
@@ -90,11 +116,14 @@ func startServe(t *testing.T, env map[string]string) *serveProc {
 			}
 		}
 		close(p.done)
-		ready <- false
+		select {
+		case ready <- false:
+		default:
+		}
 	}()
 	if !<-ready {
 		cmd.Wait()
-		t.Fatalf("latchkey serve did not start:\n%s", p.logs.String())
+		return nil, fmt.Errorf("latchkey serve did not start:\n%s", p.logs.String())
 	}
 	t.Cleanup(func() {
 		cmd.Process.Signal(os.Interrupt)
@@ -104,7 +133,14 @@ func startServe(t *testing.T, env map[string]string) *serveProc {
 			t.Logf("logs of %s:\n%s", p.url, p.logs.String())
 		}
 	})
-	return p
+	return p, nil
+}
+
+// kill ends the process with SIGKILL, as a crash would, and waits for it.
+func (p *serveProc) kill() {
+	p.cmd.Process.Kill()
+	<-p.done
+	p.cmd.Wait()
 }
 
 // Two real `latchkey serve` processes on one PostgreSQL behave as one service.
@@ -128,11 +164,15 @@ func TestTwoInstancesShareOnePostgres(t *testing.T) {
 	}
 	// Both start at once: the migration lock serialises them.
 	var a, b *serveProc
+	var errA, errB error
 	var wg sync.WaitGroup
 	wg.Add(2)
-	go func() { defer wg.Done(); a = startServe(t, env) }()
-	go func() { defer wg.Done(); b = startServe(t, env) }()
+	go func() { defer wg.Done(); a, errA = launchServe(t, env) }()
+	go func() { defer wg.Done(); b, errB = launchServe(t, env) }()
 	wg.Wait()
+	if errA != nil || errB != nil {
+		t.Fatalf("starting two instances at once: %v; %v", errA, errB)
+	}
 	ctx := context.Background()
 	ca, cb := client.New(a.url, testSecretKey), client.New(b.url, testSecretKey)
 

@@ -77,7 +77,7 @@ const testSecretKey = "sk_test_0123456789abcdef0123456789abcdef"
 func newHarness(t testing.TB, extraEnv ...string) *harness {
 	t.Helper()
 	h := &harness{t: t, dir: t.TempDir(), sim: atlassiansim.New(), logs: &syncBuffer{}, clock: time.Now().UTC().Truncate(time.Second)}
-	h.simSrv = httptest.NewServer(h.sim)
+	h.simSrv = h.sim.NewServer()
 	t.Cleanup(h.simSrv.Close)
 	h.env = map[string]string{
 		"LATCHKEY_DATA_DIR":         h.dir,

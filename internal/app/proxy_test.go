@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -60,6 +61,23 @@ func decode[T any](t testing.TB, res *http.Response) T {
 		t.Fatalf("decode %T from %q: %v", v, b, err)
 	}
 	return v
+}
+
+// metric reads one sample of latchkey's metrics (0 when absent).
+func (h *harness) metric(series string) float64 {
+	h.t.Helper()
+	var buf strings.Builder
+	h.app.Metrics().Write(&buf)
+	for _, line := range strings.Split(buf.String(), "\n") {
+		if v, ok := strings.CutPrefix(line, series+" "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				h.t.Fatalf("metric %s: %q", series, line)
+			}
+			return f
+		}
+	}
+	return 0
 }
 
 func jiraPath(p string) string { return "/ex/jira/" + atlassiansim.DemoCloudID + "/rest/api/3" + p }
@@ -156,28 +174,36 @@ func TestProxyRetries(t *testing.T) {
 		wantCalls int
 		wantWaits []time.Duration
 		wantFinal int
+		// wantOwnRetries counts the retries after a network error that latchkey
+		// itself made (its metric), not those Go's transport makes on its own.
+		wantOwnRetries int
 	}{
-		{"429 with Retry-After", atlassiansim.Fault{Status: 429, Count: 1, Header: map[string]string{"Retry-After": "2"}}, "2", "", 2, []time.Duration{2 * time.Second}, 200},
-		{"429 with X-RateLimit-Reset ISO-8601", atlassiansim.Fault{Status: 429, Count: 1, Header: map[string]string{"X-RateLimit-Reset": now.Add(3 * time.Second).Format(time.RFC3339)}}, "1", "", 2, []time.Duration{3 * time.Second}, 200},
-		{"429 with X-RateLimit-Reset epoch seconds", atlassiansim.Fault{Status: 429, Count: 1, Header: map[string]string{"X-RateLimit-Reset": fmt.Sprint(now.Add(4 * time.Second).Unix())}}, "1", "", 2, []time.Duration{4 * time.Second}, 200},
-		{"429 with X-RateLimit-Reset epoch milliseconds", atlassiansim.Fault{Status: 429, Count: 1, Header: map[string]string{"X-RateLimit-Reset": fmt.Sprint(now.Add(5 * time.Second).UnixMilli())}}, "1", "", 2, []time.Duration{5 * time.Second}, 200},
-		{"503 twice, backoff without headers", atlassiansim.Fault{Status: 503, Count: 2}, "3", "", 3, nil, 200},
-		{"retries exhausted", atlassiansim.Fault{Status: 500, Count: -1}, "2", "", 3, nil, 500},
-		{"no Retries header: no retry", atlassiansim.Fault{Status: 429, Count: 1, Header: map[string]string{"Retry-After": "1"}}, "", "", 1, []time.Duration{}, 429},
-		{"wait longer than the cap is handed back", atlassiansim.Fault{Status: 429, Count: 1, Header: map[string]string{"Retry-After": "60"}}, "3", "", 1, []time.Duration{}, 429},
-		{"404 not retried", atlassiansim.Fault{Status: 404, Count: 1}, "2", "", 1, []time.Duration{}, 404},
-		{"Retry-On adds 404", atlassiansim.Fault{Status: 404, Count: 1}, "2", "404", 2, nil, 200},
-		{"401 not retried for BASIC", atlassiansim.Fault{Status: 401, Count: 1}, "2", "", 1, []time.Duration{}, 401},
-		{"reset connection retried", atlassiansim.Fault{Reset: true, Count: 1}, "1", "", 2, nil, 200},
+		{"429 with Retry-After", atlassiansim.Fault{Status: 429, Count: 1, Header: map[string]string{"Retry-After": "2"}}, "2", "", 2, []time.Duration{2 * time.Second}, 200, 0},
+		{"429 with X-RateLimit-Reset ISO-8601", atlassiansim.Fault{Status: 429, Count: 1, Header: map[string]string{"X-RateLimit-Reset": now.Add(3 * time.Second).Format(time.RFC3339)}}, "1", "", 2, []time.Duration{3 * time.Second}, 200, 0},
+		{"429 with X-RateLimit-Reset epoch seconds", atlassiansim.Fault{Status: 429, Count: 1, Header: map[string]string{"X-RateLimit-Reset": fmt.Sprint(now.Add(4 * time.Second).Unix())}}, "1", "", 2, []time.Duration{4 * time.Second}, 200, 0},
+		{"429 with X-RateLimit-Reset epoch milliseconds", atlassiansim.Fault{Status: 429, Count: 1, Header: map[string]string{"X-RateLimit-Reset": fmt.Sprint(now.Add(5 * time.Second).UnixMilli())}}, "1", "", 2, []time.Duration{5 * time.Second}, 200, 0},
+		{"503 twice, backoff without headers", atlassiansim.Fault{Status: 503, Count: 2}, "3", "", 3, nil, 200, 0},
+		{"retries exhausted", atlassiansim.Fault{Status: 500, Count: -1}, "2", "", 3, nil, 500, 0},
+		{"no Retries header: no retry", atlassiansim.Fault{Status: 429, Count: 1, Header: map[string]string{"Retry-After": "1"}}, "", "", 1, []time.Duration{}, 429, 0},
+		{"wait longer than the cap is handed back", atlassiansim.Fault{Status: 429, Count: 1, Header: map[string]string{"Retry-After": "60"}}, "3", "", 1, []time.Duration{}, 429, 0},
+		{"404 not retried", atlassiansim.Fault{Status: 404, Count: 1}, "2", "", 1, []time.Duration{}, 404, 0},
+		{"Retry-On adds 404", atlassiansim.Fault{Status: 404, Count: 1}, "2", "404", 2, nil, 200, 0},
+		{"401 not retried for BASIC", atlassiansim.Fault{Status: 401, Count: 1}, "2", "", 1, []time.Duration{}, 401, 0},
+		// The simulator resets a fresh connection (Go's transport would retry a
+		// reused one's reset by itself): only latchkey's own retry can answer 200.
+		{"reset connection retried", atlassiansim.Fault{Reset: true, Count: 1}, "1", "", 2, nil, 200, 1},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			h.sim.ClearFaults()
 			h.sim.Inject(c.fault)
 			h.sleeps = nil
-			before := len(h.sim.Calls())
+			before, ownBefore := len(h.sim.Calls()), h.metric(`latchkey_proxy_retries_total{integration="jira",status="0"}`)
 			res := h.proxyCall("GET", jiraPath("/myself"), id, map[string]string{"Retries": c.retries, "Retry-On": c.retryOn}, nil)
 			io.Copy(io.Discard, res.Body)
+			if got := h.metric(`latchkey_proxy_retries_total{integration="jira",status="0"}`) - ownBefore; got != float64(c.wantOwnRetries) {
+				t.Errorf("latchkey retried %v times after a network error, want %d", got, c.wantOwnRetries)
+			}
 			if res.StatusCode != c.wantFinal {
 				t.Errorf("final status %d, want %d", res.StatusCode, c.wantFinal)
 			}

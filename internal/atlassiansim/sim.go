@@ -7,6 +7,7 @@
 package atlassiansim
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
@@ -15,9 +16,11 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/latchkeyhq/latchkey/internal/httpx"
@@ -55,7 +58,12 @@ type Fault struct {
 	Body   string
 	// Hang holds the request until the client gives up.
 	Hang bool
-	// Reset closes the connection without an answer.
+	// Reset closes the connection without an answer (a TCP reset). Served by
+	// NewServer, it reaches the caller: a reset on a reused connection never
+	// does, for Go's transport sends a GET (or any request it may replay) again
+	// on a new connection by itself, so such a request arriving on a reused
+	// connection has that connection closed, uncounted, and the reset is given
+	// to the fresh connection the transport opens next, where it is counted.
 	Reset bool
 	Count int
 	// Arrived, when not nil, receives a value when a request takes this
@@ -164,6 +172,61 @@ func (s *Sim) now() time.Time {
 	return time.Now()
 }
 
+// resetPending reports whether the next fault to apply is a reset.
+func (s *Sim) resetPending() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, f := range s.faults {
+		if f.Count != 0 {
+			return f.Reset
+		}
+	}
+	return false
+}
+
+// transportRetries reports whether Go's client transport sends r again by itself
+// after a reset on a reused connection (its rule for replayable requests).
+func transportRetries(r *http.Request) bool {
+	switch r.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
+		return true
+	}
+	return r.Header.Get("Idempotency-Key") != "" || r.Header.Get("X-Idempotency-Key") != ""
+}
+
+// resetConn closes the request's connection with a TCP reset, without an answer.
+func resetConn(w http.ResponseWriter) {
+	if hj, ok := w.(http.Hijacker); ok {
+		if conn, _, err := hj.Hijack(); err == nil {
+			if tc, ok := conn.(*net.TCPConn); ok {
+				_ = tc.SetLinger(0)
+			}
+			conn.Close()
+		}
+	}
+}
+
+type connKey struct{}
+
+// connInfo counts the requests served on one connection.
+type connInfo struct{ requests atomic.Int64 }
+
+// ConnContext lets the simulator tell a fresh connection from a reused one; it
+// is the http.Server's ConnContext in NewServer. Without it, Fault.Reset resets
+// whatever connection the request came on.
+func (s *Sim) ConnContext(ctx context.Context, _ net.Conn) context.Context {
+	return context.WithValue(ctx, connKey{}, &connInfo{})
+}
+
+// NewServer starts the simulator on a loopback httptest server that knows its
+// connections (see Fault.Reset).
+func (s *Sim) NewServer() *httptest.Server {
+	srv := httptest.NewUnstartedServer(s)
+	srv.Config.ConnContext = s.ConnContext
+	srv.Start()
+	return srv
+}
+
 func (s *Sim) nextFault() *Fault {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -190,13 +253,28 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // ServeHTTP answers like the gateway (api.atlassian.com/ex/{product}/{cloudId}/…)
 // and like a site (<sub>.atlassian.net/…, recognised by X-Forwarded-Host).
 func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	rec := &httpx.StatusRecorder{ResponseWriter: w}
+	if c, ok := r.Context().Value(connKey{}).(*connInfo); ok && c.requests.Add(1) > 1 && transportRetries(r) && s.resetPending() {
+		// A reset is due, but this request came on a reused connection, and Go's
+		// transport answers a reset there by sending the request again on a new
+		// connection by itself, hiding it from the caller under test. Close this
+		// connection (as a server dropping an idle keep-alive does: not a call,
+		// not counted); the reset goes to the fresh connection that comes next.
+		resetConn(w)
+		return
+	}
 	email, _, _ := r.BasicAuth()
-	defer func() {
+	// Record the call before acting on it, and its status before the answer
+	// leaves: a test reading Calls() while a call hangs, right after its client
+	// gave up, or as soon as the answer arrived, sees it.
+	s.mu.Lock()
+	idx := len(s.calls)
+	s.calls = append(s.calls, Call{At: s.now(), Method: r.Method, Path: r.URL.Path, Host: r.Header.Get("X-Forwarded-Host"), Email: email})
+	s.mu.Unlock()
+	rec := &httpx.StatusRecorder{ResponseWriter: w, OnStatus: func(status int) {
 		s.mu.Lock()
-		s.calls = append(s.calls, Call{At: s.now(), Method: r.Method, Path: r.URL.Path, Host: r.Header.Get("X-Forwarded-Host"), Email: email, Status: rec.Status})
+		s.calls[idx].Status = status
 		s.mu.Unlock()
-	}()
+	}}
 	w = rec
 	if f := s.nextFault(); f != nil {
 		if f.Arrived != nil {
@@ -214,14 +292,7 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if f.Reset {
-			if hj, ok := rec.ResponseWriter.(http.Hijacker); ok {
-				if conn, _, err := hj.Hijack(); err == nil {
-					if tc, ok := conn.(*net.TCPConn); ok {
-						_ = tc.SetLinger(0)
-					}
-					conn.Close()
-				}
-			}
+			resetConn(rec.ResponseWriter)
 			return
 		}
 		for k, v := range f.Header {

@@ -47,12 +47,17 @@ type StatusRecorder struct {
 	Status int
 	// Bytes counts the body bytes written.
 	Bytes int64
+	// OnStatus, when set, is told the status before it is written.
+	OnStatus func(status int)
 }
 
 // WriteHeader records the first status.
 func (s *StatusRecorder) WriteHeader(code int) {
 	if s.Status == 0 {
 		s.Status = code
+		if s.OnStatus != nil {
+			s.OnStatus(code)
+		}
 	}
 	s.ResponseWriter.WriteHeader(code)
 }
@@ -60,7 +65,7 @@ func (s *StatusRecorder) WriteHeader(code int) {
 // Write records an implicit 200 and counts the bytes.
 func (s *StatusRecorder) Write(b []byte) (int, error) {
 	if s.Status == 0 {
-		s.Status = http.StatusOK
+		s.WriteHeader(http.StatusOK)
 	}
 	n, err := s.ResponseWriter.Write(b)
 	s.Bytes += int64(n)

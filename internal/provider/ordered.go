@@ -3,6 +3,7 @@ package provider
 import (
 	"bytes"
 	"encoding/json"
+	"math"
 	"strconv"
 
 	"github.com/latchkeyhq/latchkey/internal/httpx"
@@ -98,7 +99,8 @@ func fromNode(n *yaml.Node) any {
 			return i
 		}
 	case "!!float":
-		if f, err := strconv.ParseFloat(n.Value, 64); err == nil {
+		// NaN and ±Inf stay text: JSON has no such numbers, and the API serves this.
+		if f, err := strconv.ParseFloat(n.Value, 64); err == nil && !math.IsNaN(f) && !math.IsInf(f, 0) {
 			return f
 		}
 	case "!!null":

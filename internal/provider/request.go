@@ -87,7 +87,7 @@ func JoinEndpoint(base *url.URL, endpoint string) (*url.URL, error) {
 			return nil, fmt.Errorf("%w: endpoint %q contains a dot segment", ErrUnsafeURL, truncate(endpoint, 60))
 		}
 	}
-	basePath := strings.TrimRight(base.Path, "/")
+	basePath := strings.TrimRight(base.EscapedPath(), "/") // escaped, like epPath: joined is unescaped once
 	epPath := ep.EscapedPath()
 	// Nango accepts an endpoint that already starts with the base path.
 	if basePath != "" && (epPath == basePath || strings.HasPrefix(epPath, basePath+"/")) {

@@ -90,6 +90,7 @@ func Interpolate(tmpl string, vars Vars, escape func(string) string) (string, er
 			}
 			return v
 		})
+		missing = append(missing, unclosed(alt)...)
 		if len(missing) == 0 {
 			return out, nil
 		}
@@ -98,4 +99,25 @@ func Interpolate(tmpl string, vars Vars, escape func(string) string) (string, er
 		}
 	}
 	return "", firstErr
+}
+
+// unclosed returns each "${" of tmpl that starts no complete placeholder (from
+// there to the end): such a template is not resolved, whatever the values.
+func unclosed(tmpl string) []string {
+	covered := placeholderRE.FindAllStringIndex(tmpl, -1)
+	var out []string
+	for i := 0; ; i++ {
+		j := strings.Index(tmpl[i:], "${")
+		if j < 0 {
+			return out
+		}
+		i += j
+		inside := false
+		for _, c := range covered {
+			inside = inside || (i >= c[0] && i < c[1])
+		}
+		if !inside {
+			return append(out, tmpl[i:])
+		}
+	}
 }
