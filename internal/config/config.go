@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -34,21 +35,24 @@ type Config struct {
 	DatabaseConnectTimeout   time.Duration
 	DatabaseStatementTimeout time.Duration
 	// EncryptionKeys is the key ring (first encrypts); nil means the key file in DataDir.
-	EncryptionKeys        [][]byte
-	SecretKey             secret.Secret
-	WebhookURL            string
-	ProvidersFile         string
-	UpstreamRewrites      []upstream.Rewrite
-	LogFormat             string
-	LogLevel              string
-	WebhookSigningKey     secret.Secret
-	ProxyAllowedOrigins   []string
-	ProxyMaxRetryWait     time.Duration
-	ProxyTimeout          time.Duration
-	ConnectFrameAncestors string
-	ConnectPrimaryColor   string
-	VerifyInterval        time.Duration
-	ShutdownTimeout       time.Duration
+	EncryptionKeys    [][]byte
+	SecretKey         secret.Secret
+	WebhookURL        string
+	ProvidersFile     string
+	UpstreamRewrites  []upstream.Rewrite
+	LogFormat         string
+	LogLevel          string
+	WebhookSigningKey secret.Secret
+	// WebhookAllowedNetworks are non-public networks webhook URLs set through
+	// the API may point at anyway (LATCHKEY_WEBHOOK_ALLOWED_NETWORKS).
+	WebhookAllowedNetworks []netip.Prefix
+	ProxyAllowedOrigins    []string
+	ProxyMaxRetryWait      time.Duration
+	ProxyTimeout           time.Duration
+	ConnectFrameAncestors  string
+	ConnectPrimaryColor    string
+	VerifyInterval         time.Duration
+	ShutdownTimeout        time.Duration
 }
 
 // Setting describes one configuration variable (for flags, docs and errors).
@@ -76,6 +80,7 @@ var Settings = []Setting{
 	{"LATCHKEY_LOG_FORMAT", "text on a terminal, else json", false, "text or json"},
 	{"LATCHKEY_LOG_LEVEL", "info", false, "debug, info, warn or error"},
 	{"LATCHKEY_WEBHOOK_SIGNING_KEY", "generated", true, "signing key of dev's webhooks"},
+	{"LATCHKEY_WEBHOOK_ALLOWED_NETWORKS", "", false, "non-public networks (CIDR, comma-separated) webhook URLs set through the API may point at"},
 	{"LATCHKEY_PROXY_ALLOWED_ORIGINS", "", false, "origins a Base-Url-Override may point at, comma-separated"},
 	{"LATCHKEY_PROXY_MAX_RETRY_WAIT", "60s", false, "longest single wait the proxy accepts before a retry"},
 	{"LATCHKEY_PROXY_TIMEOUT", "60s", false, "how long the proxy waits for a provider's response headers, per attempt"},
@@ -219,6 +224,23 @@ func Load(getenv func(string) string, args []string, stderr io.Writer) (*Config,
 			errs = append(errs, errors.New("LATCHKEY_WEBHOOK_SIGNING_KEY must be at least 16 characters"))
 		}
 		c.WebhookSigningKey = secret.Secret(v)
+	}
+	for _, n := range strings.Split(get("LATCHKEY_WEBHOOK_ALLOWED_NETWORKS"), ",") {
+		if n = strings.TrimSpace(n); n == "" {
+			continue
+		}
+		pfx, err := netip.ParsePrefix(n)
+		if err != nil {
+			// A bare address is a network of one.
+			if a, aerr := netip.ParseAddr(n); aerr == nil && a.Zone() == "" {
+				pfx, err = a.Prefix(a.BitLen())
+			}
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("LATCHKEY_WEBHOOK_ALLOWED_NETWORKS: %q is not a network (CIDR like 10.1.0.0/16 or fd00::/8, or one address)", n))
+			continue
+		}
+		c.WebhookAllowedNetworks = append(c.WebhookAllowedNetworks, pfx.Masked())
 	}
 	for _, o := range strings.Split(get("LATCHKEY_PROXY_ALLOWED_ORIGINS"), ",") {
 		if o = strings.TrimRight(strings.TrimSpace(o), "/"); o == "" {

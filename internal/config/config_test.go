@@ -45,6 +45,7 @@ func TestEveryBadValueIsNamed(t *testing.T) {
 		"LATCHKEY_LOG_LEVEL":                  "loud",
 		"LATCHKEY_WEBHOOK_SIGNING_KEY":        "short",
 		"LATCHKEY_PROXY_ALLOWED_ORIGINS":      "https://ok.example.com,https://x.com/path",
+		"LATCHKEY_WEBHOOK_ALLOWED_NETWORKS":   "10.0.0.0/8,intranet",
 		"LATCHKEY_PROXY_MAX_RETRY_WAIT":       "soon",
 		"LATCHKEY_CONNECT_FRAME_ANCESTORS":    "a; script-src *",
 		"LATCHKEY_VERIFY_INTERVAL":            "1s",
@@ -90,5 +91,22 @@ func TestFlagsOverrideEnvAndFiles(t *testing.T) {
 	c, err = load(map[string]string{"LATCHKEY_DATABASE_URL": "sqlite:///var/lib/latchkey/db.sqlite"})
 	if err != nil || c.SQLitePath() != "/var/lib/latchkey/db.sqlite" {
 		t.Errorf("sqlite URL: %v %v", c, err)
+	}
+}
+
+func TestWebhookAllowedNetworks(t *testing.T) {
+	c, err := load(map[string]string{"LATCHKEY_WEBHOOK_ALLOWED_NETWORKS": " 10.1.2.3/16, 127.0.0.1 ,fd00::/8,"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, p := range c.WebhookAllowedNetworks {
+		got = append(got, p.String())
+	}
+	if strings.Join(got, " ") != "10.1.0.0/16 127.0.0.1/32 fd00::/8" {
+		t.Errorf("networks = %v", got)
+	}
+	if c, _ := load(nil); c.WebhookAllowedNetworks != nil {
+		t.Errorf("default = %v, want none", c.WebhookAllowedNetworks)
 	}
 }
