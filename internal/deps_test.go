@@ -16,6 +16,11 @@ func TestDependencyArrows(t *testing.T) {
 		"auth":     {"internal/store", "internal/httpapi", "internal/app", "internal/cli"},
 		"httpapi":  {"internal/store", "internal/app", "internal/cli"},
 		"store":    {"internal/auth", "internal/httpapi", "internal/app", "internal/provider"},
+		"webhook":  {"internal/store", "internal/httpapi", "internal/app", "internal/cli", "internal/auth"},
+		// Environment settings and the network policy are services under
+		// the HTTP layer; neither needs the other services.
+		"environment": {"internal/store", "internal/httpapi", "internal/app", "internal/cli", "internal/auth", "internal/webhook"},
+		"netguard":    {"internal/store", "internal/httpapi", "internal/app", "internal/cli", "internal/auth", "internal/webhook", "internal/environment"},
 	}
 	for pkg, bad := range forbidden {
 		out, err := exec.Command("go", "list", "-deps", "github.com/latchkeyhq/latchkey/internal/"+pkg).Output()

@@ -18,6 +18,7 @@ import (
 	"github.com/latchkeyhq/latchkey/internal/config"
 	"github.com/latchkeyhq/latchkey/internal/connectui"
 	"github.com/latchkeyhq/latchkey/internal/domain"
+	"github.com/latchkeyhq/latchkey/internal/environment"
 	"github.com/latchkeyhq/latchkey/internal/httpapi"
 	"github.com/latchkeyhq/latchkey/internal/lifecycle"
 	"github.com/latchkeyhq/latchkey/internal/metrics"
@@ -41,7 +42,7 @@ type App struct {
 	cfg        *config.Config
 	oplog      *oplog.Writer
 	dispatcher *webhook.Dispatcher
-	hooks      *webhook.Admin
+	settings   *environment.Settings
 	lifecycle  *lifecycle.Scheduler
 	metrics    *metrics.Registry
 	log        *slog.Logger
@@ -135,8 +136,8 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, deps Deps) (
 	a.dispatcher = &webhook.Dispatcher{Store: st, Client: &http.Client{Timeout: whTimeout, Transport: upstream.NewTransport(),
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
 		Logger: log, Now: deps.Now, UserAgent: "latchkey/" + Version + " (+" + cfg.PublicURL + ")"}
-	a.hooks = &webhook.Admin{Store: st, Keys: ring, Wake: a.dispatcher.Wake}
-	a.dispatcher.SigningKey = a.hooks.SigningKey
+	a.settings = &environment.Settings{Store: st, Keys: ring}
+	a.dispatcher.SigningKey = a.settings.SigningKey
 	if err := a.ensureDefaultEnvironment(ctx); err != nil {
 		return nil, err
 	}
@@ -170,7 +171,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, deps Deps) (
 		return nil, err
 	}
 	a.handler = httpapi.New(httpapi.Options{Auth: a.auth, Environments: st, Logger: log, PublicURL: cfg.PublicURL, Version: Version,
-		PrimaryColor: cfg.ConnectPrimaryColor, Extra: func(r httpapi.Router) { ui.Mount(r) }, Proxy: px, Metrics: a.metrics, Webhooks: a.hooks, Lifecycle: a.lifecycle})
+		PrimaryColor: cfg.ConnectPrimaryColor, Extra: func(r httpapi.Router) { ui.Mount(r) }, Proxy: px, Metrics: a.metrics, Environment: a.settings, Deliveries: &webhook.Deliveries{Store: st, Wake: a.dispatcher.Wake}, Lifecycle: a.lifecycle})
 	return a, nil
 }
 
@@ -290,7 +291,7 @@ func (a *App) ensureDefaultEnvironment(ctx context.Context) error {
 			return err
 		}
 	}
-	return a.hooks.EnsureSigningKey(ctx, env, a.cfg.WebhookSigningKey.Reveal())
+	return a.settings.EnsureSigningKey(ctx, env, a.cfg.WebhookSigningKey.Reveal())
 }
 
 // Lifecycle is the health-check scheduler (tests run it step by step).
@@ -322,8 +323,8 @@ func (n notices) Expiring(env *domain.Environment, c *domain.Connection, days in
 // Webhooks is the outbox dispatcher (tests run it step by step).
 func (a *App) Webhooks() *webhook.Dispatcher { return a.dispatcher }
 
-// WebhookAdmin manages environments' webhook settings.
-func (a *App) WebhookAdmin() *webhook.Admin { return a.hooks }
+// EnvironmentSettings manages environments' webhook URLs and signing keys.
+func (a *App) EnvironmentSettings() *environment.Settings { return a.settings }
 
 // Serve listens on cfg.Addr until ctx ends, then shuts down gracefully. ready,
 // when not nil, is called with the bound address once connections are accepted.

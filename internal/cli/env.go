@@ -8,7 +8,7 @@ import (
 
 	"github.com/latchkeyhq/latchkey/internal/app"
 	"github.com/latchkeyhq/latchkey/internal/config"
-	"github.com/latchkeyhq/latchkey/internal/webhook"
+	"github.com/latchkeyhq/latchkey/internal/environment"
 )
 
 const envUsage = `Usage:
@@ -50,22 +50,22 @@ func env(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprintf(stderr, "latchkey: no environment %q\n", *name)
 		return 1
 	}
-	admin := a.WebhookAdmin()
-	var s *webhook.Settings
+	settings := a.EnvironmentSettings()
+	var s *environment.View
 	switch args[0] {
 	case "show":
-		s, err = admin.Get(ctx, e.ID)
+		s, err = settings.Get(ctx, e.ID)
 	case "set-webhook":
-		var p webhook.SettingsPatch
+		var p environment.Patch
 		if *primary != "\x00" {
 			p.WebhookURL = primary
 		}
 		if *secondary != "\x00" {
 			p.WebhookSecondaryURL = secondary
 		}
-		s, err = admin.Patch(ctx, e.ID, p)
+		s, err = settings.Patch(ctx, e.ID, p)
 	case "rotate-signing-key":
-		s, err = admin.Rotate(ctx, e.ID)
+		s, err = settings.Rotate(ctx, e.ID)
 	default:
 		fmt.Fprint(stderr, envUsage)
 		return 2
@@ -75,7 +75,7 @@ func env(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return 1
 	}
 	fmt.Fprintf(stdout, "environment            %s\nwebhook URL            %s\nsecondary webhook URL  %s\nwebhook signing key    %s\n",
-		s.Environment, orDash(s.WebhookURL), orDash(s.WebhookSecondaryURL), s.WebhookSigningKey)
+		s.Name, orDash(s.WebhookURL), orDash(s.WebhookSecondaryURL), s.WebhookSigningKey)
 	return 0
 }
 

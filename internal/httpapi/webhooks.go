@@ -80,7 +80,7 @@ func (a *API) listDeliveries(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	list, err := a.hooks.Deliveries(r.Context(), callerFrom(r).env.ID, status, before, limit)
+	list, err := a.deliveries.List(r.Context(), callerFrom(r).env.ID, status, before, limit)
 	if err != nil {
 		return err
 	}
@@ -109,7 +109,7 @@ func (a *API) getDelivery(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	m, err := a.hooks.Delivery(r.Context(), callerFrom(r).env.ID, id)
+	m, err := a.deliveries.Get(r.Context(), callerFrom(r).env.ID, id)
 	if err != nil {
 		return err
 	}
@@ -122,7 +122,7 @@ func (a *API) retryDelivery(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := a.hooks.Retry(r.Context(), callerFrom(r).env.ID, id); err != nil {
+	if err := a.deliveries.Retry(r.Context(), callerFrom(r).env.ID, id); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusAccepted, map[string]any{"success": true, "at": isoOffset(time.Now())})

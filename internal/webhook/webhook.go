@@ -322,8 +322,6 @@ func AuthMessages(env *domain.Environment, c *domain.Connection, operation strin
 	}, log)
 }
 
-func isNotFound(err error) bool { return errors.Is(err, domain.ErrNotFound) }
-
 // RefreshFailed builds the auth webhook Nango sends when a connection's
 // credentials stop working (operation "refresh", success false).
 func RefreshFailed(env *domain.Environment, c *domain.Connection, status, message string, log *slog.Logger) []domain.OutboxMessage {
