@@ -22,6 +22,7 @@ import (
 	"github.com/latchkeyhq/latchkey/internal/httpapi"
 	"github.com/latchkeyhq/latchkey/internal/lifecycle"
 	"github.com/latchkeyhq/latchkey/internal/metrics"
+	"github.com/latchkeyhq/latchkey/internal/netguard"
 	"github.com/latchkeyhq/latchkey/internal/oplog"
 	"github.com/latchkeyhq/latchkey/internal/provider"
 	"github.com/latchkeyhq/latchkey/internal/proxy"
@@ -43,6 +44,7 @@ type App struct {
 	oplog      *oplog.Writer
 	dispatcher *webhook.Dispatcher
 	settings   *environment.Settings
+	network    *netguard.Policy
 	lifecycle  *lifecycle.Scheduler
 	metrics    *metrics.Registry
 	log        *slog.Logger
@@ -65,6 +67,9 @@ type Deps struct {
 	WebhookTimeout time.Duration
 	// CheckRate overrides the health checks' per-upstream rate (checks per second).
 	CheckRate float64
+	// Resolver, when set, answers the host-name lookups of webhook URLs
+	// (checking them and connecting to them) instead of the system resolver.
+	Resolver netguard.Resolver
 }
 
 // NewLogger builds the logger the config asks for, writing to w.
@@ -133,10 +138,15 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, deps Deps) (
 	if whTimeout == 0 {
 		whTimeout = 20 * time.Second
 	}
-	a.dispatcher = &webhook.Dispatcher{Store: st, Client: &http.Client{Timeout: whTimeout, Transport: upstream.NewTransport(),
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
+	// Webhook URLs set through the API reach only what the network policy
+	// allows; the one in LATCHKEY_WEBHOOK_URL is trusted (ensureDefaultEnvironment).
+	a.network = &netguard.Policy{Allowed: cfg.WebhookAllowedNetworks, Resolve: deps.Resolver}
+	webhookClient := func(t http.RoundTripper) *http.Client {
+		return &http.Client{Timeout: whTimeout, Transport: t, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	}
+	a.dispatcher = &webhook.Dispatcher{Store: st, Client: webhookClient(upstream.NewGuardedTransport(a.network)), TrustedClient: webhookClient(upstream.NewTransport()),
 		Logger: log, Now: deps.Now, UserAgent: "latchkey/" + Version + " (+" + cfg.PublicURL + ")"}
-	a.settings = &environment.Settings{Store: st, Keys: ring}
+	a.settings = &environment.Settings{Store: st, Keys: ring, Network: a.network, Trusted: a.dispatcher.Trusted}
 	a.dispatcher.SigningKey = a.settings.SigningKey
 	if err := a.ensureDefaultEnvironment(ctx); err != nil {
 		return nil, err
@@ -286,9 +296,12 @@ func (a *App) ensureDefaultEnvironment(ctx context.Context) error {
 	}
 	// LATCHKEY_WEBHOOK_URL, when set, is dev's primary URL; otherwise the URL set
 	// through the CLI or the API stays.
-	if u := a.cfg.WebhookURL; u != "" && u != env.WebhookURL {
-		if err := a.store.SetEnvironmentWebhooks(ctx, env.ID, u, env.WebhookSecondaryURL); err != nil {
-			return err
+	if u := a.cfg.WebhookURL; u != "" {
+		a.dispatcher.Trust(env.ID, u)
+		if u != env.WebhookURL {
+			if err := a.store.SetEnvironmentWebhooks(ctx, env.ID, u, env.WebhookSecondaryURL); err != nil {
+				return err
+			}
 		}
 	}
 	return a.settings.EnsureSigningKey(ctx, env, a.cfg.WebhookSigningKey.Reveal())
@@ -319,6 +332,10 @@ func (n notices) RefreshFailed(env *domain.Environment, c *domain.Connection, st
 func (n notices) Expiring(env *domain.Environment, c *domain.Connection, days int) []domain.OutboxMessage {
 	return webhook.Expiring(env, c, days, n.log)
 }
+
+// WebhookNetwork is the policy webhook URLs set through the API must pass
+// (environment URLs and per-connection overrides).
+func (a *App) WebhookNetwork() *netguard.Policy { return a.network }
 
 // Webhooks is the outbox dispatcher (tests run it step by step).
 func (a *App) Webhooks() *webhook.Dispatcher { return a.dispatcher }

@@ -86,8 +86,9 @@ func TestEnvCommands(t *testing.T) {
 		code := Main(context.Background(), args, getenv, &out, &errb)
 		return code, out.String(), errb.String()
 	}
-	code, out, errs := run("env", "set-webhook", "--url", "https://hooks.example.com/a", "--secondary-url", "https://hooks.example.com/b")
-	if code != 0 || !strings.Contains(out, "https://hooks.example.com/a") || !strings.Contains(out, "https://hooks.example.com/b") {
+	// Addresses, not names: checking a name would send a DNS query.
+	code, out, errs := run("env", "set-webhook", "--url", "https://203.0.113.10/a", "--secondary-url", "https://203.0.113.10/b")
+	if code != 0 || !strings.Contains(out, "https://203.0.113.10/a") || !strings.Contains(out, "https://203.0.113.10/b") {
 		t.Fatalf("set-webhook: %d %q %q", code, out, errs)
 	}
 	_, shown, _ := run("env", "show")
@@ -108,6 +109,9 @@ func TestEnvCommands(t *testing.T) {
 	}
 	if code, _, errs := run("env", "set-webhook", "--url", "nope"); code != 1 || !strings.Contains(errs, "webhook_url") {
 		t.Errorf("bad URL: %d %q", code, errs)
+	}
+	if code, _, errs := run("env", "set-webhook", "--secondary-url", "http://10.0.0.7/hooks"); code != 1 || !strings.Contains(errs, "webhook_secondary_url must point at a public address") {
+		t.Errorf("private URL: %d %q", code, errs)
 	}
 	if code, _, _ := run("env", "show", "--env", "prod"); code != 1 {
 		t.Errorf("unknown env: %d", code)

@@ -9,9 +9,9 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/http"
-	"net/url"
 
 	"github.com/latchkeyhq/latchkey/internal/domain"
+	"github.com/latchkeyhq/latchkey/internal/netguard"
 	"github.com/latchkeyhq/latchkey/internal/secret"
 )
 
@@ -26,6 +26,11 @@ type Store interface {
 type Settings struct {
 	Store Store
 	Keys  *secret.KeyRing
+	// Network decides which webhook URLs may be set (nil: public addresses only).
+	Network *netguard.Policy
+	// Trusted reports a URL the operator configured for the environment
+	// (LATCHKEY_WEBHOOK_URL); it may be set again whatever it points at.
+	Trusted func(envID int64, url string) bool
 }
 
 // View is an environment's settings as the API and the CLI show them (with
@@ -105,28 +110,46 @@ func (s *Settings) Get(ctx context.Context, envID int64) (*View, error) {
 	return &View{Name: env.Name, WebhookURL: env.WebhookURL, WebhookSecondaryURL: env.WebhookSecondaryURL, WebhookSigningKey: key}, nil
 }
 
-// Patch updates the webhook URLs.
+// Patch updates the webhook URLs. A new URL must be an http(s) URL whose
+// host is, and resolves to, addresses the network policy allows; a URL kept
+// as it is, or the one the operator configured, is not checked again.
 func (s *Settings) Patch(ctx context.Context, envID int64, p Patch) (*View, error) {
 	env, err := s.Store.EnvironmentByID(ctx, envID)
 	if err != nil {
 		return nil, err
 	}
+	policy := s.Network
+	if policy == nil {
+		policy = &netguard.Policy{}
+	}
 	primary, secondary := env.WebhookURL, env.WebhookSecondaryURL
 	var errs []domain.FieldError
-	check := func(v *string, field string, dst *string) {
+	check := func(v *string, field string, dst *string) error {
 		if v == nil {
-			return
+			return nil
 		}
-		if *v != "" {
-			if u, err := url.Parse(*v); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-				errs = append(errs, domain.FieldError{Code: "invalid_string", Message: field + " must be an http(s) URL, or \"\" to clear it.", Path: []string{field}})
-				return
+		if *v != "" && *v != *dst && (s.Trusted == nil || !s.Trusted(envID, *v)) {
+			fe, err := policy.FieldError(ctx, *v, field)
+			if err != nil {
+				return err
+			}
+			if fe != nil {
+				if fe.Code == netguard.CodeInvalidURL {
+					fe.Message = field + " must be an http(s) URL, or \"\" to clear it."
+				}
+				errs = append(errs, *fe)
+				return nil
 			}
 		}
 		*dst = *v
+		return nil
 	}
-	check(p.WebhookURL, "webhook_url", &primary)
-	check(p.WebhookSecondaryURL, "webhook_secondary_url", &secondary)
+	if err := check(p.WebhookURL, "webhook_url", &primary); err != nil {
+		return nil, err
+	}
+	if err := check(p.WebhookSecondaryURL, "webhook_secondary_url", &secondary); err != nil {
+		return nil, err
+	}
 	if len(errs) > 0 {
 		return nil, &domain.Problem{Status: http.StatusBadRequest, Code: "invalid_body", Message: errs[0].Message, Errors: errs}
 	}

@@ -12,7 +12,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"math/rand/v2"
@@ -127,9 +126,13 @@ type Dispatcher struct {
 	Store Store
 	// SigningKey opens an environment's sealed signing key.
 	SigningKey func(env *domain.Environment) (string, error)
-	Client     *http.Client
-	Logger     *slog.Logger
-	Now        func() time.Time
+	// Client posts to URLs set through the API or the CLI; its transport
+	// must refuse non-public addresses (upstream.NewGuardedTransport).
+	Client *http.Client
+	// TrustedClient posts to the URLs given to Trust (nil: Client).
+	TrustedClient *http.Client
+	Logger        *slog.Logger
+	Now           func() time.Time
 	// Lease is how long a claimed message is reserved for this dispatcher.
 	Lease       time.Duration
 	Concurrency int
@@ -137,6 +140,32 @@ type Dispatcher struct {
 
 	wakeOnce sync.Once
 	wake     chan struct{}
+	trustMu  sync.RWMutex
+	trusted  map[trustKey]bool
+}
+
+type trustKey struct {
+	env int64
+	url string
+}
+
+// Trust marks url as configured by the operator for environment envID
+// (LATCHKEY_WEBHOOK_URL): deliveries to it go through TrustedClient, which
+// may reach any address. It is configuration, not API input.
+func (d *Dispatcher) Trust(envID int64, url string) {
+	d.trustMu.Lock()
+	defer d.trustMu.Unlock()
+	if d.trusted == nil {
+		d.trusted = map[trustKey]bool{}
+	}
+	d.trusted[trustKey{envID, url}] = true
+}
+
+// Trusted reports whether url was given to Trust for envID.
+func (d *Dispatcher) Trusted(envID int64, url string) bool {
+	d.trustMu.RLock()
+	defer d.trustMu.RUnlock()
+	return d.trusted[trustKey{envID, url}]
 }
 
 func (d *Dispatcher) init() {
@@ -241,12 +270,14 @@ func (d *Dispatcher) deliver(ctx context.Context, m *domain.OutboxMessage, key s
 	case err == nil && status >= 200 && status < 300:
 		o.Delivered = true
 	default:
+		retry := retryable(status)
 		if err != nil {
-			o.Attempt.Error = err.Error()
+			o.Attempt.Error, retry = describe(err)
+			d.Logger.Debug("webhook POST failed", "id", m.ID, "url_host", hostOf(m.URL), "err", trimErr(err))
 		} else {
 			o.Attempt.Error = "HTTP " + strconv.Itoa(status)
 		}
-		if retryable(status, err) && m.Attempts <= len(Schedule) {
+		if retry && m.Attempts <= len(Schedule) {
 			wait := Schedule[m.Attempts-1]
 			wait += time.Duration(rand.Int64N(int64(wait) / 5)) // spread a burst of retries
 			next := d.Now().Add(wait)
@@ -260,19 +291,17 @@ func (d *Dispatcher) deliver(ctx context.Context, m *domain.OutboxMessage, key s
 	}
 }
 
-// retryable: network errors, timeouts, 408, 425, 429 and 5xx. Other answers
-// (3xx, 4xx) say the receiver will not take this message; retrying will not help.
-func retryable(status int, err error) bool {
-	if err != nil {
-		return true
-	}
+// retryable: 408, 425, 429 and 5xx (and network errors and timeouts, see
+// describe). Other answers (3xx, 4xx) say the receiver will not take this
+// message; retrying will not help.
+func retryable(status int) bool {
 	return status >= 500 || status == http.StatusRequestTimeout || status == http.StatusTooEarly || status == http.StatusTooManyRequests
 }
 
 func (d *Dispatcher) post(ctx context.Context, m *domain.OutboxMessage, key string) (int, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, m.URL, bytes.NewReader(m.Body))
 	if err != nil {
-		return 0, fmt.Errorf("bad webhook URL: %w", err)
+		return 0, errBadURL
 	}
 	sig, legacy := Sign(key, m.Body)
 	req.Header.Set("Content-Type", "application/json")
@@ -283,13 +312,13 @@ func (d *Dispatcher) post(ctx context.Context, m *domain.OutboxMessage, key stri
 	if d.UserAgent != "" {
 		req.Header.Set("User-Agent", d.UserAgent)
 	}
-	res, err := d.Client.Do(req)
+	client := d.Client
+	if d.TrustedClient != nil && d.Trusted(m.EnvironmentID, m.URL) {
+		client = d.TrustedClient
+	}
+	res, err := client.Do(req)
 	if err != nil {
-		var ue interface{ Timeout() bool }
-		if errors.As(err, &ue) && ue.Timeout() {
-			return 0, errors.New("timed out")
-		}
-		return 0, fmt.Errorf("not delivered: %s", trimErr(err))
+		return 0, err
 	}
 	defer res.Body.Close()
 	_, _ = io.Copy(io.Discard, io.LimitReader(res.Body, 64<<10))
