@@ -130,7 +130,7 @@ func TestMigrateAndBackupCommands(t *testing.T) {
 	if code, out, _ := run("migrate", "status"); code != 3 || !strings.Contains(out, "0001  0001_init.sql") || !strings.Contains(out, "pending") {
 		t.Errorf("status before: %d %q", code, out)
 	}
-	if code, out, errs := run("migrate", "up"); code != 0 || !strings.Contains(out, "sqlite: 5 migration(s) applied") || strings.Contains(out, "pending") {
+	if code, out, errs := run("migrate", "up"); code != 0 || !strings.Contains(out, "sqlite: 6 migration(s) applied") || strings.Contains(out, "pending") {
 		t.Errorf("up: %d %q %q", code, out, errs)
 	}
 	if code, out, _ := run("migrate", "status"); code != 0 || strings.Contains(out, "pending") {
