@@ -1,6 +1,7 @@
 package webhook
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -31,6 +32,8 @@ func describe(err error) (text string, retry bool) {
 	switch {
 	case errors.Is(err, errBadURL):
 		return "not delivered: the URL is not valid", false
+	case errors.Is(err, context.Canceled):
+		return "not delivered: interrupted (latchkey was stopping)", true
 	case errors.As(err, &refused) && refused.Code == netguard.CodeAddressNotAllowed:
 		return "refused: the host is or resolves to " + article(refused.Kind) + " " + refused.Kind +
 			" address, which webhooks may not reach (LATCHKEY_WEBHOOK_ALLOWED_NETWORKS)", false
