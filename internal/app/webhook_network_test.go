@@ -1,13 +1,16 @@
 package app_test
 
 import (
+	"context"
 	"encoding/json"
 	"net"
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/latchkeyhq/latchkey/client"
+	"github.com/latchkeyhq/latchkey/internal/domain"
 )
 
 // noAllowance clears the harness's allowance of 127.0.0.0/8: webhook URLs set
@@ -202,4 +205,36 @@ func mustPort(t *testing.T, raw string) string {
 		t.Fatal(err)
 	}
 	return u.Port()
+}
+
+// Errors recorded before they were written in fixed words still show no
+// address through the API.
+func TestOldDeliveryErrorsShowNoAddress(t *testing.T) {
+	h := newHarness(t)
+	h.enqueue("https://hooks.example.com/latchkey")
+	st := h.app.Store()
+	claimed, err := st.ClaimWebhooks(context.Background(), h.now(), time.Minute, 1)
+	if err != nil || len(claimed) != 1 {
+		t.Fatalf("claim: %v", err)
+	}
+	next := h.now().Add(time.Minute)
+	for _, e := range []string{"not delivered: dial tcp 10.0.0.5:443: connect: connection refused",
+		"not delivered: read tcp 127.0.0.1:51234->[fd00::5]:443: read: connection reset by peer"} {
+		if err := st.CompleteWebhook(context.Background(), claimed[0].ID, domain.WebhookOutcome{Attempt: domain.WebhookAttempt{Attempt: 1, At: h.now(), Error: e}, Next: &next}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, body, _ := h.raw("GET", "/webhooks/deliveries/"+jsonNum(claimed[0].ID), testSecretKey, "", "")
+	_, list, _ := h.raw("GET", "/webhooks/deliveries", testSecretKey, "", "")
+	for _, b := range []string{body, list} {
+		for _, addr := range []string{"10.0.0.5", "fd00::5", "127.0.0.1", "51234"} {
+			if strings.Contains(b, addr) {
+				t.Errorf("shows %s: %s", addr, b)
+			}
+		}
+	}
+	if !strings.Contains(body, `"error":"not delivered: dial tcp [address]: connect: connection refused"`) ||
+		!strings.Contains(list, `"last_error":"not delivered: read tcp [address]->[address]: read: connection reset by peer"`) {
+		t.Errorf("errors: %s\n%s", body, list)
+	}
 }
