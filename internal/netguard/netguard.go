@@ -70,9 +70,9 @@ func (e *URLError) Error() string {
 		return fmt.Sprintf("host %s does not resolve", e.Host)
 	}
 	if e.Host == "" || e.Literal {
-		return fmt.Sprintf("%s is a %s address, which webhooks may not reach", e.Addr, e.Kind)
+		return fmt.Sprintf("%s is %s, which webhooks may not reach", e.Addr, e.KindPhrase())
 	}
-	return fmt.Sprintf("%s resolves to %s, a %s address, which webhooks may not reach", e.Host, e.Addr, e.Kind)
+	return fmt.Sprintf("%s resolves to %s, %s, which webhooks may not reach", e.Host, e.Addr, e.KindPhrase())
 }
 
 // Message explains the refusal to an API caller, naming field.
@@ -83,18 +83,20 @@ func (e *URLError) Message(field string) string {
 	case CodeHostNotFound:
 		return fmt.Sprintf("%s: the host %s does not resolve.", field, e.Host)
 	}
-	what := "its host resolves to " + article(e.Kind) + " " + e.Kind + " address"
+	what := "its host resolves to " + e.KindPhrase()
 	if e.Literal {
-		what = fmt.Sprintf("%s is %s %s address", e.Addr, article(e.Kind), e.Kind)
+		what = fmt.Sprintf("%s is %s", e.Addr, e.KindPhrase())
 	}
 	return fmt.Sprintf("%s must point at a public address: %s. latchkey does not send webhooks into private networks unless the operator allows the network with LATCHKEY_WEBHOOK_ALLOWED_NETWORKS.", field, what)
 }
 
-func article(kind string) string {
-	if kind != "" && strings.ContainsRune("aeiou", rune(kind[0])) {
-		return "an"
+// KindPhrase names the kind of the refused address: "a loopback address",
+// "an unspecified address".
+func (e *URLError) KindPhrase() string {
+	if e.Kind != "" && strings.ContainsRune("aeiou", rune(e.Kind[0])) {
+		return "an " + e.Kind + " address"
 	}
-	return "a"
+	return "a " + e.Kind + " address"
 }
 
 // FieldError checks raw with CheckURL and, when it is refused, returns the

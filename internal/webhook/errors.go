@@ -32,11 +32,8 @@ func describe(err error) (text string, retry bool) {
 	switch {
 	case errors.Is(err, errBadURL):
 		return "not delivered: the URL is not valid", false
-	case errors.Is(err, context.Canceled):
-		return "not delivered: interrupted (latchkey was stopping)", true
 	case errors.As(err, &refused) && refused.Code == netguard.CodeAddressNotAllowed:
-		return "refused: the host is or resolves to " + article(refused.Kind) + " " + refused.Kind +
-			" address, which webhooks may not reach (LATCHKEY_WEBHOOK_ALLOWED_NETWORKS)", false
+		return "refused: the host is or resolves to " + refused.KindPhrase() + ", which webhooks may not reach (LATCHKEY_WEBHOOK_ALLOWED_NETWORKS)", false
 	case errors.As(err, &refused) && refused.Code == netguard.CodeHostNotFound,
 		errors.As(err, &dnsErr) && dnsErr.IsNotFound:
 		return "not delivered: the host does not resolve", true
@@ -44,6 +41,8 @@ func describe(err error) (text string, retry bool) {
 		return "not delivered: the host name could not be looked up", true
 	case errors.As(err, &timeout) && timeout.Timeout():
 		return "timed out", true
+	case errors.Is(err, context.Canceled):
+		return "not delivered: interrupted (latchkey was stopping)", true
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return "not delivered: connection refused", true
 	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, syscall.EPIPE):
@@ -60,11 +59,4 @@ func describe(err error) (text string, retry bool) {
 		return "not delivered: the host does not speak TLS", true
 	}
 	return "not delivered: network error", true
-}
-
-func article(kind string) string {
-	if kind != "" && (kind[0] == 'a' || kind[0] == 'e' || kind[0] == 'i' || kind[0] == 'o' || kind[0] == 'u') {
-		return "an"
-	}
-	return "a"
 }
