@@ -62,9 +62,9 @@ func (s *Store) ClaimWebhooks(ctx context.Context, now time.Time, lease time.Dur
 // get a row.
 //
 // The per-target limit applies among the oldest limit×perTarget due rows
-// that pass skip and only: a target with more due than that is taken up to
-// perTarget now, and the dispatcher then skips it while it is busy, which
-// lets the next claim see past it.
+// (at most 256, or limit if more) that pass skip and only: a target with more
+// due than that is taken up to perTarget now, and the dispatcher then skips
+// it while it is busy, which lets the next claim see past it.
 func (s *Store) ClaimWebhooksFor(ctx context.Context, now time.Time, lease time.Duration, limit, perTarget int, skip, only []string) ([]*domain.OutboxMessage, error) {
 	if limit <= 0 || perTarget <= 0 || (only != nil && len(only) == 0) {
 		return nil, nil
@@ -89,7 +89,7 @@ func (s *Store) ClaimWebhooksFor(ctx context.Context, now time.Time, lease time.
 		if s.dialect == "postgres" {
 			lock = ` FOR UPDATE SKIP LOCKED`
 		}
-		args = append(args, limit*perTarget, perTarget, limit, ms(now))
+		args = append(args, min(limit*perTarget, max(limit, 256)), perTarget, limit, ms(now))
 		rows, err := tx.QueryContext(ctx, s.q(`UPDATE webhook_outbox SET attempts = attempts + 1, locked_until = ?
 			WHERE id IN (SELECT id FROM (
 				SELECT id, next_attempt_at, ROW_NUMBER() OVER (PARTITION BY target ORDER BY next_attempt_at, id) AS n FROM (
