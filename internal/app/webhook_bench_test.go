@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -85,4 +86,41 @@ func BenchmarkWebhookHealthyBesideHanging(b *testing.B) {
 	}
 	b.ReportMetric(float64(sum.Milliseconds())/float64(len(took)), "healthy-ms/op")
 	b.ReportMetric(float64(slices.Max(took).Milliseconds()), "max-healthy-ms")
+}
+
+// BenchmarkWebhookBacklog measures a backlog drained to one healthy
+// receiver (loopback), as `latchkey serve` runs the dispatcher: ns/op is per
+// webhook, from the queue to the receiver.
+func BenchmarkWebhookBacklog(b *testing.B) {
+	h := newHarness(b)
+	var mu sync.Mutex
+	got := 0
+	all := make(chan struct{})
+	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		mu.Lock()
+		got++
+		if got == b.N {
+			close(all)
+		}
+		mu.Unlock()
+	}))
+	b.Cleanup(rcv.Close)
+	urls := make([]string, b.N)
+	for i := range urls {
+		urls[i] = rcv.URL + "/hooks"
+	}
+	b.StopTimer()
+	h.enqueue(urls...)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	b.StartTimer()
+	go func() {
+		h.app.Webhooks().Run(ctx, time.Second)
+		close(done)
+	}()
+	<-all
+	b.StopTimer()
+	cancel()
+	<-done
 }

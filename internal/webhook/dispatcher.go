@@ -268,15 +268,20 @@ func (r *run) claim(now time.Time) (int, error) {
 	d := r.d
 	free := d.Concurrency - r.inFlight - r.held
 	claimed := 0
+	// A prompt receiver may have PerTarget in flight and as many claimed and
+	// waiting, so a backlog is claimed a few at a time rather than one per
+	// delivery; it is claimed for again once fewer than half are waiting.
 	var open []string
+	room := 0 // the most one of them may take
 	for k, t := range d.receivers {
-		if t.prompt && t.inFlight+len(t.held) < d.PerTarget {
+		if t.prompt && len(t.held) < d.PerTarget/2 {
 			open = append(open, k)
+			room = max(room, 2*d.PerTarget-t.inFlight-len(t.held))
 		}
 	}
 	promptShare := d.Concurrency - d.Concurrency/4 - (r.inFlight - r.slow + r.held)
 	if n := min(free, promptShare); n > 0 && len(open) > 0 {
-		msgs, err := d.Store.ClaimWebhooksFor(r.ctx, now, d.Lease, n, d.PerTarget, nil, open)
+		msgs, err := d.Store.ClaimWebhooksFor(r.ctx, now, d.Lease, n, room, nil, open)
 		if err != nil {
 			return 0, err
 		}
@@ -306,7 +311,9 @@ func (r *run) claim(now time.Time) (int, error) {
 }
 
 // accept starts claimed messages, or holds those of a prompt receiver whose
-// slots are all taken until one frees.
+// slots are all taken until one frees. A held message starts within a few
+// answers of a receiver known to answer within SlowAfter, well within its
+// lease; finish checks anyway.
 func (r *run) accept(msgs []*domain.OutboxMessage, prompt bool) {
 	d := r.d
 	keys := r.signingKeys(msgs)
