@@ -55,7 +55,8 @@ type Dispatcher struct {
 	Logger        *slog.Logger
 	Now           func() time.Time
 	// Lease is how long a claimed message is reserved for this dispatcher
-	// (default 2 min); it must exceed the clients' timeouts.
+	// (default 2 min, or twice the clients' timeout if that is longer): no
+	// other dispatcher may take it while an attempt can still be running.
 	Lease time.Duration
 	// Concurrency bounds the deliveries in flight (default 64).
 	Concurrency int
@@ -125,7 +126,7 @@ func (d *Dispatcher) init() {
 			d.Now = time.Now
 		}
 		if d.Lease == 0 {
-			d.Lease = 2 * time.Minute
+			d.Lease = max(2*time.Minute, 2*d.longestAttempt())
 		}
 		if d.Concurrency == 0 {
 			d.Concurrency = 64
@@ -224,11 +225,10 @@ type run struct {
 	d    *Dispatcher
 	ctx  context.Context
 	done chan result
-	// inFlight counts deliveries running, held those claimed and waiting
-	// for their receiver, slow the running ones in the share of receivers
-	// that are not prompt (the rest, with held, are in the prompt share).
-	inFlight, held, slow int
-	attempted            int
+	// inFlight counts deliveries running, slow those in the share of
+	// receivers that are not prompt (the rest are in the prompt share).
+	inFlight, slow int
+	attempted      int
 	// lookOthers: messages may be due for receivers that are not prompt
 	// (cleared when a claim for them finds none).
 	lookOthers bool
@@ -266,7 +266,9 @@ func (r *run) fill(now time.Time) error {
 // nothing in flight, within their share. It returns how many it claimed.
 func (r *run) claim(now time.Time) (int, error) {
 	d := r.d
-	free := d.Concurrency - r.inFlight - r.held
+	// Slots are deliveries in flight; a held message takes the slot its
+	// receiver frees, so it needs none of its own.
+	free := d.Concurrency - r.inFlight
 	claimed := 0
 	// A prompt receiver may have PerTarget in flight and as many claimed and
 	// waiting, so a backlog is claimed a few at a time rather than one per
@@ -279,7 +281,7 @@ func (r *run) claim(now time.Time) (int, error) {
 			room = max(room, 2*d.PerTarget-t.inFlight-len(t.held))
 		}
 	}
-	promptShare := d.Concurrency - d.Concurrency/4 - (r.inFlight - r.slow + r.held)
+	promptShare := d.Concurrency - d.Concurrency/4 - (r.inFlight - r.slow)
 	if n := min(free, promptShare); n > 0 && len(open) > 0 {
 		msgs, err := d.Store.ClaimWebhooksFor(r.ctx, now, d.Lease, n, room, nil, open)
 		if err != nil {
@@ -332,7 +334,6 @@ func (r *run) accept(msgs []*domain.OutboxMessage, prompt bool) {
 		}
 		if prompt && t.inFlight >= d.PerTarget {
 			t.held = append(t.held, heldMessage{m: m, key: key, claimed: time.Now()})
-			r.held++
 			continue
 		}
 		r.start(t, m, key, !prompt)
@@ -393,7 +394,6 @@ func (r *run) finish(res result) {
 	for len(t.held) > 0 && t.inFlight < d.PerTarget {
 		h := t.held[0]
 		t.held = t.held[1:]
-		r.held--
 		if r.ctx.Err() != nil || time.Since(h.claimed)+d.longestAttempt() >= d.Lease {
 			// Too late to finish within the lease: leave it, it is claimed
 			// again when the lease runs out.
@@ -403,12 +403,17 @@ func (r *run) finish(res result) {
 	}
 }
 
-// longestAttempt is how long one POST may take.
+// longestAttempt is how long one POST may take: the clients' timeout (a
+// minute for a client without one, which only tests build).
 func (d *Dispatcher) longestAttempt() time.Duration {
-	longest := 30 * time.Second
+	var longest time.Duration
 	for _, c := range []*http.Client{d.Client, d.TrustedClient} {
-		if c != nil && c.Timeout > 0 && c.Timeout < longest {
-			longest = c.Timeout
+		switch {
+		case c == nil:
+		case c.Timeout == 0:
+			longest = max(longest, time.Minute)
+		default:
+			longest = max(longest, c.Timeout)
 		}
 	}
 	return longest
