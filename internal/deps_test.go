@@ -20,7 +20,7 @@ var allowed = map[string][]string{
 	"internal/httpx":        {},
 	"internal/secret":       {},
 	"internal/metrics":      {},
-	"internal/upstream":     {"internal/httpx"},
+	"internal/upstream":     {"internal/domain", "internal/httpx", "internal/netguard"},
 	"internal/atlassiansim": {"internal/httpx"},
 	"client":                {},
 	"internal/testdb":       {}, // imported by tests only
@@ -28,16 +28,18 @@ var allowed = map[string][]string{
 	"internal/httpapi/openapiclient": {},
 
 	// Catalogue, storage and plumbing.
+	"internal/netguard":        {"internal/domain"},
+	"internal/environment":     {"internal/domain", "internal/netguard", "internal/secret"},
 	"internal/provider":        {"internal/domain", "internal/httpx"},
 	"internal/store":           {"internal/domain", "internal/secret"},
 	"internal/store/storetest": {"internal/domain", "internal/secret", "internal/store"},
 	"internal/oplog":           {"internal/domain"},
 	"internal/config":          {"internal/httpx", "internal/secret", "internal/upstream"},
-	"internal/webhook":         {"internal/domain", "internal/httpx", "internal/secret"},
+	"internal/webhook":         {"internal/domain", "internal/httpx", "internal/netguard", "internal/secret"},
 
 	// Services: they never import the HTTP layer, the store or the wiring.
 	"internal/verify":       {"internal/clock", "internal/domain", "internal/provider", "internal/upstream"},
-	"internal/connections":  {"internal/clock", "internal/domain", "internal/httpx", "internal/provider", "internal/secret", "internal/verify", "internal/webhook"},
+	"internal/connections":  {"internal/clock", "internal/domain", "internal/httpx", "internal/netguard", "internal/provider", "internal/secret", "internal/verify", "internal/webhook"},
 	"internal/connect":      {"internal/clock", "internal/connections", "internal/domain", "internal/httpx", "internal/secret"},
 	"internal/integrations": {"internal/domain", "internal/provider"},
 	"internal/lifecycle":    {"internal/clock", "internal/domain", "internal/webhook"},
@@ -45,17 +47,17 @@ var allowed = map[string][]string{
 	"internal/connectui":    {"internal/provider"},
 
 	// The HTTP layer: services in, JSON out; never the store or the wiring.
-	"internal/httpapi": {"internal/connect", "internal/connections", "internal/domain", "internal/httpx", "internal/integrations", "internal/lifecycle",
+	"internal/httpapi": {"internal/connect", "internal/connections", "internal/domain", "internal/environment", "internal/httpx", "internal/integrations", "internal/lifecycle",
 		"internal/metrics", "internal/provider", "internal/proxy", "internal/secret", "internal/webhook"},
 
 	// Maintenance: re-sealing every secret under the newest key.
-	"internal/keyrotation": {"internal/connections", "internal/domain", "internal/secret", "internal/store", "internal/webhook"},
+	"internal/keyrotation": {"internal/connections", "internal/domain", "internal/environment", "internal/secret", "internal/store", "internal/webhook"},
 
 	// Wiring and commands.
-	"internal/app": {"internal/clock", "internal/config", "internal/connect", "internal/connections", "internal/connectui", "internal/domain", "internal/httpapi",
-		"internal/integrations", "internal/keyrotation", "internal/lifecycle", "internal/metrics", "internal/oplog", "internal/provider", "internal/proxy", "internal/secret",
+	"internal/app": {"internal/clock", "internal/config", "internal/connect", "internal/connections", "internal/connectui", "internal/domain", "internal/environment", "internal/httpapi",
+		"internal/integrations", "internal/keyrotation", "internal/lifecycle", "internal/metrics", "internal/netguard", "internal/oplog", "internal/provider", "internal/proxy", "internal/secret",
 		"internal/store", "internal/upstream", "internal/verify", "internal/webhook"},
-	"internal/cli":      {"client", "internal/app", "internal/atlassiansim", "internal/config", "internal/domain", "internal/keyrotation", "internal/secret", "internal/store", "internal/webhook"},
+	"internal/cli":      {"client", "internal/app", "internal/atlassiansim", "internal/config", "internal/domain", "internal/environment", "internal/keyrotation", "internal/netguard", "internal/secret", "internal/store", "internal/webhook"},
 	"cmd/latchkey":      {"internal/cli"},
 	"bench":             {"client", "internal/app", "internal/atlassiansim", "internal/config", "internal/domain", "internal/secret"},
 	"tests/sdk/standin": {"internal/atlassiansim"},

@@ -20,11 +20,13 @@ import (
 	"github.com/latchkeyhq/latchkey/internal/connections"
 	"github.com/latchkeyhq/latchkey/internal/connectui"
 	"github.com/latchkeyhq/latchkey/internal/domain"
+	"github.com/latchkeyhq/latchkey/internal/environment"
 	"github.com/latchkeyhq/latchkey/internal/httpapi"
 	"github.com/latchkeyhq/latchkey/internal/integrations"
 	"github.com/latchkeyhq/latchkey/internal/keyrotation"
 	"github.com/latchkeyhq/latchkey/internal/lifecycle"
 	"github.com/latchkeyhq/latchkey/internal/metrics"
+	"github.com/latchkeyhq/latchkey/internal/netguard"
 	"github.com/latchkeyhq/latchkey/internal/oplog"
 	"github.com/latchkeyhq/latchkey/internal/provider"
 	"github.com/latchkeyhq/latchkey/internal/proxy"
@@ -46,7 +48,8 @@ type App struct {
 	cfg         *config.Config
 	oplog       *oplog.Writer
 	dispatcher  *webhook.Dispatcher
-	hooks       *webhook.Admin
+	settings    *environment.Settings
+	network     *netguard.Policy
 	lifecycle   *lifecycle.Scheduler
 	metrics     *metrics.Registry
 	log         *slog.Logger
@@ -69,6 +72,9 @@ type Deps struct {
 	WebhookTimeout time.Duration
 	// CheckRate overrides the health checks' per-upstream rate (checks per second).
 	CheckRate float64
+	// Resolver, when set, answers the host-name lookups of webhook URLs
+	// (checking them and connecting to them) instead of the system resolver.
+	Resolver netguard.Resolver
 }
 
 // NewLogger builds the logger the config asks for, writing to w.
@@ -143,11 +149,16 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, deps Deps) (
 	if whTimeout == 0 {
 		whTimeout = 20 * time.Second
 	}
-	a.dispatcher = &webhook.Dispatcher{Store: st, Client: &http.Client{Timeout: whTimeout, Transport: upstream.NewTransport(),
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
+	// Webhook URLs set through the API reach only what the network policy
+	// allows; the one in LATCHKEY_WEBHOOK_URL is trusted (ensureDefaultEnvironment).
+	a.network = &netguard.Policy{Allowed: cfg.WebhookAllowedNetworks, Resolve: deps.Resolver}
+	webhookClient := func(t http.RoundTripper) *http.Client {
+		return &http.Client{Timeout: whTimeout, Transport: t, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	}
+	a.dispatcher = &webhook.Dispatcher{Store: st, Client: webhookClient(upstream.NewGuardedTransport(a.network)), TrustedClient: webhookClient(upstream.NewTransport()),
 		Logger: log, Now: clk.Now, UserAgent: "latchkey/" + Version + " (+" + cfg.PublicURL + ")"}
-	a.hooks = &webhook.Admin{Store: st, Keys: ring, Wake: a.dispatcher.Wake}
-	a.dispatcher.SigningKey = a.hooks.SigningKey
+	a.settings = &environment.Settings{Store: st, Keys: ring, Network: a.network, Trusted: a.dispatcher.Trusted}
+	a.dispatcher.SigningKey = a.settings.SigningKey
 	if err := a.ensureDefaultEnvironment(ctx); err != nil {
 		return nil, err
 	}
@@ -159,7 +170,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, deps Deps) (
 	a.oplog = oplog.New(st, log)
 	a.connections = connections.New(connections.Options{Store: st, Catalogue: cat, Keys: ring, Verifiers: verifiers, Clock: clk, Logger: log,
 		Events: a.oplog.Add, Announced: a.dispatcher.Wake, Broadcast: st.Announce,
-		NoticeFailed: func() { noticeFailures.Inc() }})
+		NoticeFailed: func() { noticeFailures.Inc() }, Network: a.network})
 	sessions := connect.New(connect.Options{Store: st, Connections: a.connections, Clock: clk, SingleUse: cfg.ConnectSessionSingleUse})
 	integs := integrations.New(st, cat, a.connections.ChangedAll)
 	a.lifecycle = lifecycle.New(lifecycle.Options{Store: st, Checker: a.connections, Logger: log, Clock: clk,
@@ -177,7 +188,8 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, deps Deps) (
 		return nil, err
 	}
 	a.handler = httpapi.New(httpapi.Options{Connect: sessions, Connections: a.connections, Integrations: integs, Catalogue: cat, Environments: st, Logger: log, PublicURL: cfg.PublicURL, Version: Version,
-		PrimaryColor: cfg.ConnectPrimaryColor, TrustedProxies: cfg.TrustedProxies, Now: clk.Now, Extra: func(r httpapi.Router) { ui.Mount(r) }, Proxy: px, Metrics: a.metrics, Webhooks: a.hooks, Lifecycle: a.lifecycle})
+		PrimaryColor: cfg.ConnectPrimaryColor, TrustedProxies: cfg.TrustedProxies, Now: clk.Now, Extra: func(r httpapi.Router) { ui.Mount(r) }, Proxy: px, Metrics: a.metrics,
+		Environment: a.settings, Deliveries: &webhook.Deliveries{Store: st, Wake: a.dispatcher.Wake}, Lifecycle: a.lifecycle})
 	return a, nil
 }
 
@@ -261,12 +273,15 @@ func (a *App) ensureDefaultEnvironment(ctx context.Context) error {
 	}
 	// LATCHKEY_WEBHOOK_URL, when set, is dev's primary URL; otherwise the URL set
 	// through the CLI or the API stays.
-	if u := a.cfg.WebhookURL; u != "" && u != env.WebhookURL {
-		if err := a.store.SetEnvironmentWebhooks(ctx, env.ID, u, env.WebhookSecondaryURL); err != nil {
-			return err
+	if u := a.cfg.WebhookURL; u != "" {
+		a.dispatcher.Trust(env.ID, u)
+		if u != env.WebhookURL {
+			if err := a.store.SetEnvironmentWebhooks(ctx, env.ID, u, env.WebhookSecondaryURL); err != nil {
+				return err
+			}
 		}
 	}
-	return a.hooks.EnsureSigningKey(ctx, env, a.cfg.WebhookSigningKey.Reveal())
+	return a.settings.EnsureSigningKey(ctx, env, a.cfg.WebhookSigningKey.Reveal())
 }
 
 // Lifecycle is the health-check scheduler (tests run it step by step).
@@ -278,11 +293,15 @@ func (a *App) Connections() *connections.Service { return a.connections }
 // FlushEvents writes the operation-log entries queued so far (tests read them).
 func (a *App) FlushEvents() { a.oplog.Flush() }
 
+// WebhookNetwork is the policy webhook URLs set through the API must pass
+// (environment URLs and per-connection overrides).
+func (a *App) WebhookNetwork() *netguard.Policy { return a.network }
+
 // Webhooks is the outbox dispatcher (tests run it step by step).
 func (a *App) Webhooks() *webhook.Dispatcher { return a.dispatcher }
 
-// WebhookAdmin manages environments' webhook settings.
-func (a *App) WebhookAdmin() *webhook.Admin { return a.hooks }
+// EnvironmentSettings manages environments' webhook URLs and signing keys.
+func (a *App) EnvironmentSettings() *environment.Settings { return a.settings }
 
 // Serve listens on cfg.Addr until ctx ends, then shuts down gracefully. ready,
 // when not nil, is called with the bound address once connections are accepted.

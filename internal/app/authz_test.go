@@ -271,7 +271,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := h.app.WebhookAdmin().EnsureSigningKey(ctx, other, ""); err != nil {
+	if err := h.app.EnvironmentSettings().EnsureSigningKey(ctx, other, ""); err != nil {
 		t.Fatal(err)
 	}
 	otherClient := client.New(h.srv.URL, f.otherKey)

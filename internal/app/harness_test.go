@@ -4,8 +4,10 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -40,6 +42,30 @@ type harness struct {
 	// sleepMovesClock makes every wait advance the clock (rate-limit tests).
 	sleepMovesClock bool
 	checkRate       float64
+	// dns answers latchkey's lookups of webhook hosts (setDNS); no query
+	// leaves the process.
+	dnsMu sync.Mutex
+	dns   map[string][]netip.Addr
+}
+
+// setDNS makes host resolve to addrs for latchkey (none: it does not exist).
+func (h *harness) setDNS(host string, addrs ...string) {
+	h.dnsMu.Lock()
+	defer h.dnsMu.Unlock()
+	var list []netip.Addr
+	for _, a := range addrs {
+		list = append(list, netip.MustParseAddr(a))
+	}
+	h.dns[host] = list
+}
+
+func (h *harness) resolve(_ context.Context, host string) ([]netip.Addr, error) {
+	h.dnsMu.Lock()
+	defer h.dnsMu.Unlock()
+	if list := h.dns[host]; len(list) > 0 {
+		return list, nil
+	}
+	return nil, &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
 }
 
 // now is the clock latchkey sees; advance moves it.
@@ -76,7 +102,8 @@ const testSecretKey = "sk_test_0123456789abcdef0123456789abcdef"
 
 func newHarness(t testing.TB, extraEnv ...string) *harness {
 	t.Helper()
-	h := &harness{t: t, dir: t.TempDir(), sim: atlassiansim.New(), logs: &syncBuffer{}, clock: time.Now().UTC().Truncate(time.Second)}
+	h := &harness{t: t, dir: t.TempDir(), sim: atlassiansim.New(), logs: &syncBuffer{}, clock: time.Now().UTC().Truncate(time.Second), dns: map[string][]netip.Addr{}}
+	h.setDNS("hooks.example.com", "203.0.113.80") // public (documentation range); never dialed
 	h.simSrv = h.sim.NewServer()
 	t.Cleanup(h.simSrv.Close)
 	h.env = map[string]string{
@@ -85,6 +112,8 @@ func newHarness(t testing.TB, extraEnv ...string) *harness {
 		"LATCHKEY_UPSTREAM_REWRITE": "https://api.atlassian.com=" + h.simSrv.URL + ",https://*.atlassian.net=" + h.simSrv.URL,
 		"LATCHKEY_LOG_FORMAT":       "json",
 		"LATCHKEY_LOG_LEVEL":        "debug",
+		// The receivers the tests run are loopback httptest servers.
+		"LATCHKEY_WEBHOOK_ALLOWED_NETWORKS": "127.0.0.0/8",
 	}
 	for _, kv := range extraEnv {
 		k, v, _ := strings.Cut(kv, "=")
@@ -117,6 +146,7 @@ func (h *harness) open() (*app.App, error) {
 		WebhookTimeout: h.webhookTimeout,
 		Clock:          harnessClock{h},
 		CheckRate:      h.checkRate,
+		Resolver:       h.resolve,
 	})
 }
 

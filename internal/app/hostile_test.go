@@ -150,3 +150,33 @@ func tagFilters(n int) string {
 	}
 	return strings.Join(parts, "&")
 }
+
+// A connection's webhook URL override is held to the same network policy as
+// the environment's URLs: session creation, import and PATCH refuse one that
+// points into a private network, by literal address or by a name that
+// resolves there (answered by the test's resolver: no packet is sent).
+func TestWebhookOverridesStayOutOfPrivateNetworks(t *testing.T) {
+	h := newHarness(t)
+	h.integration("jira", atlassian)
+	h.setDNS("intranet.example.com", "10.1.2.3")
+	id := h.connect(h.session(client.ConnectSessionRequest{}), "jira")
+	for _, u := range []string{"http://10.0.0.5/hook", "http://[fd00::1]/hook", "http://169.254.169.254/latest", "https://intranet.example.com/hook"} {
+		_, err := h.c.CreateConnectSession(h.ctx(), client.ConnectSessionRequest{EndUser: &client.EndUser{ID: "u"}, WebhookURLOverride: u})
+		if e := apiErr(t, err); e.Status != 400 || !strings.Contains(fmt.Sprint(e.Errors), "webhook_url_override") {
+			t.Errorf("session with override %s: %v", u, err)
+		}
+		_, err = h.c.ImportConnection(h.ctx(), client.ImportConnectionRequest{ProviderConfigKey: "jira", WebhookURLOverride: u,
+			Credentials: client.Credentials{Type: "BASIC", Username: atlassiansim.DemoEmail, Password: atlassiansim.DemoToken}, ConnectionConfig: map[string]any{"cloudId": atlassiansim.DemoCloudID}})
+		if e := apiErr(t, err); e.Status != 400 || !strings.Contains(fmt.Sprint(e.Errors), "webhook_url_override") {
+			t.Errorf("import with override %s: %v", u, err)
+		}
+		status, body, _ := h.raw("PATCH", "/connections/"+id+"?provider_config_key=jira", testSecretKey, "application/json", `{"webhook_url_override":"`+u+`"}`)
+		if status != 400 || !strings.Contains(body, "webhook_url_override") || strings.Contains(body, "10.1.2.3") {
+			t.Errorf("patch with override %s: %d %s", u, status, body)
+		}
+	}
+	// A public address passes (it is never dialled here).
+	if _, err := h.c.CreateConnectSession(h.ctx(), client.ConnectSessionRequest{EndUser: &client.EndUser{ID: "u"}, WebhookURLOverride: "https://203.0.113.9/hook"}); err != nil {
+		t.Errorf("public override refused: %v", err)
+	}
+}

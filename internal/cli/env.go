@@ -10,9 +10,10 @@ import (
 	"github.com/latchkeyhq/latchkey/internal/app"
 	"github.com/latchkeyhq/latchkey/internal/config"
 	"github.com/latchkeyhq/latchkey/internal/domain"
+	"github.com/latchkeyhq/latchkey/internal/environment"
 	"github.com/latchkeyhq/latchkey/internal/keyrotation"
+	"github.com/latchkeyhq/latchkey/internal/netguard"
 	"github.com/latchkeyhq/latchkey/internal/store"
-	"github.com/latchkeyhq/latchkey/internal/webhook"
 )
 
 const envUsage = `Usage:
@@ -51,7 +52,7 @@ func env(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprintf(stderr, "latchkey env %s: unexpected argument %q\n", sub, fs.Arg(0))
 		return 2
 	}
-	var patch webhook.SettingsPatch
+	var patch environment.Patch
 	fs.Visit(func(f *flag.Flag) {
 		switch f.Name {
 		case "url":
@@ -74,7 +75,7 @@ func env(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return 1
 	}
 	defer st.Close()
-	var s *webhook.Settings
+	var s *environment.View
 	switch sub {
 	case "show":
 		s, err = admin.Get(ctx, envID)
@@ -88,18 +89,18 @@ func env(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return 1
 	}
 	fmt.Fprintf(stdout, "environment            %s\nwebhook URL            %s\nsecondary webhook URL  %s\nwebhook signing key    %s\n",
-		s.Environment, orDash(s.WebhookURL), orDash(s.WebhookSecondaryURL), s.WebhookSigningKey)
+		s.Name, orDash(s.WebhookURL), orDash(s.WebhookSecondaryURL), s.WebhookSigningKey)
 	return 0
 }
 
 // openEnvironment opens the existing database and the configured keys (checked
 // against it) and finds the environment; it creates nothing.
-func openEnvironment(ctx context.Context, cfg *config.Config, name string) (*store.Store, *webhook.Admin, int64, error) {
+func openEnvironment(ctx context.Context, cfg *config.Config, name string) (*store.Store, *environment.Settings, int64, error) {
 	st, err := openExisting(ctx, cfg)
 	if err != nil {
 		return nil, nil, 0, err
 	}
-	fail := func(err error) (*store.Store, *webhook.Admin, int64, error) {
+	fail := func(err error) (*store.Store, *environment.Settings, int64, error) {
 		st.Close()
 		return nil, nil, 0, err
 	}
@@ -119,7 +120,11 @@ func openEnvironment(ctx context.Context, cfg *config.Config, name string) (*sto
 	if err := keyrotation.Check(ctx, st, ring); err != nil {
 		return fail(err)
 	}
-	return st, &webhook.Admin{Store: st, Keys: ring}, e.ID, nil
+	// URLs set here pass the same network check as through the API, but the
+	// one in LATCHKEY_WEBHOOK_URL, which the operator configured.
+	settings := &environment.Settings{Store: st, Keys: ring, Network: &netguard.Policy{Allowed: cfg.WebhookAllowedNetworks},
+		Trusted: func(_ int64, u string) bool { return u != "" && u == cfg.WebhookURL }}
+	return st, settings, e.ID, nil
 }
 
 func orDash(s string) string {

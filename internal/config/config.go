@@ -169,7 +169,7 @@ var Settings = []Setting{
 		parse: into(func(c *Config) *time.Duration { return &c.EventRetention }, durationAtLeast(time.Hour))},
 	{Env: "LATCHKEY_WEBHOOK_RETENTION", Default: "336h", Pending: true, Help: "how long a delivered or abandoned webhook stays in the delivery list",
 		parse: into(func(c *Config) *time.Duration { return &c.WebhookRetention }, durationAtLeast(time.Hour))},
-	{Env: "LATCHKEY_WEBHOOK_ALLOWED_NETWORKS", Pending: true,
+	{Env: "LATCHKEY_WEBHOOK_ALLOWED_NETWORKS",
 		Help:  "non-public networks (private, loopback, link-local) webhook URLs may reach, comma-separated CIDRs such as `10.20.0.0/16`; webhooks to other non-public addresses are refused",
 		parse: into(func(c *Config) *[]netip.Prefix { return &c.WebhookAllowedNetworks }, networks)},
 	{Env: "LATCHKEY_METRICS_TOKEN", Secret: true, Pending: true,

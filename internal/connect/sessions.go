@@ -175,7 +175,11 @@ func (s *Service) buildSession(ctx context.Context, env *domain.Environment, req
 		}
 	}
 	if w := req.WebhookURLOverride; w != nil {
-		errs = append(errs, connections.WebhookURL(*w, "webhook_url_override")...)
+		werrs, err := s.connections.WebhookURL(ctx, *w, "webhook_url_override")
+		if err != nil {
+			return nil, nil, err
+		}
+		errs = append(errs, werrs...)
 		sess.WebhookURLOverride = *w
 	}
 	return sess, errs, nil

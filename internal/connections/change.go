@@ -55,7 +55,11 @@ func (s *Service) Patch(ctx context.Context, envID int64, integrationKey, connec
 		patch.Tags = &tags
 	}
 	if w := req.WebhookURLOverride; w != nil {
-		errs = append(errs, WebhookURL(*w, "webhook_url_override")...)
+		werrs, err := s.WebhookURL(ctx, *w, "webhook_url_override")
+		if err != nil {
+			return err
+		}
+		errs = append(errs, werrs...)
 		patch.WebhookURLOverride = w
 	}
 	if req.CredentialsExpiresAt != nil {

@@ -103,7 +103,11 @@ func (s *Service) importCandidate(ctx context.Context, envID int64, req *ImportR
 	}
 	webhookURL := ""
 	if w := req.WebhookURLOverride; w != nil {
-		errs = append(errs, WebhookURL(*w, "webhook_url_override")...)
+		werrs, err := s.WebhookURL(ctx, *w, "webhook_url_override")
+		if err != nil {
+			return Candidate{}, err
+		}
+		errs = append(errs, werrs...)
 		webhookURL = *w
 	}
 	params := map[string]string{}

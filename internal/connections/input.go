@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/latchkeyhq/latchkey/internal/domain"
-	"github.com/latchkeyhq/latchkey/internal/httpx"
 	"github.com/latchkeyhq/latchkey/internal/provider"
 )
 
@@ -115,14 +114,6 @@ func Tags(in map[string]string, path ...string) (map[string]string, []domain.Fie
 		out[strings.ToLower(k)] = v
 	}
 	return out, errs
-}
-
-// WebhookURL checks a webhook URL override ("" is allowed where clearing is).
-func WebhookURL(v string, path ...string) []domain.FieldError {
-	if v == "" || httpx.IsHTTPURL(v) {
-		return nil
-	}
-	return []domain.FieldError{domain.Field("invalid_string", path[len(path)-1]+" must be an http(s) URL.", path...)}
 }
 
 // ParseExpiry reads a credential expiry date: YYYY-MM-DD (the end of that day,

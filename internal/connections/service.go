@@ -14,6 +14,7 @@ import (
 
 	"github.com/latchkeyhq/latchkey/internal/clock"
 	"github.com/latchkeyhq/latchkey/internal/domain"
+	"github.com/latchkeyhq/latchkey/internal/netguard"
 	"github.com/latchkeyhq/latchkey/internal/provider"
 	"github.com/latchkeyhq/latchkey/internal/secret"
 	"github.com/latchkeyhq/latchkey/internal/verify"
@@ -53,6 +54,9 @@ type Options struct {
 	Broadcast func(ctx context.Context, payload string) error
 	// NoticeFailed is called for each change notice Broadcast could not send.
 	NoticeFailed func()
+	// Network decides where a connection's webhook URL override may point
+	// (nil: public addresses only).
+	Network *netguard.Policy
 }
 
 // Service manages connections.
@@ -67,18 +71,22 @@ type Service struct {
 	announced    func()
 	broadcast    func(ctx context.Context, payload string) error
 	noticeFailed func()
+	network      *netguard.Policy
 	targets      *targetCache
 }
 
 // New builds a Service.
 func New(o Options) *Service {
 	s := &Service{store: o.Store, catalogue: o.Catalogue, keys: o.Keys, verifiers: o.Verifiers, clock: clock.Or(o.Clock), log: o.Logger,
-		events: o.Events, announced: o.Announced, broadcast: o.Broadcast, noticeFailed: o.NoticeFailed, targets: newTargetCache()}
+		events: o.Events, announced: o.Announced, broadcast: o.Broadcast, noticeFailed: o.NoticeFailed, network: o.Network, targets: newTargetCache()}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
 	if s.events == nil {
 		s.events = func(*domain.Event) {}
+	}
+	if s.network == nil {
+		s.network = &netguard.Policy{}
 	}
 	if s.verifiers == nil {
 		s.verifiers = verify.New(verify.Options{Clock: s.clock, Logger: s.log})
@@ -117,3 +125,18 @@ func (s *Service) record(e *domain.Event) {
 }
 
 func isNotFound(err error) bool { return errors.Is(err, domain.ErrNotFound) }
+
+// WebhookURL checks a webhook URL override ("" is allowed: no override, or
+// clearing one): an http(s) URL whose host is, and resolves to, an address the
+// network policy allows, so the outbox is not a door into the operator's
+// network. Only a canceled ctx is an error.
+func (s *Service) WebhookURL(ctx context.Context, v string, path ...string) ([]domain.FieldError, error) {
+	if v == "" {
+		return nil, nil
+	}
+	fe, err := s.network.FieldError(ctx, v, path...)
+	if err != nil || fe == nil {
+		return nil, err
+	}
+	return []domain.FieldError{*fe}, nil
+}

@@ -5,6 +5,8 @@ package domain
 import (
 	"context"
 	"errors"
+	"net"
+	"net/url"
 	"strings"
 	"time"
 )
@@ -223,6 +225,8 @@ type OutboxMessage struct {
 	ID            int64
 	EnvironmentID int64
 	URL           string
+	// Target is the receiver: WebhookTarget(URL), set by the store.
+	Target        string
 	EventType     string // e.g. "auth.creation"
 	ConnectionID  string
 	Body          []byte
@@ -234,6 +238,22 @@ type OutboxMessage struct {
 	LastError     string
 	CreatedAt     time.Time
 	AttemptLog    []WebhookAttempt
+}
+
+// WebhookTarget names the receiver of a webhook URL: scheme, host and port,
+// lowercased ("https://hooks.example.com:443"). Deliveries are shared out by
+// receiver, so a slow one holds back only its own messages.
+func WebhookTarget(rawURL string) string {
+	u, err := url.Parse(rawURL)
+	if err != nil || u.Host == "" {
+		return rawURL
+	}
+	scheme := strings.ToLower(u.Scheme)
+	port := u.Port()
+	if port == "" {
+		port = map[string]string{"http": "80", "https": "443"}[scheme]
+	}
+	return scheme + "://" + net.JoinHostPort(strings.ToLower(u.Hostname()), port)
 }
 
 // WebhookAttempt is one try at delivering an outbox message.

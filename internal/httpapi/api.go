@@ -13,6 +13,7 @@ import (
 	"github.com/latchkeyhq/latchkey/internal/connect"
 	"github.com/latchkeyhq/latchkey/internal/connections"
 	"github.com/latchkeyhq/latchkey/internal/domain"
+	"github.com/latchkeyhq/latchkey/internal/environment"
 	"github.com/latchkeyhq/latchkey/internal/integrations"
 	"github.com/latchkeyhq/latchkey/internal/lifecycle"
 	"github.com/latchkeyhq/latchkey/internal/metrics"
@@ -44,8 +45,10 @@ type Options struct {
 	Proxy *proxy.Proxy
 	// Metrics is exposed at /metrics.
 	Metrics *metrics.Registry
-	// Webhooks manages webhook settings and deliveries.
-	Webhooks *webhook.Admin
+	// Environment reads and changes the caller's environment settings.
+	Environment *environment.Settings
+	// Deliveries shows and retries webhook deliveries.
+	Deliveries *webhook.Deliveries
 	// Lifecycle runs on-demand health checks.
 	Lifecycle *lifecycle.Scheduler
 	// TrustedProxies are the peers whose X-Forwarded-For names the client
@@ -73,7 +76,8 @@ type API struct {
 	routeList    []Route
 	proxy        *proxy.Proxy
 	metrics      *metrics.Registry
-	hooks        *webhook.Admin
+	settings     *environment.Settings
+	deliveries   *webhook.Deliveries
 	lifecycle    *lifecycle.Scheduler
 	envCache     envCache
 	throttle     *throttle
@@ -82,7 +86,7 @@ type API struct {
 // New builds the API and its middleware chain.
 func New(o Options) *API {
 	a := &API{connect: o.Connect, connections: o.Connections, integrations: o.Integrations, catalogue: o.Catalogue, envs: o.Environments, log: o.Logger, publicURL: strings.TrimRight(o.PublicURL, "/"), version: o.Version, primaryColor: o.PrimaryColor,
-		proxy: o.Proxy, metrics: o.Metrics, hooks: o.Webhooks, lifecycle: o.Lifecycle, envCache: envCache{m: map[string]envEntry{}}}
+		proxy: o.Proxy, metrics: o.Metrics, settings: o.Environment, deliveries: o.Deliveries, lifecycle: o.Lifecycle, envCache: envCache{m: map[string]envEntry{}}}
 	now := o.Now
 	if now == nil {
 		now = time.Now
@@ -150,10 +154,12 @@ func (a *API) routes(mux *recordingMux) {
 	}
 	a.route(mux, "GET /metrics", Public, a.serveMetrics)
 
-	if a.hooks != nil {
+	if a.settings != nil {
 		a.route(mux, "GET /environment", SecretKey, a.getEnvironment)
 		a.route(mux, "PATCH /environment", SecretKey, a.patchEnvironment)
 		a.route(mux, "POST /environment/webhook-signing-key", SecretKey, a.rotateSigningKey)
+	}
+	if a.deliveries != nil {
 		a.route(mux, "GET /webhooks/deliveries", SecretKey, a.listDeliveries)
 		a.route(mux, "GET /webhooks/deliveries/{id}", SecretKey, a.getDelivery)
 		a.route(mux, "POST /webhooks/deliveries/{id}/retry", SecretKey, a.retryDelivery)

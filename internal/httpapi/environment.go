@@ -3,11 +3,11 @@ package httpapi
 import (
 	"net/http"
 
-	"github.com/latchkeyhq/latchkey/internal/webhook"
+	"github.com/latchkeyhq/latchkey/internal/environment"
 )
 
 func (a *API) getEnvironment(w http.ResponseWriter, r *http.Request) error {
-	s, err := a.hooks.Get(r.Context(), callerFrom(r).env.ID)
+	s, err := a.settings.Get(r.Context(), callerFrom(r).env.ID)
 	if err != nil {
 		return err
 	}
@@ -16,11 +16,11 @@ func (a *API) getEnvironment(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) patchEnvironment(w http.ResponseWriter, r *http.Request) error {
-	var p webhook.SettingsPatch
+	var p environment.Patch
 	if err := decodeJSON(w, r, &p); err != nil {
 		return err
 	}
-	s, err := a.hooks.Patch(r.Context(), callerFrom(r).env.ID, p)
+	s, err := a.settings.Patch(r.Context(), callerFrom(r).env.ID, p)
 	if err != nil {
 		return err
 	}
@@ -29,7 +29,7 @@ func (a *API) patchEnvironment(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) rotateSigningKey(w http.ResponseWriter, r *http.Request) error {
-	s, err := a.hooks.Rotate(r.Context(), callerFrom(r).env.ID)
+	s, err := a.settings.Rotate(r.Context(), callerFrom(r).env.ID)
 	if err != nil {
 		return err
 	}

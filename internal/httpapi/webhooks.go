@@ -2,7 +2,9 @@ package httpapi
 
 import (
 	"net/http"
+	"net/netip"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/latchkeyhq/latchkey/internal/domain"
@@ -42,7 +44,7 @@ func intPtr(n int) *int {
 
 func deliveryJSON(m *domain.OutboxMessage, full bool) deliveryView {
 	v := deliveryView{ID: m.ID, URL: m.URL, Type: m.EventType, ConnectionID: m.ConnectionID, Attempts: m.Attempts,
-		DeliveredAt: isoOffsetPtr(m.DeliveredAt), FailedAt: isoOffsetPtr(m.FailedAt), LastStatus: intPtr(m.LastStatus), LastError: m.LastError,
+		DeliveredAt: isoOffsetPtr(m.DeliveredAt), FailedAt: isoOffsetPtr(m.FailedAt), LastStatus: intPtr(m.LastStatus), LastError: hideAddresses(m.LastError),
 		CreatedAt: isoOffset(m.CreatedAt)}
 	switch {
 	case m.DeliveredAt != nil:
@@ -56,10 +58,40 @@ func deliveryJSON(m *domain.OutboxMessage, full bool) deliveryView {
 	if full {
 		v.Body = rawJSON(m.Body)
 		for _, a := range m.AttemptLog {
-			v.AttemptLog = append(v.AttemptLog, attemptView{Attempt: a.Attempt, At: isoOffset(a.At), Status: intPtr(a.Status), Error: a.Error, DurationMS: a.Duration.Milliseconds()})
+			v.AttemptLog = append(v.AttemptLog, attemptView{Attempt: a.Attempt, At: isoOffset(a.At), Status: intPtr(a.Status), Error: hideAddresses(a.Error), DurationMS: a.Duration.Milliseconds()})
 		}
 	}
 	return v
+}
+
+// hideAddresses blanks the IP addresses (and ports) in a delivery error.
+// Errors are written in fixed words that name no address; rows recorded
+// before that may hold Go's own text ("dial tcp 10.0.0.5:443: connect:
+// connection refused"), which would map the operator's network.
+func hideAddresses(s string) string {
+	if s == "" {
+		return s
+	}
+	words := strings.Split(s, " ")
+	for i, w := range words {
+		ends := strings.Split(w, "->") // "read tcp 10.0.0.1:5123->10.0.0.5:443:"
+		for j, e := range ends {
+			core := strings.TrimRight(e, ":,;)")
+			if isAddress(strings.TrimLeft(core, "(")) {
+				ends[j] = "[address]" + e[len(core):]
+			}
+		}
+		words[i] = strings.Join(ends, "->")
+	}
+	return strings.Join(words, " ")
+}
+
+func isAddress(s string) bool {
+	if _, err := netip.ParseAddrPort(s); err == nil {
+		return true
+	}
+	_, err := netip.ParseAddr(strings.Trim(s, "[]"))
+	return err == nil
 }
 
 type rawJSON []byte
@@ -80,7 +112,7 @@ func (a *API) listDeliveries(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	list, err := a.hooks.Deliveries(r.Context(), callerFrom(r).env.ID, status, before, limit)
+	list, err := a.deliveries.List(r.Context(), callerFrom(r).env.ID, status, before, limit)
 	if err != nil {
 		return err
 	}
@@ -109,7 +141,7 @@ func (a *API) getDelivery(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	m, err := a.hooks.Delivery(r.Context(), callerFrom(r).env.ID, id)
+	m, err := a.deliveries.Get(r.Context(), callerFrom(r).env.ID, id)
 	if err != nil {
 		return err
 	}
@@ -122,7 +154,7 @@ func (a *API) retryDelivery(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := a.hooks.Retry(r.Context(), callerFrom(r).env.ID, id); err != nil {
+	if err := a.deliveries.Retry(r.Context(), callerFrom(r).env.ID, id); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusAccepted, map[string]any{"success": true, "at": isoOffset(time.Now())})

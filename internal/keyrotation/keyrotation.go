@@ -13,9 +13,9 @@ import (
 
 	"github.com/latchkeyhq/latchkey/internal/connections"
 	"github.com/latchkeyhq/latchkey/internal/domain"
+	"github.com/latchkeyhq/latchkey/internal/environment"
 	"github.com/latchkeyhq/latchkey/internal/secret"
 	"github.com/latchkeyhq/latchkey/internal/store"
-	"github.com/latchkeyhq/latchkey/internal/webhook"
 )
 
 // canaryKey names the setting that holds a value sealed with the primary key:
@@ -272,7 +272,7 @@ func resealSigningKeys(ctx context.Context, st *store.Store, ring *secret.KeyRin
 		if id, _ := secret.CiphertextKeyID(env.WebhookSigningKey); id == ring.PrimaryKeyID() {
 			continue
 		}
-		ad := webhook.SigningKeyAAD(env.ID)
+		ad := environment.SigningKeyAAD(env.ID)
 		plain, err := ring.Decrypt(env.WebhookSigningKey, ad)
 		if err != nil {
 			return n, err

@@ -25,7 +25,7 @@ var copyTables = []struct{ name, columns string }{
 	{"connections", "id, environment_id, integration_id, connection_id, provider, connection_config, credentials, credentials_key_id, metadata, end_user_id, end_user_email, end_user_display_name, end_user_org_id, end_user_org_display_name, end_user_tags, has_end_user, tags, webhook_url_override, status, errors, warnings, last_verified_at, credentials_expires_at, last_fetched_at, created_at, updated_at"},
 	{"connection_tags", "connection_pk, key, value"},
 	{"events", "id, environment_id, integration_key, connection_id, kind, outcome, code, message, at"},
-	{"webhook_outbox", "id, environment_id, url, event_type, connection_id, body, attempts, next_attempt_at, locked_until, delivered_at, failed_at, last_status, last_error, created_at"},
+	{"webhook_outbox", "id, environment_id, url, target, event_type, connection_id, body, attempts, next_attempt_at, locked_until, delivered_at, failed_at, last_status, last_error, created_at"},
 	{"webhook_attempts", "id, outbox_id, attempt, at, status, error, duration_ms"},
 }
 

@@ -17,8 +17,8 @@ func (s *Store) enqueue(ctx context.Context, tx *sql.Tx, msgs []domain.OutboxMes
 		if !m.NextAttemptAt.IsZero() {
 			next = ms(m.NextAttemptAt)
 		}
-		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO webhook_outbox (environment_id, url, event_type, connection_id, body, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`),
-			m.EnvironmentID, m.URL, m.EventType, m.ConnectionID, string(m.Body), next, now); err != nil {
+		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO webhook_outbox (environment_id, url, target, event_type, connection_id, body, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
+			m.EnvironmentID, m.URL, domain.WebhookTarget(m.URL), m.EventType, m.ConnectionID, string(m.Body), next, now); err != nil {
 			return err
 		}
 	}
@@ -30,14 +30,14 @@ func (s *Store) EnqueueWebhooks(ctx context.Context, msgs []domain.OutboxMessage
 	return s.tx(ctx, func(tx *sql.Tx) error { return s.enqueue(ctx, tx, msgs) })
 }
 
-const outboxColumns = `id, environment_id, url, event_type, connection_id, body, attempts, next_attempt_at, delivered_at, failed_at, last_status, last_error, created_at`
+const outboxColumns = `id, environment_id, url, target, event_type, connection_id, body, attempts, next_attempt_at, delivered_at, failed_at, last_status, last_error, created_at`
 
 func scanOutbox(row interface{ Scan(...any) error }) (*domain.OutboxMessage, error) {
 	var m domain.OutboxMessage
 	var body string
 	var next, created int64
 	var delivered, failed, status sql.NullInt64
-	if err := row.Scan(&m.ID, &m.EnvironmentID, &m.URL, &m.EventType, &m.ConnectionID, &body, &m.Attempts, &next, &delivered, &failed, &status, &m.LastError, &created); err != nil {
+	if err := row.Scan(&m.ID, &m.EnvironmentID, &m.URL, &m.Target, &m.EventType, &m.ConnectionID, &body, &m.Attempts, &next, &delivered, &failed, &status, &m.LastError, &created); err != nil {
 		return nil, mapErr(err)
 	}
 	m.Body = []byte(body)
@@ -47,23 +47,57 @@ func scanOutbox(row interface{ Scan(...any) error }) (*domain.OutboxMessage, err
 	return &m, nil
 }
 
-// ClaimWebhooks takes up to limit due messages for this dispatcher: it counts
+// ClaimWebhooks takes up to limit due messages, oldest first, for this
+// dispatcher (ClaimWebhooksFor with no limit per target).
+func (s *Store) ClaimWebhooks(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]*domain.OutboxMessage, error) {
+	return s.ClaimWebhooksFor(ctx, now, lease, limit, limit, nil, nil)
+}
+
+// ClaimWebhooksFor takes up to limit due messages for this dispatcher, oldest
+// first, at most perTarget of them for any one target, none for the targets
+// in skip, and, when only is not nil, only for the targets in only. It counts
 // the attempt and leases each row until now+lease, so another dispatcher (or
 // instance) skips it; a crashed dispatcher's lease simply runs out. The lease
 // condition is checked again in the UPDATE itself, so two claimers never both
 // get a row.
-func (s *Store) ClaimWebhooks(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]*domain.OutboxMessage, error) {
+//
+// The per-target limit applies among the oldest limit×perTarget due rows
+// (at most 256, or limit if more) that pass skip and only: a target with more
+// due than that is taken up to perTarget now, and the dispatcher then skips
+// it while it is busy, which lets the next claim see past it.
+func (s *Store) ClaimWebhooksFor(ctx context.Context, now time.Time, lease time.Duration, limit, perTarget int, skip, only []string) ([]*domain.OutboxMessage, error) {
+	if limit <= 0 || perTarget <= 0 || (only != nil && len(only) == 0) {
+		return nil, nil
+	}
 	var out []*domain.OutboxMessage
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		skipLocked := ""
-		if s.dialect == "postgres" {
-			skipLocked = " FOR UPDATE SKIP LOCKED"
+		args := []any{ms(now.Add(lease)), ms(now), ms(now)}
+		filter := ""
+		if len(skip) > 0 {
+			filter += ` AND target NOT IN (?` + strings.Repeat(`, ?`, len(skip)-1) + `)`
+			for _, t := range skip {
+				args = append(args, t)
+			}
 		}
+		if len(only) > 0 {
+			filter += ` AND target IN (?` + strings.Repeat(`, ?`, len(only)-1) + `)`
+			for _, t := range only {
+				args = append(args, t)
+			}
+		}
+		lock := ""
+		if s.dialect == "postgres" {
+			lock = ` FOR UPDATE SKIP LOCKED`
+		}
+		args = append(args, min(limit*perTarget, max(limit, 256)), perTarget, limit, ms(now))
 		rows, err := tx.QueryContext(ctx, s.q(`UPDATE webhook_outbox SET attempts = attempts + 1, locked_until = ?
-			WHERE id IN (SELECT id FROM webhook_outbox WHERE delivered_at IS NULL AND failed_at IS NULL AND next_attempt_at <= ?
-				AND (locked_until IS NULL OR locked_until < ?) ORDER BY next_attempt_at, id LIMIT ?`+skipLocked+`)
+			WHERE id IN (SELECT id FROM (
+				SELECT id, next_attempt_at, ROW_NUMBER() OVER (PARTITION BY target ORDER BY next_attempt_at, id) AS n FROM (
+					SELECT id, target, next_attempt_at FROM webhook_outbox WHERE delivered_at IS NULL AND failed_at IS NULL AND next_attempt_at <= ?
+						AND (locked_until IS NULL OR locked_until < ?)`+filter+` ORDER BY next_attempt_at, id LIMIT ?`+lock+`) AS due
+				) AS ranked WHERE n <= ? ORDER BY next_attempt_at, id LIMIT ?)
 			AND delivered_at IS NULL AND failed_at IS NULL AND (locked_until IS NULL OR locked_until < ?)
-			RETURNING `+outboxColumns), ms(now.Add(lease)), ms(now), ms(now), limit, ms(now))
+			RETURNING `+outboxColumns), args...)
 		if err != nil {
 			return err
 		}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/latchkeyhq/latchkey/internal/httpx"
+	"github.com/latchkeyhq/latchkey/internal/netguard"
 )
 
 // Rewrite maps one origin to another. From's host may start with "*." to match
@@ -99,15 +100,17 @@ func (t *rewriteTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	return t.next.RoundTrip(req)
 }
 
+// NewDialer returns the dialer of NewTransport.
+func NewDialer() *net.Dialer {
+	return &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
+}
+
 // NewTransport returns the shared transport: keep-alive, a pool sized for many
 // concurrent calls to few origins, and explicit timeouts on every phase.
 func NewTransport() *http.Transport {
 	return &http.Transport{
-		Proxy: http.ProxyFromEnvironment,
-		DialContext: (&net.Dialer{
-			Timeout:   5 * time.Second,
-			KeepAlive: 30 * time.Second,
-		}).DialContext,
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           NewDialer().DialContext,
 		ForceAttemptHTTP2:     true,
 		MaxIdleConns:          512,
 		MaxIdleConnsPerHost:   128,
@@ -116,6 +119,18 @@ func NewTransport() *http.Transport {
 		ResponseHeaderTimeout: 30 * time.Second,
 		ExpectContinueTimeout: time.Second,
 	}
+}
+
+// NewGuardedTransport returns a transport for targets API callers choose
+// (webhook URLs): NewTransport's tuning, but it connects only to addresses the
+// policy allows, checked on the resolved address just before connecting, and
+// it connects directly: an HTTP(S)_PROXY from the environment would hide the
+// real target from that check.
+func NewGuardedTransport(p *netguard.Policy) *http.Transport {
+	t := NewTransport()
+	t.Proxy = nil
+	t.DialContext = p.DialContext(NewDialer())
+	return t
 }
 
 // NewClient returns a client over rt that applies rewrites and never follows a

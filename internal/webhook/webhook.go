@@ -5,19 +5,10 @@
 package webhook
 
 import (
-	"bytes"
-	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
-	"fmt"
-	"io"
 	"log/slog"
-	"math/rand/v2"
-	"net/http"
-	"strconv"
-	"sync"
 	"time"
 
 	"github.com/latchkeyhq/latchkey/internal/domain"
@@ -104,218 +95,12 @@ func Targets(env *domain.Environment, override string) []string {
 	return out
 }
 
-// Store is the storage the dispatcher needs.
-type Store interface {
-	ClaimWebhooks(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]*domain.OutboxMessage, error)
-	CompleteWebhook(ctx context.Context, id int64, o domain.WebhookOutcome) error
-	EnvironmentByID(ctx context.Context, id int64) (*domain.Environment, error)
-}
-
-// Schedule is the wait before each retry: about 16 hours in all.
-var Schedule = []time.Duration{10 * time.Second, 30 * time.Second, time.Minute, 5 * time.Minute, 15 * time.Minute, 30 * time.Minute,
-	time.Hour, 2 * time.Hour, 4 * time.Hour, 8 * time.Hour}
-
-// Dispatcher delivers due outbox messages.
-type Dispatcher struct {
-	Store Store
-	// SigningKey opens an environment's sealed signing key.
-	SigningKey func(env *domain.Environment) (string, error)
-	Client     *http.Client
-	Logger     *slog.Logger
-	Now        func() time.Time
-	// Lease is how long a claimed message is reserved for this dispatcher.
-	Lease       time.Duration
-	Concurrency int
-	UserAgent   string
-
-	wakeOnce sync.Once
-	wake     chan struct{}
-}
-
-func (d *Dispatcher) init() {
-	d.wakeOnce.Do(func() {
-		d.wake = make(chan struct{}, 1)
-		if d.Now == nil {
-			d.Now = time.Now
-		}
-		if d.Lease == 0 {
-			d.Lease = 2 * time.Minute
-		}
-		if d.Concurrency == 0 {
-			d.Concurrency = 8
-		}
-		if d.Logger == nil {
-			d.Logger = slog.New(slog.DiscardHandler)
-		}
-	})
-}
-
-// Wake asks the dispatcher to look for due messages now (after a commit).
-func (d *Dispatcher) Wake() {
-	d.init()
-	select {
-	case d.wake <- struct{}{}:
-	default:
-	}
-}
-
-// Run delivers until ctx ends, looking for due messages every interval and
-// whenever woken.
-func (d *Dispatcher) Run(ctx context.Context, interval time.Duration) {
-	d.init()
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		for {
-			n, err := d.RunOnce(ctx)
-			if err != nil && ctx.Err() == nil {
-				d.Logger.Warn("webhook dispatch failed", "err", err)
-			}
-			if n == 0 || err != nil {
-				break
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		case <-d.wake:
-		}
-	}
-}
-
-// RunOnce claims the due messages (up to a batch) and attempts each once. It
-// returns how many it attempted.
-func (d *Dispatcher) RunOnce(ctx context.Context) (int, error) {
-	d.init()
-	msgs, err := d.Store.ClaimWebhooks(ctx, d.Now(), d.Lease, 32)
-	if err != nil || len(msgs) == 0 {
-		return 0, err
-	}
-	keys := map[int64]string{}
-	var keyErr error
-	for _, m := range msgs {
-		if _, ok := keys[m.EnvironmentID]; ok {
-			continue
-		}
-		env, err := d.Store.EnvironmentByID(ctx, m.EnvironmentID)
-		if err == nil {
-			keys[m.EnvironmentID], err = d.SigningKey(env)
-		}
-		if err != nil {
-			keyErr = err
-		}
-	}
-	sem := make(chan struct{}, d.Concurrency)
-	var wg sync.WaitGroup
-	for _, m := range msgs {
-		key, ok := keys[m.EnvironmentID]
-		if !ok {
-			continue // its lease runs out and it is tried again
-		}
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			d.deliver(ctx, m, key)
-		}()
-	}
-	wg.Wait()
-	return len(msgs), keyErr
-}
-
-func (d *Dispatcher) deliver(ctx context.Context, m *domain.OutboxMessage, key string) {
-	start := d.Now()
-	status, err := d.post(ctx, m, key)
-	a := domain.WebhookAttempt{Attempt: m.Attempts, At: start, Status: status, Duration: d.Now().Sub(start)}
-	o := domain.WebhookOutcome{Attempt: a}
-	switch {
-	case err == nil && status >= 200 && status < 300:
-		o.Delivered = true
-	default:
-		if err != nil {
-			o.Attempt.Error = err.Error()
-		} else {
-			o.Attempt.Error = "HTTP " + strconv.Itoa(status)
-		}
-		if retryable(status, err) && m.Attempts <= len(Schedule) {
-			wait := Schedule[m.Attempts-1]
-			wait += time.Duration(rand.Int64N(int64(wait) / 5)) // spread a burst of retries
-			next := d.Now().Add(wait)
-			o.Next = &next
-		}
-		d.Logger.Warn("webhook delivery failed", "id", m.ID, "attempt", m.Attempts, "url_host", hostOf(m.URL), "status", status, "err", o.Attempt.Error,
-			"gave_up", o.Next == nil)
-	}
-	if err := d.Store.CompleteWebhook(context.WithoutCancel(ctx), m.ID, o); err != nil {
-		d.Logger.Error("webhook state not saved; the lease will run out and it will be sent again", "id", m.ID, "err", err)
-	}
-}
-
-// retryable: network errors, timeouts, 408, 425, 429 and 5xx. Other answers
-// (3xx, 4xx) say the receiver will not take this message; retrying will not help.
-func retryable(status int, err error) bool {
-	if err != nil {
-		return true
-	}
-	return status >= 500 || status == http.StatusRequestTimeout || status == http.StatusTooEarly || status == http.StatusTooManyRequests
-}
-
-func (d *Dispatcher) post(ctx context.Context, m *domain.OutboxMessage, key string) (int, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, m.URL, bytes.NewReader(m.Body))
-	if err != nil {
-		return 0, fmt.Errorf("bad webhook URL: %w", err)
-	}
-	sig, legacy := Sign(key, m.Body)
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("X-Nango-Hmac-Sha256", sig)
-	req.Header.Set("X-Nango-Signature", legacy)
-	req.Header.Set("X-Latchkey-Delivery", strconv.FormatInt(m.ID, 10))
-	req.Header.Set("X-Latchkey-Attempt", strconv.Itoa(m.Attempts))
-	if d.UserAgent != "" {
-		req.Header.Set("User-Agent", d.UserAgent)
-	}
-	res, err := d.Client.Do(req)
-	if err != nil {
-		var ue interface{ Timeout() bool }
-		if errors.As(err, &ue) && ue.Timeout() {
-			return 0, errors.New("timed out")
-		}
-		return 0, fmt.Errorf("not delivered: %s", trimErr(err))
-	}
-	defer res.Body.Close()
-	_, _ = io.Copy(io.Discard, io.LimitReader(res.Body, 64<<10))
-	return res.StatusCode, nil
-}
-
-// trimErr drops the URL Go puts in client errors (it may carry a token in its query).
-func trimErr(err error) string {
-	var ue interface{ Unwrap() error }
-	if errors.As(err, &ue) {
-		if inner := ue.Unwrap(); inner != nil {
-			return inner.Error()
-		}
-	}
-	return err.Error()
-}
-
-func hostOf(raw string) string {
-	req, err := http.NewRequest(http.MethodGet, raw, nil)
-	if err != nil {
-		return ""
-	}
-	return req.URL.Host
-}
-
 // AuthMessages builds the outbox messages of a successful auth event for every target.
 func AuthMessages(env *domain.Environment, c *domain.Connection, operation string, fromSession bool, log *slog.Logger) []domain.OutboxMessage {
 	return messages(env, c, "auth."+operation, func() ([]byte, error) {
 		return AuthBody(AuthEvent{Environment: env.Name, Operation: operation, Success: true, Connection: c, AuthMode: c.Credentials.Type, FromSession: fromSession})
 	}, log)
 }
-
-func isNotFound(err error) bool { return errors.Is(err, domain.ErrNotFound) }
 
 // RefreshFailed builds the auth webhook Nango sends when a connection's
 // credentials stop working (operation "refresh", success false).

@@ -98,6 +98,7 @@ func Run(t *testing.T, open Opener) {
 		"Events":        testEvents,
 		"Webhooks":      testWebhooks,
 		"ClaimOnce":     testClaimOnce,
+		"ClaimByTarget": testClaimByTarget,
 		"Leases":        testLeases,
 		"ConcurrentIDs": testConcurrentUpserts,
 		"ConcurrentEnv": testConcurrentEnsureEnvironment,
@@ -546,6 +547,51 @@ func testWebhooks(t *testing.T, f *fixture) {
 	}
 	if _, err := s.Webhook(ctx, f.env.ID, 99999); !errors.Is(err, domain.ErrNotFound) {
 		t.Errorf("missing webhook: %v", err)
+	}
+}
+
+// Claims can be shared out by receiver: at most so many per target, some
+// targets skipped, or only some taken; each row names its target.
+func testClaimByTarget(t *testing.T, f *fixture) {
+	var msgs []domain.OutboxMessage
+	for i := 0; i < 5; i++ {
+		for _, u := range []string{"https://Slow.example/a", "https://slow.example:443/b", "http://fast.example/x", "http://[2001:db8::1]:8080/y"} {
+			msgs = append(msgs, domain.OutboxMessage{EnvironmentID: f.env.ID, URL: u, EventType: "x", Body: []byte(fmt.Sprint(i))})
+		}
+	}
+	if err := f.s.EnqueueWebhooks(f.ctx, msgs); err != nil {
+		t.Fatal(err)
+	}
+	const slow, fast, v6 = "https://slow.example:443", "http://fast.example:80", "http://[2001:db8::1]:8080"
+	count := func(got []*domain.OutboxMessage) map[string]int {
+		n := map[string]int{}
+		for _, m := range got {
+			if m.Target != domain.WebhookTarget(m.URL) {
+				t.Errorf("row %d: target %q for %s", m.ID, m.Target, m.URL)
+			}
+			n[m.Target]++
+		}
+		return n
+	}
+	got, err := f.s.ClaimWebhooksFor(f.ctx, f.clock.now(), time.Minute, 10, 2, nil, nil)
+	if n := count(got); err != nil || len(got) != 6 || n[slow] != 2 || n[fast] != 2 || n[v6] != 2 {
+		t.Fatalf("two per target: %v %v", n, err)
+	}
+	got, _ = f.s.ClaimWebhooksFor(f.ctx, f.clock.now(), time.Minute, 10, 2, []string{slow}, nil)
+	if n := count(got); len(got) != 4 || n[fast] != 2 || n[v6] != 2 {
+		t.Errorf("skipping slow: %v", n)
+	}
+	got, _ = f.s.ClaimWebhooksFor(f.ctx, f.clock.now(), time.Minute, 10, 10, nil, []string{slow})
+	if n := count(got); len(got) != 8 || n[slow] != 8 {
+		t.Errorf("only slow: %v", n)
+	}
+	if got, _ := f.s.ClaimWebhooksFor(f.ctx, f.clock.now(), time.Minute, 10, 10, nil, []string{}); len(got) != 0 {
+		t.Errorf("an empty only list took %d", len(got))
+	}
+	// The oldest first: of the last fast and v6 rows, fast was written first.
+	got, _ = f.s.ClaimWebhooksFor(f.ctx, f.clock.now(), time.Minute, 1, 1, nil, nil)
+	if len(got) != 1 || got[0].Target != fast || string(got[0].Body) != "4" {
+		t.Errorf("oldest first: %+v", got)
 	}
 }
 
