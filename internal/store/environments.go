@@ -33,10 +33,12 @@ func (s *Store) EnsureEnvironment(ctx context.Context, name, secretKeyHash strin
 			}
 			return err
 		}
-		// ON CONFLICT DO NOTHING: instances starting together on one database
-		// create the environment once; the others wait, then find it.
+		// ON CONFLICT DO NOTHING (on any unique index: name, or the key's
+		// digest, which PostgreSQL checks on its own): instances starting
+		// together on one database create the environment once; the others
+		// wait, then find it.
 		now := ms(s.now())
-		res, err := tx.ExecContext(ctx, s.q(`INSERT INTO environments (name, secret_key_hash, created_at, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT (name) DO NOTHING`), name, secretKeyHash, now, now)
+		res, err := tx.ExecContext(ctx, s.q(`INSERT INTO environments (name, secret_key_hash, created_at, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`), name, secretKeyHash, now, now)
 		if err != nil {
 			return err
 		}
@@ -48,6 +50,10 @@ func (s *Store) EnsureEnvironment(ctx context.Context, name, secretKeyHash strin
 			}
 		}
 		env, err = scanEnv(tx.QueryRowContext(ctx, s.q(`SELECT `+envColumns+` FROM environments WHERE name = ?`), name))
+		if errors.Is(err, domain.ErrNotFound) {
+			// Not inserted and not there: the key belongs to another environment.
+			return fmt.Errorf("%w: the secret key is another environment's", domain.ErrConflict)
+		}
 		return err
 	})
 	if err != nil {
@@ -91,13 +97,17 @@ func (s *Store) EnsureEnvironmentIfMissing(ctx context.Context, name string, new
 			return err
 		}
 		now := ms(s.now())
-		res, err := tx.ExecContext(ctx, s.q(`INSERT INTO environments (name, secret_key_hash, created_at, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT (name) DO NOTHING`), name, hash, now, now)
+		res, err := tx.ExecContext(ctx, s.q(`INSERT INTO environments (name, secret_key_hash, created_at, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`), name, hash, now, now)
 		if err != nil {
 			return err
 		}
 		n, _ := res.RowsAffected()
 		created = n == 1 // else another instance created it meanwhile, with its own key
 		env, err = scanEnv(tx.QueryRowContext(ctx, s.q(`SELECT `+envColumns+` FROM environments WHERE name = ?`), name))
+		if errors.Is(err, domain.ErrNotFound) {
+			// Not inserted and not there: the key belongs to another environment.
+			return fmt.Errorf("%w: the secret key is another environment's", domain.ErrConflict)
+		}
 		return err
 	})
 	if err != nil {
