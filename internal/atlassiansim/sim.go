@@ -72,7 +72,7 @@ type Sim struct {
 	clients map[string]*Client
 	issued  map[string]*issued // access token → what it was issued for
 	faults  []*Fault
-	calls  []Call
+	calls   []Call
 	// Now is the clock used for X-RateLimit-Reset; time.Now when nil.
 	Now func() time.Time
 }

@@ -115,7 +115,7 @@ type call struct {
 	err *domain.Error
 	// refresh, for an OAUTH2_CC connection, gets the headers of a new token
 	// after a 401 (once per call); nil otherwise.
-	refresh func(ctx context.Context) (http.Header, error)
+	refresh   func(ctx context.Context) (http.Header, error)
 	refreshed bool
 }
 
