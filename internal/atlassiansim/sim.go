@@ -85,6 +85,8 @@ type Call struct {
 	Host   string
 	Email  string
 	Status int
+	// Bearer says the call carried an OAuth access token.
+	Bearer bool
 }
 
 // Demo values: a site, and a service account with a Jira+Confluence token.
@@ -275,7 +277,8 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	email, _, _ := r.BasicAuth()
 	defer func() {
 		s.mu.Lock()
-		s.calls = append(s.calls, Call{At: s.now(), Method: r.Method, Path: r.URL.Path, Host: r.Header.Get("X-Forwarded-Host"), Email: email, Status: rec.Status})
+		s.calls = append(s.calls, Call{At: s.now(), Method: r.Method, Path: r.URL.Path, Host: r.Header.Get("X-Forwarded-Host"), Email: email, Status: rec.Status,
+			Bearer: strings.HasPrefix(r.Header.Get("Authorization"), "Bearer ")})
 		s.mu.Unlock()
 	}()
 	w = rec
@@ -586,4 +589,27 @@ func randomToken() string {
 	b := make([]byte, 32)
 	_, _ = rand.Read(b)
 	return "eyJsimulated." + base64.RawURLEncoding.EncodeToString(b)
+}
+
+// DropTokens forgets every access token issued so far, as if Atlassian had
+// invalidated them before their expiry: calls with them get 401.
+func (s *Sim) DropTokens() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.issued = map[string]*issued{}
+}
+
+// BearerCalls counts the calls to a site's API (not the token endpoint nor
+// accessible-resources) made with an OAuth access token, and how many of them
+// were refused with 401.
+func (s *Sim) BearerCalls() (total, refused int) {
+	for _, c := range s.Calls() {
+		if c.Bearer && strings.HasPrefix(c.Path, "/ex/") {
+			total++
+			if c.Status == http.StatusUnauthorized {
+				refused++
+			}
+		}
+	}
+	return total, refused
 }
