@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -296,7 +298,9 @@ func TestUnsupportedProviderEntries(t *testing.T) {
 	// A flow of a mode latchkey serves, sent to the wrong route, says which route.
 	h.integration("jira", oauth2Provider)
 	st, body, _ = h.raw("GET", "/oauth/connect/jira?connect_session_token="+tok, "", "", "")
-	var e struct{ Error struct{ Code, Message string } }
+	var e struct {
+		Error struct{ Code, Message string }
+	}
 	json.Unmarshal([]byte(body), &e)
 	if st != 400 || e.Error.Code != "invalid_auth_mode" || !strings.Contains(e.Error.Message, "POST /oauth2/auth/jira") {
 		t.Errorf("wrong route: %d %s", st, body)
@@ -307,5 +311,60 @@ func writeFile(t *testing.T, path, content string) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// Two instances on one PostgreSQL database, more than two hours of simulated
+// time: every quarter of an hour 50 concurrent proxy calls, spread over both
+// instances; the token is fetched once when it nears its expiry (5 minutes
+// before, Atlassian's buffer), by one instance, whatever the concurrency:
+// one token fetch per hour.
+func TestOAuth2OneTokenFetchAcrossInstances(t *testing.T) {
+	h := newHarness(t, "LATCHKEY_DATABASE_URL="+pgSchemaURL(t))
+	h.sim.SetClock(h.now)
+	id := h.linkOAuth(h.oauthSetup(), map[string]string{"cloudId": atlassiansim.DemoCloudID})
+	// A slow token endpoint: without the lease, the other instance's calls
+	// would fetch their own token while the first fetch is under way.
+	h.sim.SlowTokens(300 * time.Millisecond)
+	other, err := h.open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	otherSrv := httptest.NewServer(other.Handler())
+	defer otherSrv.Close()
+	servers := []string{h.srv.URL, otherSrv.URL}
+
+	start := h.now()
+	fetches := h.sim.TokenRequests() // the link's
+	for step := 1; step <= 10; step++ {
+		h.advance(15 * time.Minute)
+		var wg sync.WaitGroup
+		statuses := make([]int, 50)
+		for i := range statuses {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				statuses[i] = h.proxyMyself(servers[i%2], atlassiansim.DemoCloudID, id)
+			}()
+		}
+		wg.Wait()
+		for i, st := range statuses {
+			if st != 200 {
+				t.Fatalf("step %d, call %d: %d", step, i, st)
+			}
+		}
+		// The token of minute 0 is replaced at minute 60 (past 55), that one at 120.
+		want := 0
+		if step == 4 || step == 8 {
+			want = 1
+		}
+		if got := h.sim.TokenRequests() - fetches; got != want {
+			t.Errorf("minute %d: %d token requests for 50 calls on two instances, want %d", int(h.now().Sub(start).Minutes()), got, want)
+		}
+		fetches = h.sim.TokenRequests()
+	}
+	if total, refused := h.sim.BearerCalls(); refused != 0 || total < 500 {
+		t.Errorf("%d Bearer calls, %d refused", total, refused)
 	}
 }

@@ -22,6 +22,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/latchkeyhq/latchkey/internal/httpx"
@@ -73,9 +74,22 @@ type Sim struct {
 	issued  map[string]*issued // access token → what it was issued for
 	faults  []*Fault
 	calls   []Call
-	// Now is the clock used for X-RateLimit-Reset; time.Now when nil.
-	Now func() time.Time
+	// Now is the clock used for X-RateLimit-Reset and token expiry; time.Now
+	// when nil. Set it before serving, or use SetClock.
+	Now   func() time.Time
+	clock atomic.Pointer[func() time.Time]
+	// tokenDelay holds each token answer (nanoseconds), see SlowTokens.
+	tokenDelay atomic.Int64
 }
+
+// SlowTokens makes the token endpoint take d to answer (real time), as a
+// loaded Atlassian might: it widens the window in which two callers could both
+// ask for a token, so a test of "one fetch at a time" cannot pass by luck.
+func (s *Sim) SlowTokens(d time.Duration) { s.tokenDelay.Store(int64(d)) }
+
+// SetClock makes the simulator tell time with now (token expiry, rate-limit
+// headers), safely while it serves.
+func (s *Sim) SetClock(now func() time.Time) { s.clock.Store(&now) }
 
 // Call records one request the simulator received (no credentials).
 type Call struct {
@@ -241,6 +255,9 @@ func (s *Sim) Calls() []Call {
 }
 
 func (s *Sim) now() time.Time {
+	if f := s.clock.Load(); f != nil {
+		return (*f)()
+	}
 	if s.Now != nil {
 		return s.Now()
 	}
@@ -557,6 +574,14 @@ func (s *Sim) serveToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	access := randomToken()
+	if d := time.Duration(s.tokenDelay.Load()); d > 0 {
+		s.mu.Unlock()
+		select {
+		case <-time.After(d):
+		case <-r.Context().Done():
+		}
+		s.mu.Lock()
+	}
 	s.issued[access] = &issued{client: c.ID, expires: s.now().Add(TokenLifetime)}
 	scope := strings.Join(c.Scopes, " ")
 	s.mu.Unlock()
