@@ -13,6 +13,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/latchkeyhq/latchkey/internal/domain"
 )
 
 //go:embed providers/providers.yaml
@@ -134,6 +136,8 @@ type Proxy struct {
 	Headers          Strings           `yaml:"headers"`
 	Query            Strings           `yaml:"query"`
 	Retry            *Retry            `yaml:"retry"`
+	// Body is merged into request bodies by Nango; latchkey does not yet.
+	Body any `yaml:"body"`
 	ConnectionConfig map[string]string `yaml:"connection_config"`
 	Verification     *Verification     `yaml:"verification"`
 }
@@ -336,6 +340,81 @@ func build(name string, nodes map[string]*yaml.Node, publicURL string) (*Provide
 	return p, nil
 }
 
+// helperRE matches a placeholder that calls one of Nango's template helpers
+// (${now:…}, ${base64(…)}, ${hmacSha1Hex(…)}, ${method}…), which latchkey does
+// not implement.
+var helperRE = regexp.MustCompile(`^\s*([A-Za-z_][A-Za-z0-9_]*\(|(now|random|method|endpoint|host|path|params)\s*(:|$))`)
+
+// templateProblem says why the entry's request templates cannot be served.
+func (p *Provider) templateProblem() string {
+	templates := map[string]string{"token_url": p.TokenURL.For(domain.AuthModeOAuth2CC)}
+	for k, v := range p.TokenParams {
+		templates["token_params."+k] = v
+	}
+	for k, v := range p.TokenHeaders {
+		templates["token_headers."+k] = v
+	}
+	if p.Proxy != nil {
+		templates["proxy.base_url"] = p.Proxy.BaseURL
+		for k, v := range p.Proxy.Headers {
+			templates["proxy.headers."+k] = v
+		}
+		for k, v := range p.Proxy.Query {
+			templates["proxy.query."+k] = v
+		}
+		if p.Proxy.Body != nil && mentionsPlaceholder(p.Proxy.Body) {
+			return "proxy.body (values merged into every request body) is not supported yet"
+		}
+	}
+	for _, where := range sortedKeys(templates) {
+		for _, m := range placeholderRE.FindAllStringSubmatch(templates[where], -1) {
+			if helperRE.MatchString(m[1]) {
+				return fmt.Sprintf("%s uses the template helper ${%s…}, which latchkey does not implement yet", where, strings.TrimSpace(m[1]))
+			}
+		}
+	}
+	// Logs name the host and path of provider calls: a credential must not be there.
+	for _, m := range placeholderRE.FindAllStringSubmatch(templates["proxy.base_url"], -1) {
+		if !strings.HasPrefix(strings.TrimSpace(m[1]), "connectionConfig.") {
+			return fmt.Sprintf("proxy.base_url places the credential ${%s} in the URL, which latchkey does not allow (URLs are logged)", strings.TrimSpace(m[1]))
+		}
+	}
+	// A value placed in the origin must be a plain token: a field whose own
+	// pattern asks for a URL or a path can never be.
+	for _, where := range []string{"proxy.base_url", "token_url"} {
+		for _, m := range placeholderRE.FindAllStringSubmatch(templates[where], -1) {
+			name, ok := strings.CutPrefix(strings.TrimSpace(m[1]), "connectionConfig.")
+			if !ok {
+				continue
+			}
+			if f, ok := p.ConnectionConfig.Get(name); ok && (strings.Contains(f.Pattern, "/") || strings.Contains(f.Pattern, "https?:") || f.Format == "uri") {
+				return fmt.Sprintf("%s places connectionConfig.%s, whose pattern asks for a URL or a path; latchkey places only plain values in a URL", where, name)
+			}
+		}
+	}
+	return ""
+}
+
+func mentionsPlaceholder(v any) bool {
+	switch x := v.(type) {
+	case string:
+		return placeholderRE.MatchString(x)
+	case map[string]any:
+		for _, c := range x {
+			if mentionsPlaceholder(c) {
+				return true
+			}
+		}
+	case []any:
+		for _, c := range x {
+			if mentionsPlaceholder(c) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // templateIsURL reports whether a URL template gives an absolute http(s) URL
 // whatever plain values fill its placeholders (letters, or digits for a port).
 func templateIsURL(tmpl string) bool {
@@ -432,6 +511,9 @@ func (p *Provider) validate() {
 				}
 			}
 		}
+	}
+	if reason := p.templateProblem(); reason != "" {
+		unsupported("%s", reason)
 	}
 	for _, group := range []struct {
 		name   string
