@@ -132,12 +132,12 @@ type Verification struct {
 
 // Proxy is how calls to the provider's API are built.
 type Proxy struct {
-	BaseURL          string            `yaml:"base_url"`
-	Headers          Strings           `yaml:"headers"`
-	Query            Strings           `yaml:"query"`
-	Retry            *Retry            `yaml:"retry"`
+	BaseURL string  `yaml:"base_url"`
+	Headers Strings `yaml:"headers"`
+	Query   Strings `yaml:"query"`
+	Retry   *Retry  `yaml:"retry"`
 	// Body is merged into request bodies by Nango; latchkey does not yet.
-	Body any `yaml:"body"`
+	Body             any               `yaml:"body"`
 	ConnectionConfig map[string]string `yaml:"connection_config"`
 	Verification     *Verification     `yaml:"verification"`
 }
