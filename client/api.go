@@ -84,6 +84,30 @@ func (c *Client) SubmitAPIKey(ctx context.Context, sessionToken, integration str
 	return &out, nil
 }
 
+// SubmitOAuth2CC is POST /oauth2/auth/{integration}: OAuth 2.0 client
+// credentials, as @nangohq/frontend's auth() sends them. For an Atlassian
+// service account, params may name the site (cloudId or subdomain).
+func (c *Client) SubmitOAuth2CC(ctx context.Context, sessionToken, integration string, params map[string]string, clientID, clientSecret string) (*AuthResult, error) {
+	var out AuthResult
+	body := map[string]string{"client_id": clientID, "client_secret": clientSecret}
+	if err := c.do(ctx, http.MethodPost, "/oauth2/auth/"+url.PathEscape(integration), authQuery(sessionToken, params), "", body, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// GetConnectionFresh is GET /connections/{id} with force_refresh=true: an
+// OAUTH2_CC connection comes with a newly fetched token.
+func (c *Client) GetConnectionFresh(ctx context.Context, integration, connectionID string) (*Connection, error) {
+	var out Connection
+	q := keyQuery(integration)
+	q.Set("force_refresh", "true")
+	if err := c.do(ctx, http.MethodGet, connectionPath(connectionID), q, c.secretKey, nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
 // ListConnections is GET /connections (no credentials).
 func (c *Client) ListConnections(ctx context.Context, o ListConnectionsOptions) ([]ConnectionSummary, error) {
 	q := url.Values{}

@@ -22,6 +22,9 @@ type wireType struct {
 	request bool
 	// left lists the schema's properties the SDK leaves out on purpose.
 	left []string
+	// answerOnly lists fields of a type shared by a request and an answer
+	// that only answers carry (omitempty: a request never sends them).
+	answerOnly []string
 }
 
 func typeOf[T any]() reflect.Type { return reflect.TypeFor[T]() }
@@ -43,14 +46,14 @@ var wireTypes = []wireType{
 	{goType: typeOf[client.Warning](), schema: "Warning"},
 	{goType: typeOf[client.AuthResult](), schema: "SubmitResult",
 		left: []string{"account"}}, // for the Connect UI's success screen
-	{goType: typeOf[client.Credentials](), schema: "Credentials",
-		left: []string{"raw"}}, // OAUTH2_CC's raw token answer
+	{goType: typeOf[client.Credentials](), schema: "Credentials"},
 	{goType: typeOf[client.ConnectionError](), schema: "ConnectionError"},
 	{goType: typeOf[client.Connection](), schema: "Connection"},
 	{goType: typeOf[client.ConnectionSummary](), schema: "ConnectionSummary",
 		left: []string{"credentials_expires_at"}},
 	{goType: typeOf[client.ImportConnectionRequest](), schema: "ImportConnectionRequest", request: true},
-	{goType: typeOf[client.Credentials](), schema: "ImportCredentials", request: true},
+	{goType: typeOf[client.Credentials](), schema: "ImportCredentials", request: true,
+		answerOnly: []string{"raw"}}, // OAUTH2_CC's token answer, read back only
 	{goType: typeOf[client.PatchConnectionRequest](), schema: "PatchConnectionRequest", request: true},
 	{goType: typeOf[client.Integration](), schema: "Integration"},
 	{goType: typeOf[client.CreateIntegrationRequest](), schema: "CreateIntegrationRequest", request: true,
@@ -102,6 +105,12 @@ func checkStruct(t *testing.T, w wireType, s *openapi3.Schema) {
 		}
 		seen[jsonName] = true
 		p := s.Properties[jsonName]
+		if p == nil && slices.Contains(w.answerOnly, jsonName) {
+			if !strings.Contains(opts, "omitempty") {
+				t.Errorf("%s: answer-only field %s is sent in requests (no omitempty)", where, f.Name)
+			}
+			continue
+		}
 		if p == nil {
 			t.Errorf("%s: field %s (%q) is not in the schema", where, f.Name, jsonName)
 			continue

@@ -87,6 +87,8 @@ type Credentials struct {
 	ClientID     string `json:"client_id,omitempty"`
 	ClientSecret string `json:"client_secret,omitempty"`
 	ExpiresAt    string `json:"expires_at,omitempty"`
+	// Raw is the token endpoint's answer (OAUTH2_CC).
+	Raw map[string]any `json:"raw,omitempty"`
 }
 
 // ConnectionError is one entry of a connection's errors.

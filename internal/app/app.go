@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -144,6 +145,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, deps Deps) (
 	if err := verifiers.Check(cat); err != nil {
 		return nil, fmt.Errorf("provider catalogue: %w", err)
 	}
+	logCatalogue(log, cat)
 	a = &App{cfg: cfg, log: log, store: st, keys: ring}
 	whTimeout := deps.WebhookTimeout
 	if whTimeout == 0 {
@@ -181,7 +183,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, deps Deps) (
 	if deps.Transport != nil {
 		prt = deps.Transport
 	}
-	px := proxy.New(proxy.Options{Resolver: a.connections, Transport: upstream.WithRewrites(prt, cfg.UpstreamRewrites), AllowedOrigins: cfg.ProxyAllowedOrigins,
+	px := proxy.New(proxy.Options{Resolver: a.connections, Refresher: a.connections, Transport: upstream.WithRewrites(prt, cfg.UpstreamRewrites), AllowedOrigins: cfg.ProxyAllowedOrigins,
 		MaxRetryWait: cfg.ProxyMaxRetryWait, Metrics: a.metrics, Events: a.oplog.Add, Logger: log, Clock: clk})
 	ui, err := connectui.New(connectui.Options{Catalogue: cat, FrameAncestors: cfg.ConnectFrameAncestors, PrimaryColor: cfg.ConnectPrimaryColor, Logger: log})
 	if err != nil {
@@ -399,4 +401,32 @@ func (a *App) PurgeSessions(ctx context.Context) bool {
 		a.log.Info("expired connect sessions purged", "count", n)
 	}
 	return true
+}
+
+// logCatalogue says at start which entries latchkey cannot serve (one line
+// with the count per reason, the names at debug level) and which it serves
+// with notes.
+func logCatalogue(log *slog.Logger, cat *provider.Catalogue) {
+	reports := cat.Reports()
+	if len(reports) == 0 {
+		return
+	}
+	byReason := map[string][]string{}
+	noted := 0
+	for _, r := range reports {
+		if r.Unsupported != "" {
+			byReason[r.Unsupported] = append(byReason[r.Unsupported], r.Name)
+		}
+		if len(r.Notes) > 0 {
+			noted++
+			log.Debug("provider served with notes", "provider", r.Name, "notes", strings.Join(r.Notes, "; "))
+		}
+	}
+	unsupported := 0
+	for reason, names := range byReason {
+		unsupported += len(names)
+		log.Debug("providers not supported", "reason", reason, "providers", strings.Join(names, ","))
+	}
+	log.Info("provider catalogue loaded", "providers", len(cat.All()), "unsupported", unsupported, "with_notes", noted,
+		"hint", "GET /providers marks each entry latchkey cannot serve, with the reason")
 }

@@ -362,7 +362,7 @@ func TestIntegrationsAndProviders(t *testing.T) {
 		pnames = append(pnames, p["name"].(string))
 	}
 	sort.Strings(pnames)
-	if strings.Join(pnames, ",") != "atlassian-service-account-api-token,confluence-basic,jira-basic" {
+	if strings.Join(pnames, ",") != "atlassian-service-account-api-token,atlassian-service-account-oauth2,confluence-basic,jira-basic" {
 		t.Errorf("providers = %v", pnames)
 	}
 	if provs, _ := h.c.ListProviders(h.ctx(), "^jira"); len(provs) != 1 {

@@ -37,6 +37,7 @@ var bodyRoutes = []bodyRoute{
 	{"POST /connect/sessions/reconnect", "POST", "/connect/sessions/reconnect", false},
 	{"POST /api-auth/basic/{providerConfigKey}", "POST", "/api-auth/basic/jira?params[cloudId]=" + atlassiansim.DemoCloudID, true},
 	{"POST /api-auth/api-key/{providerConfigKey}", "POST", "/api-auth/api-key/jira", true},
+	{"POST /oauth2/auth/{providerConfigKey}", "POST", "/oauth2/auth/jira", true},
 	{"POST /connections", "POST", "/connections", false},
 	{"POST /connections/metadata", "POST", "/connections/metadata", false},
 	{"PATCH /connections/metadata", "PATCH", "/connections/metadata", false},
@@ -49,6 +50,7 @@ var bodyRoutes = []bodyRoute{
 // noBodyRoutes take a POST, PATCH or PUT without decoding a body.
 var noBodyRoutes = map[string]bool{
 	"POST /connect/telemetry":                 true, // read and dropped, never decoded
+	"POST /auth/{flow}/{providerConfigKey}":   true, // always refused, never decoded
 	"POST /connections/{connectionId}/verify": true,
 	"POST /connections/{connectionId...}":     true, // the unescaped-slash form of verify
 	"POST /environment/webhook-signing-key":   true,

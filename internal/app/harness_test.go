@@ -109,7 +109,7 @@ func newHarness(t testing.TB, extraEnv ...string) *harness {
 	h.env = map[string]string{
 		"LATCHKEY_DATA_DIR":         h.dir,
 		"LATCHKEY_SECRET_KEY":       testSecretKey,
-		"LATCHKEY_UPSTREAM_REWRITE": "https://api.atlassian.com=" + h.simSrv.URL + ",https://*.atlassian.net=" + h.simSrv.URL,
+		"LATCHKEY_UPSTREAM_REWRITE": "https://api.atlassian.com=" + h.simSrv.URL + ",https://auth.atlassian.com=" + h.simSrv.URL + ",https://*.atlassian.net=" + h.simSrv.URL,
 		"LATCHKEY_LOG_FORMAT":       "json",
 		"LATCHKEY_LOG_LEVEL":        "debug",
 		// The receivers the tests run are loopback httptest servers.

@@ -1,6 +1,8 @@
 // Package atlassiansim is a simulated Atlassian Cloud for tests and demos. It
 // answers the calls latchkey makes the way the real api.atlassian.com gateway
-// does: Basic auth checked, 401 for a wrong or revoked token, 401 with
+// and auth.atlassian.com token endpoint do: client-credentials tokens valid 60
+// minutes, accessible-resources listing the sites a credential reaches with
+// its scopes, Bearer tokens refused once expired or revoked; Basic auth checked, 401 for a wrong or revoked token, 401 with
 // X-Failure-Category: FAILURE_CLIENT_SCOPE_CHECK when the token lacks the
 // product's scopes, 404 for an unknown Cloud ID, and injected faults (429 with
 // Retry-After / X-RateLimit-Reset, 5xx, hangs) on demand.
@@ -8,6 +10,7 @@ package atlassiansim
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
@@ -17,6 +20,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -75,14 +79,29 @@ type Fault struct {
 
 // Sim is the simulator; its zero value is not usable, call New.
 type Sim struct {
-	mu     sync.Mutex
-	sites  map[string]string // cloud id → site subdomain
-	tokens map[string]*Token // secret → token
-	faults []*Fault
-	calls  []Call
-	// Now is the clock used for X-RateLimit-Reset; time.Now when nil.
-	Now func() time.Time
+	mu      sync.Mutex
+	sites   map[string]string // cloud id → site subdomain
+	tokens  map[string]*Token // secret → token
+	clients map[string]*Client
+	issued  map[string]*issued // access token → what it was issued for
+	faults  []*Fault
+	calls   []Call
+	// Now is the clock used for X-RateLimit-Reset and token expiry; time.Now
+	// when nil. Set it before serving, or use SetClock.
+	Now   func() time.Time
+	clock atomic.Pointer[func() time.Time]
+	// tokenDelay holds each token answer (nanoseconds), see SlowTokens.
+	tokenDelay atomic.Int64
 }
+
+// SlowTokens makes the token endpoint take d to answer (real time), as a
+// loaded Atlassian might: it widens the window in which two callers could both
+// ask for a token, so a test of "one fetch at a time" cannot pass by luck.
+func (s *Sim) SlowTokens(d time.Duration) { s.tokenDelay.Store(int64(d)) }
+
+// SetClock makes the simulator tell time with now (token expiry, rate-limit
+// headers), safely while it serves.
+func (s *Sim) SetClock(now func() time.Time) { s.clock.Store(&now) }
 
 // Call records one request the simulator received (no credentials).
 type Call struct {
@@ -92,6 +111,8 @@ type Call struct {
 	Host   string
 	Email  string
 	Status int
+	// Bearer says the call carried an OAuth access token.
+	Bearer bool
 }
 
 // Demo values: a site, and a service account with a Jira+Confluence token.
@@ -100,13 +121,93 @@ const (
 	DemoSite    = "acme"
 	DemoEmail   = "integration-bot@serviceaccount.atlassian.com"
 	DemoToken   = "ATSTT3xFfGF0demoTOKENforLATCHKEYdemo0123456789abcdefABCDEF_-=0A1B2C3D"
+
+	// A second site, so an OAuth 2.0 credential can reach two.
+	DemoCloudID2 = "2b22e127-9a95-4d5f-8abc-253ee17bd2c2"
+	DemoSite2    = "acme-eu"
+	// An OAuth 2.0 client credential of a service account, reaching both sites.
+	DemoClientID     = "LkDemoClient0123456789abcdefABCD"
+	DemoClientSecret = "ATOADemoSecret_forLATCHKEY-0123456789abcdefghijklmnopqrstuvwxyz"
 )
 
-// New returns a simulator with the demo site and token.
+// DemoScopes are the demo client's scopes: Jira and Confluence, read and write.
+var DemoScopes = []string{"read:jira-user", "read:jira-work", "write:jira-work", "read:confluence-user", "read:page:confluence"}
+
+// TokenLifetime is how long an access token from the token endpoint lives.
+const TokenLifetime = time.Hour
+
+// Client is one OAuth 2.0 client credential of a service account.
+type Client struct {
+	ID, Secret  string
+	AccountID   string
+	DisplayName string
+	// Sites are the Cloud IDs the service account may reach.
+	Sites []string
+	// Scopes were picked when the credential was created.
+	Scopes  []string
+	Revoked bool
+}
+
+type issued struct {
+	client  string
+	expires time.Time
+}
+
+// AddClient registers an OAuth 2.0 client credential.
+func (s *Sim) AddClient(c Client) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cc := c
+	s.clients[c.ID] = &cc
+}
+
+// RevokeClient makes a client credential fail from now on: no new token, and
+// the tokens it was given are refused too.
+func (s *Sim) RevokeClient(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c, ok := s.clients[id]; ok {
+		c.Revoked = true
+	}
+}
+
+// RotateClientSecret gives a client credential a new secret (the old one stops working).
+func (s *Sim) RotateClientSecret(id, secret string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c, ok := s.clients[id]; ok {
+		c.Secret, c.Revoked = secret, false
+	}
+}
+
+// SetClientScopes changes a client credential's scopes (tokens issued later carry them).
+func (s *Sim) SetClientScopes(id string, scopes ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c, ok := s.clients[id]; ok {
+		c.Scopes = scopes
+	}
+}
+
+// TokenRequests counts the token endpoint's successful answers.
+func (s *Sim) TokenRequests() int {
+	n := 0
+	for _, c := range s.Calls() {
+		if c.Path == "/oauth/token" && c.Status == http.StatusOK {
+			n++
+		}
+	}
+	return n
+}
+
+// New returns a simulator with the demo sites, token and OAuth 2.0 client.
 func New() *Sim {
-	s := &Sim{sites: map[string]string{}, tokens: map[string]*Token{}}
+	s := &Sim{sites: map[string]string{}, tokens: map[string]*Token{}, clients: map[string]*Client{}, issued: map[string]*issued{}}
 	s.AddSite(DemoCloudID, DemoSite)
+	s.AddSite(DemoCloudID2, DemoSite2)
 	s.AddToken(Token{Email: DemoEmail, Secret: DemoToken, AccountID: "712020:demo-bot", DisplayName: "Integration Bot", CloudID: DemoCloudID, Jira: true, Confluence: true})
+	s.AddClient(Client{ID: DemoClientID, Secret: DemoClientSecret, AccountID: "712020:demo-oauth-bot", DisplayName: "OAuth Bot",
+		Sites: []string{DemoCloudID, DemoCloudID2}, Scopes: DemoScopes})
 	return s
 }
 
@@ -166,6 +267,9 @@ func (s *Sim) Calls() []Call {
 }
 
 func (s *Sim) now() time.Time {
+	if f := s.clock.Load(); f != nil {
+		return (*f)()
+	}
 	if s.Now != nil {
 		return s.Now()
 	}
@@ -268,7 +372,8 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// gave up, or as soon as the answer arrived, sees it.
 	s.mu.Lock()
 	idx := len(s.calls)
-	s.calls = append(s.calls, Call{At: s.now(), Method: r.Method, Path: r.URL.Path, Host: r.Header.Get("X-Forwarded-Host"), Email: email})
+	s.calls = append(s.calls, Call{At: s.now(), Method: r.Method, Path: r.URL.Path, Host: r.Header.Get("X-Forwarded-Host"), Email: email,
+		Bearer: strings.HasPrefix(r.Header.Get("Authorization"), "Bearer ")})
 	s.mu.Unlock()
 	rec := &httpx.StatusRecorder{ResponseWriter: w, OnStatus: func(status int) {
 		s.mu.Lock()
@@ -305,6 +410,14 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			body = fmt.Sprintf(`{"code":%d,"message":"%s"}`, f.Status, http.StatusText(f.Status))
 		}
 		_, _ = w.Write([]byte(body))
+		return
+	}
+	switch r.URL.Path {
+	case "/oauth/token":
+		s.serveToken(w, r)
+		return
+	case "/oauth/token/accessible-resources":
+		s.serveResources(w, r)
 		return
 	}
 	product, cloudID, rest, ok := gatewayPath(r.URL.Path)
@@ -397,6 +510,9 @@ func (s *Sim) serveProduct(w http.ResponseWriter, r *http.Request, product, rest
 
 func (s *Sim) authenticate(r *http.Request) *Token {
 	h := r.Header.Get("Authorization")
+	if bearer, ok := strings.CutPrefix(h, "Bearer "); ok {
+		return s.bearer(bearer, cloudIDOf(r.URL.Path))
+	}
 	raw, ok := strings.CutPrefix(h, "Basic ")
 	if !ok {
 		return nil
@@ -436,4 +552,174 @@ func (s *Sim) RateLimited(retryAfter time.Duration, count int) Fault {
 		"X-RateLimit-Remaining": "0",
 		"RateLimit-Reason":      "jira-quota-global-based",
 	}}
+}
+
+func cloudIDOf(path string) string {
+	_, id, _, _ := gatewayPath(path)
+	return id
+}
+
+// client returns the live client an access token was issued to.
+func (s *Sim) client(access string) *Client {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	is, ok := s.issued[access]
+	if !ok || !s.now().Before(is.expires) {
+		return nil
+	}
+	c, ok := s.clients[is.client]
+	if !ok || c.Revoked {
+		return nil
+	}
+	cc := *c
+	return &cc
+}
+
+// bearer authenticates an OAuth 2.0 access token for a call to one site: the
+// service account must reach it; its scopes decide the products.
+func (s *Sim) bearer(access, cloudID string) *Token {
+	c := s.client(access)
+	if c == nil {
+		return nil
+	}
+	reaches := false
+	for _, id := range c.Sites {
+		reaches = reaches || id == cloudID
+	}
+	if !reaches {
+		return nil
+	}
+	t := &Token{Email: strings.ToLower(c.ID) + "@serviceaccount.atlassian.com", AccountID: c.AccountID, DisplayName: c.DisplayName, CloudID: cloudID}
+	for _, sc := range c.Scopes {
+		t.Jira = t.Jira || strings.HasSuffix(sc, ":jira") || strings.Contains(sc, ":jira-")
+		t.Confluence = t.Confluence || strings.HasSuffix(sc, ":confluence") || strings.Contains(sc, ":confluence-")
+	}
+	return t
+}
+
+func oauthError(w http.ResponseWriter, status int, code, description string) {
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, status, map[string]string{"error": code, "error_description": description})
+}
+
+// serveToken is POST auth.atlassian.com/oauth/token for the client-credentials
+// grant, as Atlassian answers it: the parameters in a form or JSON body (the
+// client may authenticate with Basic instead), 400 invalid_request for a
+// missing parameter, 403 unauthorized_client for another grant type, 401
+// access_denied for an unknown client, a wrong secret or a revoked credential,
+// and a token valid 60 minutes, without a refresh token.
+func (s *Sim) serveToken(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		writeJSON(w, http.StatusMethodNotAllowed, map[string]any{"code": 405, "message": "Method Not Allowed"})
+		return
+	}
+	params := map[string]string{}
+	body, _ := io.ReadAll(io.LimitReader(r.Body, 64<<10))
+	if strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
+		var m map[string]any
+		if json.Unmarshal(body, &m) != nil {
+			oauthError(w, http.StatusBadRequest, "invalid_request", "Invalid JSON body")
+			return
+		}
+		for k, v := range m {
+			if str, ok := v.(string); ok {
+				params[k] = str
+			}
+		}
+	} else {
+		form, err := url.ParseQuery(string(body))
+		if err != nil {
+			oauthError(w, http.StatusBadRequest, "invalid_request", "Invalid form body")
+			return
+		}
+		for k := range form {
+			params[k] = form.Get(k)
+		}
+	}
+	if id, secret, ok := r.BasicAuth(); ok {
+		params["client_id"], params["client_secret"] = id, secret
+	}
+	switch {
+	case params["grant_type"] == "":
+		oauthError(w, http.StatusBadRequest, "invalid_request", "Missing required parameter: grant_type")
+		return
+	case params["grant_type"] != "client_credentials":
+		oauthError(w, http.StatusForbidden, "unauthorized_client", fmt.Sprintf("Grant type '%s' not allowed for the client.", params["grant_type"]))
+		return
+	case params["client_id"] == "":
+		oauthError(w, http.StatusBadRequest, "invalid_request", "Missing required parameter: client_id")
+		return
+	}
+	s.mu.Lock()
+	c, ok := s.clients[params["client_id"]]
+	if !ok || c.Revoked || c.Secret != params["client_secret"] {
+		s.mu.Unlock()
+		oauthError(w, http.StatusUnauthorized, "access_denied", "Unauthorized")
+		return
+	}
+	access := randomToken()
+	if d := time.Duration(s.tokenDelay.Load()); d > 0 {
+		s.mu.Unlock()
+		select {
+		case <-time.After(d):
+		case <-r.Context().Done():
+		}
+		s.mu.Lock()
+	}
+	s.issued[access] = &issued{client: c.ID, expires: s.now().Add(TokenLifetime)}
+	scope := strings.Join(c.Scopes, " ")
+	s.mu.Unlock()
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusOK, map[string]any{"access_token": access, "expires_in": int(TokenLifetime.Seconds()), "token_type": "Bearer", "scope": scope})
+}
+
+// serveResources is GET api.atlassian.com/oauth/token/accessible-resources:
+// the sites the token's service account reaches, with the token's scopes.
+func (s *Sim) serveResources(w http.ResponseWriter, r *http.Request) {
+	access, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	c := s.client(access)
+	if c == nil {
+		writeJSON(w, http.StatusUnauthorized, map[string]any{"code": 401, "message": "Unauthorized"})
+		return
+	}
+	s.mu.Lock()
+	out := []map[string]any{}
+	for _, id := range c.Sites {
+		if sub, ok := s.sites[id]; ok {
+			out = append(out, map[string]any{"id": id, "url": "https://" + sub + ".atlassian.net", "name": sub, "scopes": c.Scopes,
+				"avatarUrl": "https://site-admin-avatar-cdn.prod.public.atl-paas.net/avatars/240/rocket.png"})
+		}
+	}
+	s.mu.Unlock()
+	writeJSON(w, http.StatusOK, out)
+}
+
+func randomToken() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	return "eyJsimulated." + base64.RawURLEncoding.EncodeToString(b)
+}
+
+// DropTokens forgets every access token issued so far, as if Atlassian had
+// invalidated them before their expiry: calls with them get 401.
+func (s *Sim) DropTokens() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.issued = map[string]*issued{}
+}
+
+// BearerCalls counts the calls to a site's API (not the token endpoint nor
+// accessible-resources) made with an OAuth access token, and how many of them
+// were refused with 401.
+func (s *Sim) BearerCalls() (total, refused int) {
+	for _, c := range s.Calls() {
+		if c.Bearer && strings.HasPrefix(c.Path, "/ex/") {
+			total++
+			if c.Status == http.StatusUnauthorized {
+				refused++
+			}
+		}
+	}
+	return total, refused
 }

@@ -83,7 +83,7 @@ func demo(ctx context.Context, args []string, _ func(string) string, stdout, std
 	go func() { _ = simSrv.Serve(simLn) }()
 	defer simSrv.Close()
 	simURL := "http://" + simLn.Addr().String()
-	rewrite := "https://api.atlassian.com=" + simURL + ",https://*.atlassian.net=" + simURL
+	rewrite := "https://api.atlassian.com=" + simURL + ",https://auth.atlassian.com=" + simURL + ",https://*.atlassian.net=" + simURL
 	if *simOnly {
 		fmt.Fprintf(stdout, `
   A simulated Atlassian is running at %s. Start latchkey against it with
@@ -141,10 +141,12 @@ func demo(ctx context.Context, args []string, _ func(string) string, stdout, std
 	defer a.Close()
 	err = a.ServeListener(ctx, ln, func(string) {
 		c := client.New(cfg.PublicURL, key)
-		if _, err := c.CreateIntegration(ctx, client.CreateIntegrationRequest{Provider: "atlassian-service-account-api-token", UniqueKey: "atlassian"}); err != nil {
-			fmt.Fprintf(stderr, "latchkey demo: create integration: %v\n", err)
-			stop()
-			return
+		for provider, key := range map[string]string{"atlassian-service-account-api-token": "atlassian", "atlassian-service-account-oauth2": "atlassian-oauth"} {
+			if _, err := c.CreateIntegration(ctx, client.CreateIntegrationRequest{Provider: provider, UniqueKey: key}); err != nil {
+				fmt.Fprintf(stderr, "latchkey demo: create integration: %v\n", err)
+				stop()
+				return
+			}
 		}
 		s, err := c.CreateConnectSession(ctx, client.ConnectSessionRequest{EndUser: &client.EndUser{ID: "demo-user", Email: "you@example.com", DisplayName: "You"}})
 		if err != nil {
@@ -171,13 +173,25 @@ func demo(ctx context.Context, args []string, _ func(string) string, stdout, std
 
      Try a wrong token or another Cloud ID first to see how latchkey says what is wrong.
 
+     Or, with OAuth 2.0 client credentials (integration atlassian-oauth; the credential reaches
+     two sites, so pick one: %s or %s):
+
+       Client ID              %s
+       Client Secret          %s
+
+       curl -s -g -X POST '%s/oauth2/auth/atlassian-oauth?connect_session_token=%s&params[subdomain]=%s' \
+         -H 'Content-Type: application/json' -d '{"client_id":"%s","client_secret":"%s"}'
+
   3. Read the connection back as your backend would:
 
        curl -s -H "Authorization: Bearer %s" %s/connections
 
   Data lives in %s%s. Ctrl-C stops the demo.
 
-`, cfg.PublicURL, simURL, key, s.ConnectLink, atlassiansim.DemoCloudID, atlassiansim.DemoEmail, atlassiansim.DemoToken, key, cfg.PublicURL, dir, map[bool]string{false: " and is deleted on exit", true: " (kept on exit)"}[*keep])
+`, cfg.PublicURL, simURL, key, s.ConnectLink, atlassiansim.DemoCloudID, atlassiansim.DemoEmail, atlassiansim.DemoToken,
+			atlassiansim.DemoSite, atlassiansim.DemoSite2, atlassiansim.DemoClientID, atlassiansim.DemoClientSecret,
+			cfg.PublicURL, s.Token, atlassiansim.DemoSite, atlassiansim.DemoClientID, atlassiansim.DemoClientSecret,
+			key, cfg.PublicURL, dir, map[bool]string{false: " and is deleted on exit", true: " (kept on exit)"}[*keep])
 	})
 	if err != nil {
 		fmt.Fprintf(stderr, "latchkey demo: %v\n", err)

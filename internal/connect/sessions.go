@@ -264,5 +264,9 @@ func (s *Service) ReconnectPrefill(ctx context.Context, sess *domain.ConnectSess
 	if f, ok := p.Credentials.Get("username"); c.Credentials.Username != "" && (!ok || !f.Secret) {
 		out.Credentials["username"] = c.Credentials.Username
 	}
+	if c.Credentials.ClientID != "" {
+		// The client ID identifies the credential; its secret is never shown.
+		out.Credentials["client_id"] = c.Credentials.ClientID
+	}
 	return out, nil
 }

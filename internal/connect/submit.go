@@ -71,6 +71,9 @@ func (s *Service) candidate(ctx context.Context, sub *Submission) (connections.C
 	if err != nil {
 		return connections.Candidate{}, err
 	}
+	if err := connections.CheckSupported(p); err != nil {
+		return connections.Candidate{}, err
+	}
 	if p.AuthMode != sub.Mode {
 		return connections.Candidate{}, domain.Invalid("invalid_auth_mode", fmt.Sprintf("Integration %s uses %s authentication, not %s.", integ.UniqueKey, p.AuthMode, sub.Mode))
 	}
@@ -136,3 +139,21 @@ func tooManyAttempts(wait time.Duration) *domain.Error {
 }
 
 func isNotFound(err error) bool { return errors.Is(err, domain.ErrNotFound) }
+
+// routeOf names the submission route of each auth mode latchkey serves.
+var routeOf = map[string]string{domain.AuthModeBasic: "/api-auth/basic/", domain.AuthModeAPIKey: "/api-auth/api-key/", domain.AuthModeOAuth2CC: "/oauth2/auth/"}
+
+// Unsupported answers a browser flow latchkey does not implement (an OAuth
+// redirect, two-step, JWT…): the integration's entry is not served yet, or it
+// is and takes another route.
+func (s *Service) Unsupported(ctx context.Context, sess *domain.ConnectSession, integrationKey, path string) error {
+	integ, p, err := s.connections.IntegrationProvider(ctx, sess.EnvironmentID, integrationKey)
+	if err != nil {
+		return err
+	}
+	if err := connections.CheckSupported(p); err != nil {
+		return err
+	}
+	return domain.Invalid("invalid_auth_mode", fmt.Sprintf("Integration %s uses %s authentication: submit its credentials to POST %s%s, not %s.",
+		integ.UniqueKey, p.AuthMode, routeOf[p.AuthMode], integ.UniqueKey, path))
+}

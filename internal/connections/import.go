@@ -129,6 +129,9 @@ func (s *Service) importCandidate(ctx context.Context, envID int64, req *ImportR
 		}
 		return Candidate{}, err
 	}
+	if err := CheckSupported(p); err != nil {
+		return Candidate{}, err
+	}
 	if creds.Type != p.AuthMode {
 		return Candidate{}, domain.Invalid("invalid_body", fmt.Sprintf("credentials.type must be %s for integration %s.", p.AuthMode, integ.UniqueKey),
 			domain.Field("invalid_literal", fmt.Sprintf("credentials.type must be %s.", p.AuthMode), "credentials", "type"))

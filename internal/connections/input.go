@@ -166,6 +166,9 @@ func CheckFields(p *provider.Provider, mode string, params map[string]string, c 
 		check("password", &c.Password, true)
 	case domain.AuthModeAPIKey:
 		check("apiKey", &c.APIKey, false)
+	case domain.AuthModeOAuth2CC:
+		check("client_id", &c.ClientID, false)
+		check("client_secret", &c.ClientSecret, false)
 	}
 	cfg := make(map[string]any, len(norm))
 	for k, v := range norm {
@@ -189,7 +192,7 @@ func fieldOrder(p *provider.Provider, e domain.FieldError) int {
 	if f, ok := p.ConnectionConfig.Get(name); ok && f.Order > 0 {
 		return f.Order
 	}
-	if i := slices.Index([]string{"username", "password", "apiKey"}, name); i >= 0 {
+	if i := slices.Index([]string{"username", "password", "apiKey", "client_id", "client_secret"}, name); i >= 0 {
 		return 100 + i
 	}
 	return 1000

@@ -52,6 +52,10 @@ func (s *Service) Link(ctx context.Context, cand Candidate) (*Result, error) {
 		c.ConnectionConfig = map[string]any{}
 	}
 	maps.Copy(c.ConnectionConfig, verdict.Config)
+	if verdict.Credentials != nil {
+		// The check fetched a token on the way: it is saved with the credentials.
+		c.Credentials = *verdict.Credentials
+	}
 	now := s.clock.Now().UTC()
 	if verdict.Checked {
 		c.LastVerifiedAt = &now

@@ -2,6 +2,7 @@ package connections
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/latchkeyhq/latchkey/internal/domain"
@@ -34,14 +35,35 @@ func (s *Service) Stored(ctx context.Context, envID int64, integrationKey, conne
 }
 
 // Get returns a connection with its decrypted credentials, and notes when
-// credentials were last fetched (at most once a minute per connection).
-func (s *Service) Get(ctx context.Context, envID int64, integrationKey, connectionID string) (*domain.Connection, error) {
+// credentials were last fetched (at most once a minute per connection). An
+// OAUTH2_CC connection comes with a token that is not about to expire; with
+// forceRefresh, with a newly fetched one. A token that cannot be fetched is an
+// invalid_credentials error whose payload names the connection, as Nango's.
+func (s *Service) Get(ctx context.Context, envID int64, integrationKey, connectionID string, forceRefresh bool) (*domain.Connection, error) {
 	c, err := s.Stored(ctx, envID, integrationKey, connectionID)
 	if err != nil {
 		return nil, err
 	}
 	if err := s.Open(c); err != nil {
 		return nil, err
+	}
+	if c.Credentials.Type == domain.AuthModeOAuth2CC {
+		p, ok := s.catalogue.Get(c.Provider)
+		if !ok {
+			return nil, domain.NotFound("unknown_provider_template", fmt.Sprintf("The provider %q of this connection is not in the catalogue.", c.Provider))
+		}
+		if !p.Supported() {
+			return nil, unsupported(p)
+		}
+		fresh, err := s.WithToken(ctx, c, p, forceRefresh)
+		if err != nil {
+			if e, ok := domain.AsError(err); ok && e.Kind == domain.KindInvalid {
+				return nil, &domain.Error{Kind: domain.KindInvalid, Code: "invalid_credentials", Message: e.Message,
+					Payload: map[string]any{"connection": map[string]any{"connection_id": c.ConnectionID, "provider_config_key": integrationKey, "provider": c.Provider}}}
+			}
+			return nil, err
+		}
+		c = fresh
 	}
 	now := s.clock.Now()
 	if c.LastFetchedAt == nil || now.Sub(*c.LastFetchedAt) > time.Minute {

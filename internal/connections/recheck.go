@@ -18,7 +18,20 @@ func (s *Service) Recheck(ctx context.Context, c *domain.Connection) (domain.Out
 	if !ok {
 		return domain.Outcome{}, fmt.Errorf("connections: provider %s of connection %d is not in the catalogue", c.Provider, c.ID)
 	}
-	return verify.Classify(s.verifiers.Verify(ctx, verify.Request{Provider: p, Config: c.ConnectionConfig, Credentials: c.Credentials}))
+	req := verify.Request{Provider: p, Config: c.ConnectionConfig, Credentials: c.Credentials}
+	if c.Credentials.Type == domain.AuthModeOAuth2CC {
+		if !p.Supported() {
+			return domain.Outcome{}, unsupported(p)
+		}
+		// A cached token proves nothing about the secret: fetch a new one (and
+		// keep it, under the token lease), then check the site with it.
+		fresh, err := s.WithToken(ctx, c, p, true)
+		if err != nil {
+			return verify.Classify(nil, err)
+		}
+		req.Config, req.Credentials, req.HasToken = fresh.ConnectionConfig, fresh.Credentials, true
+	}
+	return verify.Classify(s.verifiers.Verify(ctx, req))
 }
 
 // AuthMode is the auth mode of a connection's provider: what its webhooks

@@ -31,6 +31,11 @@ type Store interface {
 	SetMetadata(ctx context.Context, envID, integrationID int64, connectionIDs []string, metadata map[string]any, merge bool) error
 	MarkFetched(ctx context.Context, pk int64, t time.Time) error
 	ListEvents(ctx context.Context, envID int64, integrationKey, connectionID string, beforeID int64, limit int) ([]*domain.Event, error)
+	// UpdateCredentials saves a connection's re-sealed credentials (a new token).
+	UpdateCredentials(ctx context.Context, pk int64, sealed string) error
+	// TryLease and ReleaseLease make one instance fetch a token at a time.
+	TryLease(ctx context.Context, name, holder string, ttl time.Duration) (bool, error)
+	ReleaseLease(ctx context.Context, name, holder string) error
 	// Write runs one write transaction.
 	Write(ctx context.Context, fn func(domain.Tx) error) error
 }
@@ -73,6 +78,8 @@ type Service struct {
 	noticeFailed func()
 	network      *netguard.Policy
 	targets      *targetCache
+	// tokenFlights shares one token fetch among concurrent callers.
+	tokenFlights flights
 }
 
 // New builds a Service.
@@ -111,6 +118,22 @@ func (s *Service) IntegrationProvider(ctx context.Context, envID int64, key stri
 		return nil, nil, domain.NotFound("unknown_provider_template", fmt.Sprintf("The provider %q of this integration is not in the catalogue.", integ.Provider))
 	}
 	return integ, p, nil
+}
+
+// CodeProviderNotSupported is the code of a request for an entry latchkey
+// loaded but cannot serve (an auth mode or feature it does not implement yet).
+const CodeProviderNotSupported = "provider_not_supported"
+
+func unsupported(p *provider.Provider) *domain.Error {
+	return domain.Invalid(CodeProviderNotSupported, fmt.Sprintf("latchkey cannot create or use connections for %s (%s): %s.", p.DisplayName, p.Name, p.Unsupported))
+}
+
+// CheckSupported refuses an entry latchkey cannot serve, with the reason.
+func CheckSupported(p *provider.Provider) error {
+	if !p.Supported() {
+		return unsupported(p)
+	}
+	return nil
 }
 
 // CodeUnknownIntegration is the code of a provider_config_key that names no integration.

@@ -81,7 +81,7 @@ func (s *Service) ProxyTarget(ctx context.Context, envID int64, integrationKey, 
 	k := targetKey(envID, integrationKey, connectionID)
 	now := s.clock.Now()
 	if t, ok := s.targets.get(k, now); ok {
-		return t.conn, t.prov, nil
+		return s.withFreshToken(ctx, k, t.conn, t.prov)
 	}
 	integ, p, err := s.IntegrationProvider(ctx, envID, integrationKey)
 	if err != nil {
@@ -97,8 +97,25 @@ func (s *Service) ProxyTarget(ctx context.Context, envID int64, integrationKey, 
 	if err := s.Open(c); err != nil {
 		return nil, nil, err
 	}
+	if !p.Supported() {
+		return nil, nil, unsupported(p)
+	}
 	s.targets.put(k, target{conn: c, prov: p, at: now})
-	return c, p, nil
+	return s.withFreshToken(ctx, k, c, p)
+}
+
+// withFreshToken gives an OAUTH2_CC target a token that is not about to
+// expire, caching the connection that carries it.
+func (s *Service) withFreshToken(ctx context.Context, k string, c *domain.Connection, p *provider.Provider) (*domain.Connection, *provider.Provider, error) {
+	if c.Credentials.Type != domain.AuthModeOAuth2CC || TokenFresh(p, c.Credentials, s.clock.Now()) {
+		return c, p, nil
+	}
+	fresh, err := s.WithToken(ctx, c, p, false)
+	if err != nil {
+		return nil, nil, err
+	}
+	s.targets.put(k, target{conn: fresh, prov: p, at: s.clock.Now()})
+	return fresh, p, nil
 }
 
 // Invalidate applies a change announced by any instance: a notice naming a

@@ -58,8 +58,8 @@ func renderGuides(cat *provider.Catalogue) (map[string]*renderedGuide, error) {
 	}
 	for _, p := range cat.All() {
 		g, ok := out[p.Name]
-		if !ok {
-			continue // providers from LATCHKEY_PROVIDERS_FILE bring their own docs
+		if !ok || !strings.HasSuffix(p.DocsConnect, "/docs/connect/"+p.Name) {
+			continue // providers from LATCHKEY_PROVIDERS_FILE bring their own docs (even under a built-in's name)
 		}
 		for _, f := range append(append(provider.Fields{}, p.ConnectionConfig...), p.Credentials...) {
 			if f.DocSection != "" && !bytes.Contains(g.html, []byte(`id="`+strings.TrimPrefix(f.DocSection, "#")+`"`)) {

@@ -152,7 +152,12 @@ type Credentials struct {
 	Token        string `json:"token,omitempty"`
 	ClientID     string `json:"client_id,omitempty"`
 	ClientSecret string `json:"client_secret,omitempty"`
-	ExpiresAt    string `json:"expires_at,omitempty"`
+	// ExpiresAt is when Token expires (RFC 3339), for OAUTH2_CC.
+	ExpiresAt string `json:"expires_at,omitempty"`
+	// ObtainedAt is when Token was fetched (RFC 3339).
+	ObtainedAt string `json:"obtained_at,omitempty"`
+	// Raw is the token endpoint's answer, as Nango returns it.
+	Raw map[string]any `json:"raw,omitempty"`
 }
 
 // Redacted hides every secret field; use it wherever credentials might be printed.

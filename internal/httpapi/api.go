@@ -124,6 +124,10 @@ func (a *API) routes(mux *recordingMux) {
 
 	a.route(mux, "POST /api-auth/basic/{providerConfigKey}", SessionTokenInQuery, a.submitBasic)
 	a.route(mux, "POST /api-auth/api-key/{providerConfigKey}", SessionTokenInQuery, a.submitAPIKey)
+	a.route(mux, "POST /oauth2/auth/{providerConfigKey}", SessionTokenInQuery, a.submitOAuth2CC)
+	// Flows of auth modes latchkey does not serve yet: a clear error, never a 404.
+	a.route(mux, "GET /oauth/connect/{providerConfigKey}", SessionTokenInQuery, a.submitUnsupported)
+	a.route(mux, "POST /auth/{flow}/{providerConfigKey}", SessionTokenInQuery, a.submitUnsupported)
 
 	a.route(mux, "GET /connections", SecretKey, a.listConnections)
 	a.route(mux, "POST /connections", SecretKey, a.importConnection)

@@ -139,7 +139,12 @@ func (a *API) getConnection(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	c, err := a.connections.Get(r.Context(), callerFrom(r).env.ID, r.URL.Query().Get("provider_config_key"), id)
+	force := r.URL.Query().Get("force_refresh")
+	if force != "" && force != "true" && force != "false" {
+		return domain.Invalid("invalid_query_params", "force_refresh must be true or false.",
+			domain.FieldError{Code: "invalid_enum_value", Message: "force_refresh must be true or false.", Path: []string{"force_refresh"}})
+	}
+	c, err := a.connections.Get(r.Context(), callerFrom(r).env.ID, r.URL.Query().Get("provider_config_key"), id, force == "true")
 	if err != nil {
 		return err
 	}

@@ -18,6 +18,14 @@ type apiKeyBody struct {
 	APIKey *string `json:"apiKey"`
 }
 
+// oauth2CCBody is what @nangohq/frontend's auth() posts for OAUTH2_CC.
+type oauth2CCBody struct {
+	ClientID          *string `json:"client_id"`
+	ClientSecret      *string `json:"client_secret"`
+	ClientCertificate *string `json:"client_certificate"`
+	ClientPrivateKey  *string `json:"client_private_key"`
+}
+
 var paramRE = regexp.MustCompile(`^params\[([^\]]+)\]$`)
 
 // sessionFromQuery authenticates a browser submission: the token travels in the
@@ -124,4 +132,38 @@ func (a *API) submitAPIKey(w http.ResponseWriter, r *http.Request) error {
 		creds.APIKey, present["apiKey"] = *body.APIKey, true
 	}
 	return a.submit(w, r, domain.AuthModeAPIKey, creds, present, sess, params)
+}
+
+func (a *API) submitOAuth2CC(w http.ResponseWriter, r *http.Request) error {
+	sess, params, err := a.submissionContext(r)
+	if err != nil {
+		return err
+	}
+	var body oauth2CCBody
+	if err := decodeJSON(w, r, &body); err != nil {
+		return err
+	}
+	if body.ClientCertificate != nil || body.ClientPrivateKey != nil {
+		return domain.Invalid("invalid_body", "Client certificates and private-key client assertions are not supported yet; send client_id and client_secret.",
+			domain.FieldError{Code: "unrecognized_keys", Message: "client_certificate and client_private_key are not supported yet.", Path: []string{"client_certificate"}})
+	}
+	creds := domain.Credentials{Type: domain.AuthModeOAuth2CC}
+	present := map[string]bool{}
+	if body.ClientID != nil {
+		creds.ClientID, present["client_id"] = *body.ClientID, true
+	}
+	if body.ClientSecret != nil {
+		creds.ClientSecret, present["client_secret"] = *body.ClientSecret, true
+	}
+	return a.submit(w, r, domain.AuthModeOAuth2CC, creds, present, sess, params)
+}
+
+// submitUnsupported answers the browser flows latchkey does not implement
+// (OAuth redirects, two-step, JWT, …) with what to do instead.
+func (a *API) submitUnsupported(w http.ResponseWriter, r *http.Request) error {
+	sess, _, err := a.submissionContext(r)
+	if err != nil {
+		return err
+	}
+	return a.connect.Unsupported(r.Context(), sess, r.PathValue("providerConfigKey"), r.URL.Path)
 }

@@ -38,8 +38,18 @@ func (a *API) integrationJSON(in *domain.Integration) integrationView {
 	}
 }
 
+// providerJSON is the entry as written, with Nango's name and logo_url, and
+// latchkey's own verdict on it: {"latchkey": {"supported": false, "reason": …}}
+// for an entry it cannot serve yet, and the notes on one it serves differently.
 func (a *API) providerJSON(p *provider.Provider) provider.Ordered {
-	return p.Raw.With("name", p.Name).With("logo_url", a.publicURL+"/images/template-logos/"+p.Name+".svg")
+	mark := provider.Ordered{{Key: "supported", Value: p.Supported()}}
+	if !p.Supported() {
+		mark = append(mark, provider.Member{Key: "reason", Value: p.Unsupported})
+	}
+	if len(p.Notes) > 0 {
+		mark = append(mark, provider.Member{Key: "notes", Value: p.Notes})
+	}
+	return p.Raw.With("name", p.Name).With("logo_url", a.publicURL+"/images/template-logos/"+p.Name+".svg").With("latchkey", mark)
 }
 
 type organizationView struct {
@@ -148,7 +158,11 @@ func credentialsJSON(c domain.Credentials) map[string]any {
 	case domain.AuthModeAPIKey:
 		return map[string]any{"type": c.Type, "apiKey": c.APIKey}
 	case domain.AuthModeOAuth2CC:
-		return map[string]any{"type": c.Type, "token": c.Token, "expires_at": c.ExpiresAt, "client_id": c.ClientID, "client_secret": c.ClientSecret, "raw": map[string]any{}}
+		raw := c.Raw
+		if raw == nil {
+			raw = map[string]any{}
+		}
+		return map[string]any{"type": c.Type, "token": c.Token, "expires_at": c.ExpiresAt, "client_id": c.ClientID, "client_secret": c.ClientSecret, "raw": raw}
 	}
 	return map[string]any{"type": c.Type}
 }

@@ -22,7 +22,7 @@ func TestBuiltinCatalogue(t *testing.T) {
 	for _, p := range c.All() {
 		names = append(names, p.Name)
 	}
-	if strings.Join(names, ",") != "atlassian-service-account-api-token,confluence-basic,jira-basic" {
+	if strings.Join(names, ",") != "atlassian-service-account-api-token,atlassian-service-account-oauth2,confluence-basic,jira-basic" {
 		t.Fatalf("names = %v", names)
 	}
 	p, _ := c.Get("atlassian-service-account-api-token")
@@ -91,27 +91,81 @@ acme-eu:
 	}
 }
 
-func TestInvalidProviders(t *testing.T) {
-	cases := map[string]string{
-		"auth_mode":    "x:\n  display_name: X\n  auth_mode: OAUTH2\n",
-		"display_name": "x:\n  auth_mode: BASIC\n",
-		"pattern":      "x:\n  display_name: X\n  auth_mode: BASIC\n  credentials:\n    password:\n      pattern: '(['\n",
-		"format":       "x:\n  display_name: X\n  auth_mode: BASIC\n  credentials:\n    password:\n      format: phone\n",
-		"base_url":     "x:\n  display_name: X\n  auth_mode: BASIC\n  proxy:\n    base_url: ftp://x\n",
-		"alias":        "x:\n  alias: ghost\n",
-		"name":         "bad name:\n  display_name: X\n  auth_mode: BASIC\n",
-		"token_url":    "x:\n  display_name: X\n  auth_mode: OAUTH2_CC\n",
-		"YAML":         "x: [",
+// Mistakes that can only be mistakes stop the load; the rest is loaded and
+// reported: unsupported (with the reason) or served with notes.
+func TestLoadRefusesOnlyMistakes(t *testing.T) {
+	fatal := map[string]string{
+		"alias":      "x:\n  alias: ghost\n",
+		"alias loop": "a:\n  alias: c\nb:\n  alias: a\nc:\n  alias: b\n",
+		"name":       "bad name:\n  display_name: X\n  auth_mode: BASIC\n",
+		"YAML":       "x: [",
+		"mapping":    "x: 3\n",
+		"top level":  "- a\n- b\n",
 	}
-	for want, src := range cases {
-		_, err := Load("http://x", []byte(src))
-		if err == nil {
-			t.Errorf("%s: accepted", want)
+	// Aliases may chain (Nango's catalogue does): c gets a's auth mode through b.
+	chain, err := Load("http://x", []byte("a:\n  display_name: A\n  auth_mode: API_KEY\nb:\n  alias: a\n  display_name: B\nc:\n  alias: b\n  display_name: C\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, _ := chain.Get("c"); c.AuthMode != "API_KEY" || c.DisplayName != "C" || !c.Supported() {
+		t.Errorf("alias chain: %+v", c)
+	}
+	for what, src := range fatal {
+		if _, err := Load("http://x", []byte(src)); err == nil {
+			t.Errorf("%s: accepted", what)
+		}
+	}
+	unsupported := map[string]string{
+		"auth_mode OAUTH2 is not supported yet": "x:\n  display_name: X\n  auth_mode: OAUTH2\n",
+		"auth_mode is missing":                  "x:\n  display_name: X\n",
+		"display_name is missing":               "x:\n  auth_mode: BASIC\n",
+		"proxy.base_url":                        "x:\n  display_name: X\n  auth_mode: BASIC\n  proxy:\n    base_url: ftp://x\n",
+		"token_url is required":                 "x:\n  display_name: X\n  auth_mode: OAUTH2_CC\n",
+		"private_key_jwt":                       "x:\n  display_name: X\n  auth_mode: OAUTH2_CC\n  token_url: https://t\n  token_request_auth_method: private_key_jwt\n",
+		"require_client_certificate":            "x:\n  display_name: X\n  auth_mode: OAUTH2_CC\n  token_url: https://t\n  require_client_certificate: true\n",
+		"body_format \"xml\"":                   "x:\n  display_name: X\n  auth_mode: OAUTH2_CC\n  token_url: https://t\n  body_format: xml\n",
+		"token_url has no OAUTH2_CC entry":      "x:\n  display_name: X\n  auth_mode: OAUTH2_CC\n  token_url:\n    OAUTH2: https://t\n",
+		"does not decode":                       "x:\n  display_name: X\n  auth_mode: BASIC\n  credentials:\n    password: [1, 2]\n",
+	}
+	for want, src := range unsupported {
+		c, err := Load("http://x", []byte(src))
+		if err != nil {
+			t.Errorf("%s: refused: %v", want, err)
 			continue
 		}
-		if want != "YAML" && want != "name" && !strings.Contains(err.Error(), want) {
-			t.Errorf("%s: error %q does not name it", want, err)
+		p, ok := c.Get("x")
+		if !ok || p.Supported() || !strings.Contains(p.Unsupported, want) {
+			t.Errorf("%s: entry %+v", want, p)
 		}
+		if r := c.Reports(); len(r) != 1 || r[0].Name != "x" {
+			t.Errorf("%s: reports %+v", want, r)
+		}
+	}
+	noted := map[string]string{
+		"pattern is not checked": "x:\n  display_name: X\n  auth_mode: BASIC\n  credentials:\n    password:\n      pattern: '^(?!a)b$'\n",
+		"format \"phone\"":       "x:\n  display_name: X\n  auth_mode: BASIC\n  credentials:\n    password:\n      format: phone\n",
+	}
+	for want, src := range noted {
+		c, err := Load("http://x", []byte(src))
+		if err != nil {
+			t.Fatalf("%s: %v", want, err)
+		}
+		p, _ := c.Get("x")
+		if !p.Supported() || len(p.Notes) != 1 || !strings.Contains(p.Notes[0], want) {
+			t.Errorf("%s: supported=%v notes=%v", want, p.Supported(), p.Notes)
+		}
+		// The field is still checked for what latchkey can check.
+		f, _ := p.Credentials.Get("password")
+		if code, _ := f.Check("", true); code != "required" {
+			t.Errorf("%s: empty value gives %q", want, code)
+		}
+	}
+}
+
+// The built-in catalogue is held to everything: a note would be a bug.
+func TestBuiltinCatalogueHasNoReports(t *testing.T) {
+	if r := builtin(t).Reports(); len(r) != 0 {
+		t.Errorf("built-in reports: %+v", r)
 	}
 }
 

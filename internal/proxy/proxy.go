@@ -33,12 +33,21 @@ type Resolver interface {
 	ProxyTarget(ctx context.Context, envID int64, integrationKey, connectionID string) (*domain.Connection, *provider.Provider, error)
 }
 
+// Refresher replaces an OAUTH2_CC connection's access token that the
+// provider refused, returning the connection with another token.
+type Refresher interface {
+	RefreshToken(ctx context.Context, envID int64, integrationKey, connectionID, stale string) (*domain.Connection, *provider.Provider, error)
+}
+
 // EventSink receives one operation-log entry per proxied call. It must not block.
 type EventSink func(*domain.Event)
 
 // Options configure the proxy.
 type Options struct {
 	Resolver Resolver
+	// Refresher, when set, is asked for a new token once when the provider
+	// answers 401 to a call made with an OAUTH2_CC token.
+	Refresher Refresher
 	// Transport reaches providers (rewrites applied); a tuned shared transport.
 	Transport http.RoundTripper
 	// AllowedOrigins may be named by Base-Url-Override.
@@ -105,6 +114,10 @@ type call struct {
 	// err is why no answer came from the provider (set by the reverse
 	// proxy's error handler, before anything is written).
 	err *domain.Error
+	// refresh, for an OAUTH2_CC connection, gets the headers of a new token
+	// after a 401 (once per call); nil otherwise.
+	refresh   func(ctx context.Context) (http.Header, error)
+	refreshed bool
 }
 
 type callKey struct{}
@@ -263,11 +276,21 @@ func (p *Proxy) prepare(r *http.Request, envID int64) (*call, *http.Request, err
 	case http.MethodGet, http.MethodHead, http.MethodOptions:
 		out.Body, out.ContentLength = http.NoBody, 0
 	}
-	c := &call{integration: key, maxAttempts: retries + 1, replayable: true, statuses: defaultRetryable(prov, extra, conn.Credentials.Type)}
+	c := &call{integration: key, maxAttempts: retries + 1, replayable: true, statuses: defaultRetryable(prov, extra)}
+	if conn.Credentials.Type == domain.AuthModeOAuth2CC && p.o.Refresher != nil {
+		stale := conn.Credentials.Token
+		c.refresh = func(ctx context.Context) (http.Header, error) {
+			fresh, fp, err := p.o.Refresher.RefreshToken(ctx, envID, key, connID, stale)
+			if err != nil {
+				return nil, err
+			}
+			return fp.AuthHeaders(fresh.Credentials, provider.Vars{ConnectionConfig: fresh.ConnectionConfig, Credentials: provider.CredentialVars(fresh.Credentials)})
+		}
+	}
 	if prov.Proxy != nil && prov.Proxy.Retry != nil {
 		c.retryAt, c.retryAfter = prov.Proxy.Retry.At, prov.Proxy.Retry.After
 	}
-	if retries > 0 && out.Body != nil && out.Body != http.NoBody {
+	if (retries > 0 || c.refresh != nil) && out.Body != nil && out.Body != http.NoBody {
 		buf, err := io.ReadAll(io.LimitReader(out.Body, maxReplayBody+1))
 		if err != nil {
 			return nil, nil, bad("invalid_body", "The request body could not be read.")
@@ -312,13 +335,14 @@ func (p *Proxy) originAllowed(raw string) bool {
 	return false
 }
 
-// defaultRetryable is Nango's rule: 5xx and 429 (and 401, which an OAuth token
-// refresh can cure; latchkey's BASIC and API_KEY credentials cannot change
-// between attempts, so 401 is not retried for them), plus Retry-On.
-func defaultRetryable(prov *provider.Provider, extra []int, credType string) func(int) bool {
+// defaultRetryable is Nango's rule: 5xx and 429, plus Retry-On. (Nango also
+// retries 401, which a token refresh can cure: latchkey refreshes an OAUTH2_CC
+// token once on a 401 whatever Retries says, see retryTransport; BASIC and
+// API_KEY credentials cannot change between attempts.)
+func defaultRetryable(prov *provider.Provider, extra []int) func(int) bool {
 	var spec string
 	if prov.Proxy != nil && prov.Proxy.Retry != nil {
-		spec = prov.Proxy.Retry.ErrorCode
+		spec = strings.Join(prov.Proxy.Retry.ErrorCode, ",")
 	}
 	return func(status int) bool {
 		for _, e := range extra {
@@ -329,7 +353,7 @@ func defaultRetryable(prov *provider.Provider, extra []int, credType string) fun
 		if spec != "" {
 			return matchSpec(spec, status)
 		}
-		return status >= 500 || status == http.StatusTooManyRequests || (status == http.StatusUnauthorized && credType == domain.AuthModeOAuth2CC)
+		return status >= 500 || status == http.StatusTooManyRequests
 	}
 }
 

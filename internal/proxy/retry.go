@@ -26,10 +26,12 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return t.p.o.Transport.RoundTrip(req)
 	}
 	ctx := req.Context()
+	sent := 0
 	for attempt := 1; ; attempt++ {
 		c.attempts = attempt
 		r := req
-		if attempt > 1 {
+		sent++
+		if sent > 1 {
 			r = req.Clone(ctx)
 			if req.GetBody != nil {
 				body, err := req.GetBody()
@@ -52,6 +54,23 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			continue
 		}
 		c.lastStatus = res.StatusCode
+		if res.StatusCode == http.StatusUnauthorized && c.refresh != nil && !c.refreshed && c.replayable {
+			// The token was refused: fetch another (once) and send the call again.
+			c.refreshed = true
+			h, err := c.refresh(ctx)
+			if err != nil {
+				t.p.o.Logger.Warn("token refresh after a 401 failed", "integration", c.integration, "err", err)
+				return res, nil // the provider's 401 is the answer
+			}
+			_, _ = io.Copy(io.Discard, io.LimitReader(res.Body, 64<<10))
+			res.Body.Close()
+			for k, v := range h {
+				req.Header[k] = v
+			}
+			t.p.retries.Inc(c.integration, "401")
+			attempt-- // the refresh's attempt does not count against Retries
+			continue
+		}
 		if last || !c.statuses(res.StatusCode) {
 			return res, nil
 		}

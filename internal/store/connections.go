@@ -370,3 +370,21 @@ func (s *Store) MarkFetched(ctx context.Context, pk int64, t time.Time) error {
 	}
 	return nil
 }
+
+// UpdateCredentials replaces a connection's sealed credentials (a fetched
+// OAuth token) and nothing else: its status, health history and updated_at
+// stay, since the credentials the end user gave did not change.
+func (s *Store) UpdateCredentials(ctx context.Context, pk int64, sealed string) error {
+	keyID, err := secret.CiphertextKeyID(sealed)
+	if err != nil {
+		return fmt.Errorf("store: update credentials: not sealed: %w", err)
+	}
+	res, err := s.wdb.ExecContext(ctx, s.q(`UPDATE connections SET credentials = ?, credentials_key_id = ? WHERE id = ?`), sealed, keyID, pk)
+	if err != nil {
+		return fmt.Errorf("store: update credentials: %w", mapErr(err))
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("store: update credentials of %d: %w", pk, domain.ErrNotFound)
+	}
+	return nil
+}

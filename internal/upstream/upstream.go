@@ -16,7 +16,8 @@ import (
 )
 
 // Rewrite maps one origin to another. From's host may start with "*." to match
-// every subdomain (https://*.atlassian.net).
+// every subdomain (https://*.atlassian.net), or be "*" to match every host of
+// its scheme (a stand-in for a whole catalogue in tests).
 type Rewrite struct {
 	From *url.URL
 	To   *url.URL
@@ -27,6 +28,9 @@ func (r Rewrite) String() string { return r.From.String() + " → " + r.To.Strin
 func (r Rewrite) matches(u *url.URL) bool {
 	if u.Scheme != r.From.Scheme {
 		return false
+	}
+	if r.From.Host == "*" {
+		return true
 	}
 	if suffix, ok := strings.CutPrefix(r.From.Host, "*."); ok {
 		return strings.HasSuffix(u.Host, "."+suffix)
@@ -54,7 +58,7 @@ func ParseRewrites(s string) ([]Rewrite, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%q: %w", to, err)
 		}
-		if strings.HasPrefix(tu.Host, "*.") {
+		if strings.HasPrefix(tu.Host, "*") {
 			return nil, fmt.Errorf("%q: the target cannot be a wildcard", to)
 		}
 		out = append(out, Rewrite{From: fu, To: tu})

@@ -59,3 +59,27 @@ func TestClientRewritesAndKeepsRedirectsOnOrigin(t *testing.T) {
 	}
 	res.Body.Close()
 }
+
+// "https://*" sends every host of the scheme elsewhere; rules are tried in order.
+func TestRewriteCatchAll(t *testing.T) {
+	rw, err := ParseRewrites("https://auth.atlassian.com=http://127.0.0.1:1,https://*=http://127.0.0.1:2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for in, want := range map[string]string{
+		"https://auth.atlassian.com/oauth/token": "http://127.0.0.1:1/oauth/token",
+		"https://api.hubspot.com/crm/v3":         "http://127.0.0.1:2/crm/v3",
+		"https://acme.zendesk.com/api/v2":        "http://127.0.0.1:2/api/v2",
+	} {
+		u, _ := url.Parse(in)
+		if got, ok := Apply(rw, u); !ok || got.String() != want {
+			t.Errorf("%s → %v, want %s", in, got, want)
+		}
+	}
+	if u, _ := url.Parse("http://plain.example/x"); func() bool { _, ok := Apply(rw, u); return ok }() {
+		t.Error("https://* rewrote an http URL")
+	}
+	if _, err := ParseRewrites("https://a=http://*"); err == nil {
+		t.Error("a wildcard target was accepted")
+	}
+}

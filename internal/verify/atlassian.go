@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/latchkeyhq/latchkey/internal/domain"
@@ -55,10 +56,6 @@ func scopeMismatch(r response) bool {
 
 func (a *atlassian) Verify(ctx context.Context, req Request) (*Verdict, error) {
 	cloudID, _ := req.Config["cloudId"].(string)
-	seg, err := provider.PathValue(cloudID)
-	if err != nil {
-		return nil, domain.Invalid("invalid_fields", "Cloud ID is not valid.", domain.Field("invalid_format", "Cloud ID is not valid.", "params", "cloudId"))
-	}
 	v := req.vars()
 	p := req.Provider
 	base, err := p.ResolveBaseURL("", v)
@@ -69,10 +66,21 @@ func (a *atlassian) Verify(ctx context.Context, req Request) (*Verdict, error) {
 	if err != nil {
 		return nil, fmt.Errorf("verify: atlassian auth headers: %w", err)
 	}
+	invalid := domain.Invalid(CodeInvalidCredentials, "Atlassian did not accept this email and API token. Check that the whole token was copied, that it was created for this service account, and that it has not expired or been revoked.")
+	return a.checkSite(ctx, base, cloudID, h, invalid, "API token")
+}
+
+// checkSite asks Jira's /myself on one site through the gateway, and
+// Confluence's /user/current when the credential has no Jira scope. invalid is
+// the error for credentials Atlassian refuses; noun names the credential in
+// warnings ("API token").
+func (a *atlassian) checkSite(ctx context.Context, base *url.URL, cloudID string, h http.Header, invalid *domain.Error, noun string) (*Verdict, error) {
+	seg, err := provider.PathValue(cloudID)
+	if err != nil {
+		return nil, domain.Invalid("invalid_fields", "Cloud ID is not valid.", domain.Field("invalid_format", "Cloud ID is not valid.", "params", "cloudId"))
+	}
 	jiraURL, _ := provider.JoinEndpoint(base, "/ex/jira/"+seg+"/rest/api/3/myself")
 	confURL, _ := provider.JoinEndpoint(base, "/ex/confluence/"+seg+"/wiki/rest/api/user/current")
-
-	invalid := domain.Invalid(CodeInvalidCredentials, "Atlassian did not accept this email and API token. Check that the whole token was copied, that it was created for this service account, and that it has not expired or been revoked.")
 	// The error names the field, so a form can show the hint beside it.
 	unknownSiteMsg := fmt.Sprintf("Atlassian has no site with the Cloud ID %s. In admin.atlassian.com, open Apps > Sites, select the site, and copy the ID that follows /s/ in the address.", cloudID)
 	unknownSite := domain.Invalid(CodeUnknownCloudID, unknownSiteMsg, domain.Field(CodeUnknownCloudID, unknownSiteMsg, "params", "cloudId"))
@@ -94,20 +102,20 @@ func (a *atlassian) Verify(ctx context.Context, req Request) (*Verdict, error) {
 	}
 
 	jiraWarning := domain.Warning{Code: CodeScopeMissing, Product: "jira",
-		Message: "The API token has no Jira scopes, so Jira calls through this connection will be refused. Create a token with Jira scopes (such as read:jira-user) to use Jira."}
+		Message: fmt.Sprintf("The %s has no Jira scopes, so Jira calls through this connection will be refused. Create a %s with Jira scopes (such as read:jira-user) to use Jira.", noun, noun)}
 	conf := a.http.call(ctx, http.MethodGet, confURL, h)
 	switch {
 	case conf.is(http.StatusOK):
 		return &Verdict{Checked: true, Status: domain.StatusScopeMissing, Warnings: []domain.Warning{jiraWarning}, Config: userConfig(conf)}, nil
 	case scopeMismatch(conf):
 		return &Verdict{Checked: true, Status: domain.StatusScopeMissing, Warnings: []domain.Warning{jiraWarning, {Code: CodeScopeMissing, Product: "confluence",
-			Message: "The API token has no Confluence scopes either, so Confluence calls will be refused too. Create a token with the scopes your use needs."}}}, nil
+			Message: fmt.Sprintf("The %s has no Confluence scopes either, so Confluence calls will be refused too. Create a %s with the scopes your use needs.", noun, noun)}}}, nil
 	case conf.is(http.StatusUnauthorized):
 		return nil, invalid
 	case conf.is(http.StatusNotFound):
 		return nil, unknownSite
 	case conf.is(http.StatusForbidden):
-		return nil, domain.Invalid(CodeConnectionTestFailed, "Atlassian refused this service account access to Confluence on this site (HTTP 403), and the token has no Jira scopes.")
+		return nil, domain.Invalid(CodeConnectionTestFailed, fmt.Sprintf("Atlassian refused this service account access to Confluence on this site (HTTP 403), and the %s has no Jira scopes.", noun))
 	default:
 		return nil, a.http.unavailable("Atlassian", conf)
 	}

@@ -1,6 +1,7 @@
 package verify
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -49,10 +50,15 @@ func retryable(status int) bool {
 // Retry-After or X-RateLimit-Reset say (the later of the two), else backing
 // off exponentially with jitter; never past ctx's deadline.
 func (c *caller) call(ctx context.Context, method string, u *url.URL, h http.Header) response {
+	return c.send(ctx, method, u, h, nil)
+}
+
+// send is call with a request body (sent again on each attempt).
+func (c *caller) send(ctx context.Context, method string, u *url.URL, h http.Header, body []byte) response {
 	const attempts = 3
 	var last response
 	for i := 0; i < attempts; i++ {
-		last = c.once(ctx, method, u, h)
+		last = c.once(ctx, method, u, h, body)
 		if last.err != nil || !retryable(last.status) || i == attempts-1 {
 			break
 		}
@@ -75,24 +81,30 @@ func (c *caller) call(ctx context.Context, method string, u *url.URL, h http.Hea
 	return last
 }
 
-func (c *caller) once(ctx context.Context, method string, u *url.URL, h http.Header) response {
-	req, err := http.NewRequestWithContext(ctx, method, u.String(), nil)
+func (c *caller) once(ctx context.Context, method string, u *url.URL, h http.Header, body []byte) response {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u.String(), rd)
 	if err != nil {
 		return response{url: u, err: err}
 	}
 	req.Header = h.Clone()
-	req.Header.Set("Accept", "application/json")
+	if req.Header.Get("Accept") == "" {
+		req.Header.Set("Accept", "application/json")
+	}
 	req.Header.Set("User-Agent", "latchkey")
 	res, err := c.client.Do(req)
 	if err != nil {
 		return response{url: u, err: err}
 	}
 	defer res.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(res.Body, maxBody))
+	got, err := io.ReadAll(io.LimitReader(res.Body, maxBody))
 	if err != nil {
 		return response{url: u, err: err}
 	}
-	return response{url: u, status: res.StatusCode, header: res.Header, body: body}
+	return response{url: u, status: res.StatusCode, header: res.Header, body: got}
 }
 
 // describeErr names a network failure without the URL Go puts in client

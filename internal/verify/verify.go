@@ -33,6 +33,9 @@ type Request struct {
 	Provider    *provider.Provider
 	Config      map[string]any
 	Credentials domain.Credentials
+	// HasToken says Credentials carry an OAUTH2_CC token fetched just now
+	// (a health check's): the check uses it instead of fetching another.
+	HasToken bool
 }
 
 func (r Request) vars() provider.Vars {
@@ -47,6 +50,9 @@ type Verdict struct {
 	Warnings []domain.Warning
 	// Config holds values learned from the provider, merged into the connection config.
 	Config map[string]any
+	// Credentials, when set, are the candidate credentials completed by the
+	// check (an OAUTH2_CC token fetched on the way), to be saved instead.
+	Credentials *domain.Credentials
 }
 
 // A Verifier checks one kind of provider's credentials. It returns a Verdict
@@ -72,12 +78,18 @@ type Options struct {
 type Registry struct {
 	timeout   time.Duration
 	scripts   map[string]Verifier
-	endpoints Verifier
+	modes     map[string]string // script → the auth mode it checks
+	endpoints *endpoints
+	cc        *clientCredentials
 }
 
 // ScriptAtlassianServiceAccount is the credentials_verification_script of the
 // Atlassian service-account providers.
 const ScriptAtlassianServiceAccount = "atlassianServiceAccount"
+
+// ScriptAtlassianServiceAccountOAuth2 is the credentials_verification_script
+// of the Atlassian service account with OAuth 2.0 client credentials.
+const ScriptAtlassianServiceAccountOAuth2 = "atlassianServiceAccountOAuth2"
 
 // New builds the registry with latchkey's built-in verifiers.
 func New(o Options) *Registry {
@@ -91,15 +103,28 @@ func New(o Options) *Registry {
 		o.Timeout = 15 * time.Second
 	}
 	c := &caller{client: o.Client, clock: clock.Or(o.Clock), log: o.Logger}
+	ep := &endpoints{c}
+	cc := &clientCredentials{http: c, endpoints: ep}
+	atl := &atlassian{c}
 	return &Registry{
-		timeout:   o.Timeout,
-		scripts:   map[string]Verifier{ScriptAtlassianServiceAccount: &atlassian{c}},
-		endpoints: &endpoints{c},
+		timeout: o.Timeout,
+		scripts: map[string]Verifier{
+			ScriptAtlassianServiceAccount:       atl,
+			ScriptAtlassianServiceAccountOAuth2: &atlassianOAuth2{cc: cc, site: atl},
+		},
+		modes: map[string]string{
+			ScriptAtlassianServiceAccount:       domain.AuthModeBasic,
+			ScriptAtlassianServiceAccountOAuth2: domain.AuthModeOAuth2CC,
+		},
+		endpoints: ep,
+		cc:        cc,
 	}
 }
 
-// Register adds (or replaces) the verifier of a script name.
-func (r *Registry) Register(script string, v Verifier) { r.scripts[script] = v }
+// Register adds (or replaces) the verifier of a script name, for entries of an auth mode.
+func (r *Registry) Register(script, authMode string, v Verifier) {
+	r.scripts[script], r.modes[script] = v, authMode
+}
 
 // Names lists the script names the registry knows, sorted.
 func (r *Registry) Names() []string {
@@ -111,14 +136,41 @@ func (r *Registry) Names() []string {
 	return names
 }
 
-// Check refuses a catalogue whose entries name a verification script the
-// registry does not know; start-up calls it.
+// Check looks at every entry's credentials_verification_script at start-up.
+// A name that can only be a mistake stops the start: a built-in script on an
+// entry of an auth mode it does not check, or a near miss of a built-in name
+// (a typo would otherwise silently weaken the check). Any other name is a
+// script of another catalogue (Nango's names several): the entry is verified
+// the generic way instead (its proxy.verification endpoints; for OAUTH2_CC, a
+// token fetch too), and a note on the entry says so.
 func (r *Registry) Check(cat *provider.Catalogue) error {
 	var bad []string
 	for _, p := range cat.All() {
-		if s := p.CredentialsVerificationScript; s != "" && r.scripts[s] == nil {
-			bad = append(bad, fmt.Sprintf("%s: credentials_verification_script %q is not a built-in check (known: %s)", p.Name, s, strings.Join(r.Names(), ", ")))
+		s := p.CredentialsVerificationScript
+		if s == "" || !p.Supported() {
+			continue
 		}
+		if mode, known := r.modes[s]; known {
+			if mode != p.AuthMode {
+				bad = append(bad, fmt.Sprintf("%s: credentials_verification_script %q checks %s credentials, but the entry's auth_mode is %s", p.Name, s, mode, p.AuthMode))
+			}
+			continue
+		}
+		if near := r.nearMiss(s); near != "" {
+			bad = append(bad, fmt.Sprintf("%s: credentials_verification_script %q is not a built-in check; did you mean %q? (known: %s)", p.Name, s, near, strings.Join(r.Names(), ", ")))
+			continue
+		}
+		how := "saved without a check"
+		switch {
+		case p.AuthMode == domain.AuthModeOAuth2CC:
+			how = "verified by fetching a token"
+			if p.Proxy != nil && p.Proxy.Verification != nil && len(p.Proxy.Verification.Endpoints) > 0 {
+				how += " and calling its proxy.verification endpoints"
+			}
+		case p.Proxy != nil && p.Proxy.Verification != nil && len(p.Proxy.Verification.Endpoints) > 0:
+			how = "verified through its proxy.verification endpoints"
+		}
+		p.Notes = append(p.Notes, fmt.Sprintf("credentials_verification_script %q is not built into latchkey: credentials are %s", s, how))
 	}
 	if len(bad) > 0 {
 		return fmt.Errorf("%s", strings.Join(bad, "; "))
@@ -126,11 +178,45 @@ func (r *Registry) Check(cat *provider.Catalogue) error {
 	return nil
 }
 
+// nearMiss returns the built-in script name s is a typo of, if any: equal but
+// for case, or within two edits.
+func (r *Registry) nearMiss(s string) string {
+	for _, n := range r.Names() {
+		if strings.EqualFold(n, s) || editDistance(strings.ToLower(n), strings.ToLower(s)) <= 2 {
+			return n
+		}
+	}
+	return ""
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
 // For returns the verifier of a provider entry, or nil when it offers no way
-// to verify.
+// to verify. A script the registry does not know falls back to the generic way.
 func (r *Registry) For(p *provider.Provider) Verifier {
-	if s := p.CredentialsVerificationScript; s != "" {
-		return r.scripts[s]
+	if v, ok := r.scripts[p.CredentialsVerificationScript]; ok && p.CredentialsVerificationScript != "" {
+		return v
+	}
+	if p.AuthMode == domain.AuthModeOAuth2CC {
+		return r.cc
 	}
 	if p.Proxy != nil && p.Proxy.Verification != nil && len(p.Proxy.Verification.Endpoints) > 0 {
 		return r.endpoints

@@ -73,7 +73,7 @@ export async function startLatchkey(standinURL, extraEnv = {}) {
         LATCHKEY_DATA_DIR: dataDir,
         LATCHKEY_SECRET_KEY: secretKey,
         LATCHKEY_LOG_FORMAT: 'json',
-        LATCHKEY_UPSTREAM_REWRITE: `https://api.atlassian.com=${standinURL},https://*.atlassian.net=${standinURL}`,
+        LATCHKEY_UPSTREAM_REWRITE: `https://api.atlassian.com=${standinURL},https://auth.atlassian.com=${standinURL},https://*.atlassian.net=${standinURL}`,
         ...extraEnv,
     };
     const child = spawn(binaries().latchkey, ['serve'], { env, stdio: ['ignore', 'pipe', 'pipe'] });

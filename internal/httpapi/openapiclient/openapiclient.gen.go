@@ -184,27 +184,6 @@ func (e ImportCredentialsType) Valid() bool {
 	}
 }
 
-// Defines values for ProviderAuthMode.
-const (
-	ProviderAuthModeAPIKEY   ProviderAuthMode = "API_KEY"
-	ProviderAuthModeBASIC    ProviderAuthMode = "BASIC"
-	ProviderAuthModeOAUTH2CC ProviderAuthMode = "OAUTH2_CC"
-)
-
-// Valid indicates whether the value is a known member of the ProviderAuthMode enum.
-func (e ProviderAuthMode) Valid() bool {
-	switch e {
-	case ProviderAuthModeAPIKEY:
-		return true
-	case ProviderAuthModeBASIC:
-		return true
-	case ProviderAuthModeOAUTH2CC:
-		return true
-	default:
-		return false
-	}
-}
-
 // Defines values for SuccessSuccess.
 const (
 	SuccessSuccessTrue SuccessSuccess = true
@@ -762,6 +741,14 @@ type MetadataRequest_ConnectionId struct {
 	union json.RawMessage
 }
 
+// OAuth2CCBody What `@nangohq/frontend`'s `auth()` sends for an OAUTH2_CC integration. Client certificates and private-key assertions are refused for now (400 `invalid_body`).
+type OAuth2CCBody struct {
+	ClientCertificate *string `json:"client_certificate,omitempty"`
+	ClientId          *string `json:"client_id,omitempty"`
+	ClientPrivateKey  *string `json:"client_private_key,omitempty"`
+	ClientSecret      *string `json:"client_secret,omitempty"`
+}
+
 // Organization defines model for Organization.
 type Organization struct {
 	DisplayName string `json:"display_name"`
@@ -789,23 +776,28 @@ type PatchConnectionRequest struct {
 	WebhookUrlOverride *string `json:"webhook_url_override,omitempty"`
 }
 
-// Provider The providers.yaml entry, plus `name` and `logo_url`.
+// Provider The providers.yaml entry, plus `name`, `logo_url` and latchkey's verdict on it (`latchkey`).
 type Provider struct {
-	AuthMode             ProviderAuthMode        `json:"auth_mode"`
-	Categories           *[]string               `json:"categories,omitempty"`
-	ConnectionConfig     *map[string]interface{} `json:"connection_config,omitempty"`
-	Credentials          *map[string]interface{} `json:"credentials,omitempty"`
-	DisplayName          string                  `json:"display_name"`
-	Docs                 *string                 `json:"docs,omitempty"`
-	DocsConnect          *string                 `json:"docs_connect,omitempty"`
+	// AuthMode As in the entry: BASIC, API_KEY and OAUTH2_CC are served; entries of other modes (OAUTH2, TWO_STEP, …) are listed with `latchkey.supported: false`.
+	AuthMode         string                  `json:"auth_mode"`
+	Categories       *[]string               `json:"categories,omitempty"`
+	ConnectionConfig *map[string]interface{} `json:"connection_config,omitempty"`
+	Credentials      *map[string]interface{} `json:"credentials,omitempty"`
+	DisplayName      string                  `json:"display_name"`
+	Docs             *string                 `json:"docs,omitempty"`
+	DocsConnect      *string                 `json:"docs_connect,omitempty"`
+
+	// Latchkey latchkey addition. Whether latchkey can create and use connections for this entry, and if not, why.
+	Latchkey struct {
+		Notes     *[]string `json:"notes,omitempty"`
+		Reason    *string   `json:"reason,omitempty"`
+		Supported bool      `json:"supported"`
+	} `json:"latchkey"`
 	LogoUrl              string                  `json:"logo_url"`
 	Name                 string                  `json:"name"`
 	Proxy                *map[string]interface{} `json:"proxy,omitempty"`
 	AdditionalProperties map[string]interface{}  `json:"-"`
 }
-
-// ProviderAuthMode defines model for Provider.AuthMode.
-type ProviderAuthMode string
 
 // ReconnectSessionRequest defines model for ReconnectSessionRequest.
 type ReconnectSessionRequest struct {
@@ -933,9 +925,6 @@ type UniqueKeyPath = string
 
 // BodyInvalid defines model for BodyInvalid.
 type BodyInvalid = Error
-
-// ConnectionBadRequest defines model for ConnectionBadRequest.
-type ConnectionBadRequest = Error
 
 // ConnectionNotFound defines model for ConnectionNotFound.
 type ConnectionNotFound = Error
@@ -1119,6 +1108,23 @@ type GetIntegrationParams struct {
 // GetIntegrationParamsInclude defines parameters for GetIntegration.
 type GetIntegrationParamsInclude string
 
+// SubmitOAuth2CCParams defines parameters for SubmitOAuth2CC.
+type SubmitOAuth2CCParams struct {
+	// Params Connection-config values, as `params[cloudId]=…`. The session's `integrations_config_defaults` overwrite them; `params[webhook_url]` is dropped.
+	Params *SubmissionParams `json:"params,omitempty"`
+
+	// CredentialsExpiresAt latchkey addition. The token's expiry date, when the end user knows it: `YYYY-MM-DD` (the end of that day, UTC) or an RFC 3339 time (the Connect UI sends the end of the picked day with the browser's offset). Notices are sent before it and the connection becomes `expired` after it; a time that has passed is refused.
+	CredentialsExpiresAt *CredentialsExpiresAtQuery `form:"credentials_expires_at,omitempty" json:"credentials_expires_at,omitempty"`
+
+	// PublicKey Nango's legacy public key. Always refused (401 `deprecated_authentication`).
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	PublicKey *PublicKeyQuery `form:"public_key,omitempty" json:"public_key,omitempty"`
+
+	// ConnectionId Only valid with a public key in Nango; with a session token it is refused (400 `invalid_query_params`).
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	ConnectionId *ConnectionIdForbiddenQuery `form:"connection_id,omitempty" json:"connection_id,omitempty"`
+}
+
 // ListProvidersParams defines parameters for ListProviders.
 type ListProvidersParams struct {
 	// Search Case-insensitive regular expression on the name and display name (taken literally if it is not a valid one).
@@ -1263,6 +1269,9 @@ type CreateIntegrationJSONRequestBody = CreateIntegrationRequest
 // UpdateIntegrationJSONRequestBody defines body for UpdateIntegration for application/json ContentType.
 type UpdateIntegrationJSONRequestBody = UpdateIntegrationRequest
 
+// SubmitOAuth2CCJSONRequestBody defines body for SubmitOAuth2CC for application/json ContentType.
+type SubmitOAuth2CCJSONRequestBody = OAuth2CCBody
+
 // Getter for additional properties for Provider. Returns the specified
 // element and whether it was found
 func (a Provider) Get(fieldName string) (value interface{}, found bool) {
@@ -1342,6 +1351,14 @@ func (a *Provider) UnmarshalJSON(b []byte) error {
 			return fmt.Errorf("error reading 'docs_connect': %w", err)
 		}
 		delete(object, "docs_connect")
+	}
+
+	if raw, found := object["latchkey"]; found {
+		err = json.Unmarshal(raw, &a.Latchkey)
+		if err != nil {
+			return fmt.Errorf("error reading 'latchkey': %w", err)
+		}
+		delete(object, "latchkey")
 	}
 
 	if raw, found := object["logo_url"]; found {
@@ -1430,6 +1447,11 @@ func (a Provider) MarshalJSON() ([]byte, error) {
 		if err != nil {
 			return nil, fmt.Errorf("error marshaling 'docs_connect': %w", err)
 		}
+	}
+
+	object["latchkey"], err = json.Marshal(a.Latchkey)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'latchkey': %w", err)
 	}
 
 	object["logo_url"], err = json.Marshal(a.LogoUrl)
@@ -1842,6 +1864,13 @@ type ClientInterface interface {
 	// Corresponds with POST /api-auth/basic/{providerConfigKey} (the `SubmitBasic` operationId).
 	SubmitBasic(ctx context.Context, providerConfigKey ProviderConfigKeyPath, params *SubmitBasicParams, body SubmitBasicJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// AuthFlowUnsupported Nango's other browser flows (two-step, JWT, …; not served)
+	//
+	// Always 400, as `GET /oauth/connect/{providerConfigKey}`.
+	//
+	// Corresponds with POST /auth/{flow}/{providerConfigKey} (the `AuthFlowUnsupported` operationId).
+	AuthFlowUnsupported(ctx context.Context, flow string, providerConfigKey ProviderConfigKeyPath, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// DeleteConnectSession End the session; its token stops working
 	//
 	// Corresponds with DELETE /connect/session (the `DeleteConnectSession` operationId).
@@ -1989,9 +2018,14 @@ type ClientInterface interface {
 
 	// GetConnection A connection with its credentials
 	//
+	// For OAUTH2_CC the credentials carry an access token valid beyond the provider's buffer, fetched
+	// (once across instances) when the stored one is near expiry, or at once with `force_refresh=true`;
+	// a token that cannot be fetched answers 400 `invalid_credentials` (as Nango does), or 502
+	// `provider_unavailable`.
+	//
 	// **Differs from Nango:** the connection adds `status`, `warnings`, `last_verified_at` and
-	// `credentials_expires_at`; the refresh parameters are accepted and have no effect (BASIC and
-	// API_KEY credentials do not refresh).
+	// `credentials_expires_at`; `refresh_token` and `refresh_github_app_jwt_token` are accepted and have
+	// no effect.
 	//
 	// Corresponds with GET /connections/{connectionId} (the `GetConnection` operationId).
 	GetConnection(ctx context.Context, connectionId ConnectionIdPath, params *GetConnectionParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -2123,6 +2157,51 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /metrics (the `Metrics` operationId).
 	Metrics(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// OauthConnectUnsupported Nango's OAuth redirect flow (not served)
+	//
+	// Always 400: latchkey does not serve the auth modes this flow is for yet. `provider_not_supported`
+	// says why for the integration's entry; `invalid_auth_mode` names the route an integration of a served
+	// mode takes instead (e.g. `POST /oauth2/auth/{key}` for OAUTH2_CC).
+	//
+	// Corresponds with GET /oauth/connect/{providerConfigKey} (the `OauthConnectUnsupported` operationId).
+	OauthConnectUnsupported(ctx context.Context, providerConfigKey ProviderConfigKeyPath, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// SubmitOAuth2CCWithBody Submit OAuth 2.0 client credentials through a connect session
+	//
+	// For OAUTH2_CC integrations (the Atlassian service account with OAuth 2.0 credentials, and any
+	// client-credentials entry of the catalogue): latchkey fetches a token as the entry describes, and
+	// for Atlassian lists the sites the credential reaches, picks the one named by `params[cloudId]` or
+	// `params[subdomain]` (or the only one), and verifies one API call on it before saving. The token is
+	// kept encrypted with the connection and fetched again before it expires.
+	//
+	// **Differs from Nango:** a credential that reaches several Atlassian sites with none chosen is
+	// refused with `site_required` listing them (Nango silently takes the first); a wrong client ID or
+	// secret answers `invalid_credentials` quoting the token endpoint (Nango:
+	// `client_credentials_fetch_error`); client certificates and `private_key_jwt` are not supported yet.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /oauth2/auth/{providerConfigKey} (the `SubmitOAuth2CC` operationId).
+	SubmitOAuth2CCWithBody(ctx context.Context, providerConfigKey ProviderConfigKeyPath, params *SubmitOAuth2CCParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// SubmitOAuth2CC Submit OAuth 2.0 client credentials through a connect session
+	//
+	// For OAUTH2_CC integrations (the Atlassian service account with OAuth 2.0 credentials, and any
+	// client-credentials entry of the catalogue): latchkey fetches a token as the entry describes, and
+	// for Atlassian lists the sites the credential reaches, picks the one named by `params[cloudId]` or
+	// `params[subdomain]` (or the only one), and verifies one API call on it before saving. The token is
+	// kept encrypted with the connection and fetched again before it expires.
+	//
+	// **Differs from Nango:** a credential that reaches several Atlassian sites with none chosen is
+	// refused with `site_required` listing them (Nango silently takes the first); a wrong client ID or
+	// secret answers `invalid_credentials` quoting the token endpoint (Nango:
+	// `client_credentials_fetch_error`); client certificates and `private_key_jwt` are not supported yet.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /oauth2/auth/{providerConfigKey} (the `SubmitOAuth2CC` operationId).
+	SubmitOAuth2CC(ctx context.Context, providerConfigKey ProviderConfigKeyPath, params *SubmitOAuth2CCParams, body SubmitOAuth2CCJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// OpenAPIJSON This document (JSON)
 	//
@@ -2302,6 +2381,23 @@ func (c *Client) SubmitBasicWithBody(ctx context.Context, providerConfigKey Prov
 // Corresponds with POST /api-auth/basic/{providerConfigKey} (the `SubmitBasic` operationId).
 func (c *Client) SubmitBasic(ctx context.Context, providerConfigKey ProviderConfigKeyPath, params *SubmitBasicParams, body SubmitBasicJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewSubmitBasicRequest(c.Server, providerConfigKey, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AuthFlowUnsupported Nango's other browser flows (two-step, JWT, …; not served)
+//
+// Always 400, as `GET /oauth/connect/{providerConfigKey}`.
+//
+// Corresponds with POST /auth/{flow}/{providerConfigKey} (the `AuthFlowUnsupported` operationId).
+func (c *Client) AuthFlowUnsupported(ctx context.Context, flow string, providerConfigKey ProviderConfigKeyPath, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAuthFlowUnsupportedRequest(c.Server, flow, providerConfigKey)
 	if err != nil {
 		return nil, err
 	}
@@ -2609,9 +2705,14 @@ func (c *Client) DeleteConnection(ctx context.Context, connectionId ConnectionId
 
 // GetConnection A connection with its credentials
 //
+// For OAUTH2_CC the credentials carry an access token valid beyond the provider's buffer, fetched
+// (once across instances) when the stored one is near expiry, or at once with `force_refresh=true`;
+// a token that cannot be fetched answers 400 `invalid_credentials` (as Nango does), or 502
+// `provider_unavailable`.
+//
 // **Differs from Nango:** the connection adds `status`, `warnings`, `last_verified_at` and
-// `credentials_expires_at`; the refresh parameters are accepted and have no effect (BASIC and
-// API_KEY credentials do not refresh).
+// `credentials_expires_at`; `refresh_token` and `refresh_github_app_jwt_token` are accepted and have
+// no effect.
 //
 // Corresponds with GET /connections/{connectionId} (the `GetConnection` operationId).
 func (c *Client) GetConnection(ctx context.Context, connectionId ConnectionIdPath, params *GetConnectionParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -2934,6 +3035,81 @@ func (c *Client) UpdateIntegration(ctx context.Context, uniqueKey UniqueKeyPath,
 // Corresponds with GET /metrics (the `Metrics` operationId).
 func (c *Client) Metrics(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewMetricsRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// OauthConnectUnsupported Nango's OAuth redirect flow (not served)
+//
+// Always 400: latchkey does not serve the auth modes this flow is for yet. `provider_not_supported`
+// says why for the integration's entry; `invalid_auth_mode` names the route an integration of a served
+// mode takes instead (e.g. `POST /oauth2/auth/{key}` for OAUTH2_CC).
+//
+// Corresponds with GET /oauth/connect/{providerConfigKey} (the `OauthConnectUnsupported` operationId).
+func (c *Client) OauthConnectUnsupported(ctx context.Context, providerConfigKey ProviderConfigKeyPath, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewOauthConnectUnsupportedRequest(c.Server, providerConfigKey)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// SubmitOAuth2CCWithBody Submit OAuth 2.0 client credentials through a connect session
+//
+// For OAUTH2_CC integrations (the Atlassian service account with OAuth 2.0 credentials, and any
+// client-credentials entry of the catalogue): latchkey fetches a token as the entry describes, and
+// for Atlassian lists the sites the credential reaches, picks the one named by `params[cloudId]` or
+// `params[subdomain]` (or the only one), and verifies one API call on it before saving. The token is
+// kept encrypted with the connection and fetched again before it expires.
+//
+// **Differs from Nango:** a credential that reaches several Atlassian sites with none chosen is
+// refused with `site_required` listing them (Nango silently takes the first); a wrong client ID or
+// secret answers `invalid_credentials` quoting the token endpoint (Nango:
+// `client_credentials_fetch_error`); client certificates and `private_key_jwt` are not supported yet.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /oauth2/auth/{providerConfigKey} (the `SubmitOAuth2CC` operationId).
+func (c *Client) SubmitOAuth2CCWithBody(ctx context.Context, providerConfigKey ProviderConfigKeyPath, params *SubmitOAuth2CCParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSubmitOAuth2CCRequestWithBody(c.Server, providerConfigKey, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// SubmitOAuth2CC Submit OAuth 2.0 client credentials through a connect session
+//
+// For OAUTH2_CC integrations (the Atlassian service account with OAuth 2.0 credentials, and any
+// client-credentials entry of the catalogue): latchkey fetches a token as the entry describes, and
+// for Atlassian lists the sites the credential reaches, picks the one named by `params[cloudId]` or
+// `params[subdomain]` (or the only one), and verifies one API call on it before saving. The token is
+// kept encrypted with the connection and fetched again before it expires.
+//
+// **Differs from Nango:** a credential that reaches several Atlassian sites with none chosen is
+// refused with `site_required` listing them (Nango silently takes the first); a wrong client ID or
+// secret answers `invalid_credentials` quoting the token endpoint (Nango:
+// `client_credentials_fetch_error`); client certificates and `private_key_jwt` are not supported yet.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /oauth2/auth/{providerConfigKey} (the `SubmitOAuth2CC` operationId).
+func (c *Client) SubmitOAuth2CC(ctx context.Context, providerConfigKey ProviderConfigKeyPath, params *SubmitOAuth2CCParams, body SubmitOAuth2CCJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSubmitOAuth2CCRequest(c.Server, providerConfigKey, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -3369,6 +3545,47 @@ func NewSubmitBasicRequestWithBody(server string, providerConfigKey ProviderConf
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewAuthFlowUnsupportedRequest constructs an http.Request for the AuthFlowUnsupported method
+func NewAuthFlowUnsupportedRequest(server string, flow string, providerConfigKey ProviderConfigKeyPath) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "flow", flow, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "providerConfigKey", providerConfigKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/auth/%s/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
 
 	return req, nil
 }
@@ -4582,6 +4799,150 @@ func NewMetricsRequest(server string) (*http.Request, error) {
 	return req, nil
 }
 
+// NewOauthConnectUnsupportedRequest constructs an http.Request for the OauthConnectUnsupported method
+func NewOauthConnectUnsupportedRequest(server string, providerConfigKey ProviderConfigKeyPath) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "providerConfigKey", providerConfigKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/oauth/connect/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewSubmitOAuth2CCRequest calls the generic SubmitOAuth2CC builder with application/json body
+func NewSubmitOAuth2CCRequest(server string, providerConfigKey ProviderConfigKeyPath, params *SubmitOAuth2CCParams, body SubmitOAuth2CCJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewSubmitOAuth2CCRequestWithBody(server, providerConfigKey, params, "application/json", bodyReader)
+}
+
+// NewSubmitOAuth2CCRequestWithBody constructs an http.Request for the SubmitOAuth2CC method, with any body, and a specified content type
+func NewSubmitOAuth2CCRequestWithBody(server string, providerConfigKey ProviderConfigKeyPath, params *SubmitOAuth2CCParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "providerConfigKey", providerConfigKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/oauth2/auth/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Params != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("deepObject", true, "params", *params.Params, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "object", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.CredentialsExpiresAt != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "credentials_expires_at", *params.CredentialsExpiresAt, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.PublicKey != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "public_key", *params.PublicKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.ConnectionId != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "connection_id", *params.ConnectionId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewOpenAPIJSONRequest constructs an http.Request for the OpenAPIJSON method
 func NewOpenAPIJSONRequest(server string) (*http.Request, error) {
 	var err error
@@ -5572,6 +5933,15 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /api-auth/basic/{providerConfigKey} (the `SubmitBasic` operationId).
 	SubmitBasicWithResponse(ctx context.Context, providerConfigKey ProviderConfigKeyPath, params *SubmitBasicParams, body SubmitBasicJSONRequestBody, reqEditors ...RequestEditorFn) (*SubmitBasicResponse, error)
 
+	// AuthFlowUnsupportedWithResponse Nango's other browser flows (two-step, JWT, …; not served)
+	//
+	// Always 400, as `GET /oauth/connect/{providerConfigKey}`.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /auth/{flow}/{providerConfigKey} (the `AuthFlowUnsupported` operationId).
+	AuthFlowUnsupportedWithResponse(ctx context.Context, flow string, providerConfigKey ProviderConfigKeyPath, reqEditors ...RequestEditorFn) (*AuthFlowUnsupportedResponse, error)
+
 	// DeleteConnectSessionWithResponse End the session; its token stops working
 	//
 	// Returns a wrapper object for the known response body format(s).
@@ -5727,9 +6097,14 @@ type ClientWithResponsesInterface interface {
 
 	// GetConnectionWithResponse A connection with its credentials
 	//
+	// For OAUTH2_CC the credentials carry an access token valid beyond the provider's buffer, fetched
+	// (once across instances) when the stored one is near expiry, or at once with `force_refresh=true`;
+	// a token that cannot be fetched answers 400 `invalid_credentials` (as Nango does), or 502
+	// `provider_unavailable`.
+	//
 	// **Differs from Nango:** the connection adds `status`, `warnings`, `last_verified_at` and
-	// `credentials_expires_at`; the refresh parameters are accepted and have no effect (BASIC and
-	// API_KEY credentials do not refresh).
+	// `credentials_expires_at`; `refresh_token` and `refresh_github_app_jwt_token` are accepted and have
+	// no effect.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -5885,6 +6260,53 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /metrics (the `Metrics` operationId).
 	MetricsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*MetricsResponse, error)
+
+	// OauthConnectUnsupportedWithResponse Nango's OAuth redirect flow (not served)
+	//
+	// Always 400: latchkey does not serve the auth modes this flow is for yet. `provider_not_supported`
+	// says why for the integration's entry; `invalid_auth_mode` names the route an integration of a served
+	// mode takes instead (e.g. `POST /oauth2/auth/{key}` for OAUTH2_CC).
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /oauth/connect/{providerConfigKey} (the `OauthConnectUnsupported` operationId).
+	OauthConnectUnsupportedWithResponse(ctx context.Context, providerConfigKey ProviderConfigKeyPath, reqEditors ...RequestEditorFn) (*OauthConnectUnsupportedResponse, error)
+
+	// SubmitOAuth2CCWithBodyWithResponse Submit OAuth 2.0 client credentials through a connect session
+	//
+	// For OAUTH2_CC integrations (the Atlassian service account with OAuth 2.0 credentials, and any
+	// client-credentials entry of the catalogue): latchkey fetches a token as the entry describes, and
+	// for Atlassian lists the sites the credential reaches, picks the one named by `params[cloudId]` or
+	// `params[subdomain]` (or the only one), and verifies one API call on it before saving. The token is
+	// kept encrypted with the connection and fetched again before it expires.
+	//
+	// **Differs from Nango:** a credential that reaches several Atlassian sites with none chosen is
+	// refused with `site_required` listing them (Nango silently takes the first); a wrong client ID or
+	// secret answers `invalid_credentials` quoting the token endpoint (Nango:
+	// `client_credentials_fetch_error`); client certificates and `private_key_jwt` are not supported yet.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /oauth2/auth/{providerConfigKey} (the `SubmitOAuth2CC` operationId).
+	SubmitOAuth2CCWithBodyWithResponse(ctx context.Context, providerConfigKey ProviderConfigKeyPath, params *SubmitOAuth2CCParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SubmitOAuth2CCResponse, error)
+
+	// SubmitOAuth2CCWithResponse Submit OAuth 2.0 client credentials through a connect session
+	//
+	// For OAUTH2_CC integrations (the Atlassian service account with OAuth 2.0 credentials, and any
+	// client-credentials entry of the catalogue): latchkey fetches a token as the entry describes, and
+	// for Atlassian lists the sites the credential reaches, picks the one named by `params[cloudId]` or
+	// `params[subdomain]` (or the only one), and verifies one API call on it before saving. The token is
+	// kept encrypted with the connection and fetched again before it expires.
+	//
+	// **Differs from Nango:** a credential that reaches several Atlassian sites with none chosen is
+	// refused with `site_required` listing them (Nango silently takes the first); a wrong client ID or
+	// secret answers `invalid_credentials` quoting the token endpoint (Nango:
+	// `client_credentials_fetch_error`); client certificates and `private_key_jwt` are not supported yet.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /oauth2/auth/{providerConfigKey} (the `SubmitOAuth2CC` operationId).
+	SubmitOAuth2CCWithResponse(ctx context.Context, providerConfigKey ProviderConfigKeyPath, params *SubmitOAuth2CCParams, body SubmitOAuth2CCJSONRequestBody, reqEditors ...RequestEditorFn) (*SubmitOAuth2CCResponse, error)
 
 	// OpenAPIJSONWithResponse This document (JSON)
 	//
@@ -6228,6 +6650,96 @@ func (r SubmitBasicResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r SubmitBasicResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// AuthFlowUnsupportedResponse429Headers the declared response headers of an HTTP 429 response for AuthFlowUnsupported
+type AuthFlowUnsupportedResponse429Headers struct {
+	RetryAfter *int
+}
+
+// AuthFlowUnsupportedResponse503Headers the declared response headers of an HTTP 503 response for AuthFlowUnsupported
+type AuthFlowUnsupportedResponse503Headers struct {
+	RetryAfter *int
+}
+
+type AuthFlowUnsupportedResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *SubmissionUnauthorized
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *SubmitNotFound
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *SubmitTooMany
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *AuthFlowUnsupportedResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *AuthFlowUnsupportedResponse503Headers
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r AuthFlowUnsupportedResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r AuthFlowUnsupportedResponse) GetJSON401() *SubmissionUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r AuthFlowUnsupportedResponse) GetJSON404() *SubmitNotFound {
+	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r AuthFlowUnsupportedResponse) GetJSON429() *SubmitTooMany {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r AuthFlowUnsupportedResponse) GetJSON500() *InternalError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r AuthFlowUnsupportedResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r AuthFlowUnsupportedResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AuthFlowUnsupportedResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AuthFlowUnsupportedResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AuthFlowUnsupportedResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -7178,6 +7690,11 @@ type GetConnectionResponse429Headers struct {
 	RetryAfter *int
 }
 
+// GetConnectionResponse502Headers the declared response headers of an HTTP 502 response for GetConnection
+type GetConnectionResponse502Headers struct {
+	RetryAfter *int
+}
+
 // GetConnectionResponse503Headers the declared response headers of an HTTP 503 response for GetConnection
 type GetConnectionResponse503Headers struct {
 	RetryAfter *int
@@ -7189,7 +7706,7 @@ type GetConnectionResponse struct {
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *Connection
 	// JSON400 the response for an HTTP 400 `application/json` response
-	JSON400 *ConnectionBadRequest
+	JSON400 *Error
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *Unauthorized
 	// JSON404 the response for an HTTP 404 `application/json` response
@@ -7198,10 +7715,14 @@ type GetConnectionResponse struct {
 	JSON429 *TooManyFailedAuthentications
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalError
+	// JSON502 the response for an HTTP 502 `application/json` response
+	JSON502 *ProviderUnavailable
 	// JSON503 the response for an HTTP 503 `application/json` response
 	JSON503 *Unavailable
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *GetConnectionResponse429Headers
+	// Headers502 the parsed response headers for an HTTP 502 response
+	Headers502 *GetConnectionResponse502Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *GetConnectionResponse503Headers
 }
@@ -7212,7 +7733,7 @@ func (r GetConnectionResponse) GetJSON200() *Connection {
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
-func (r GetConnectionResponse) GetJSON400() *ConnectionBadRequest {
+func (r GetConnectionResponse) GetJSON400() *Error {
 	return r.JSON400
 }
 
@@ -7234,6 +7755,11 @@ func (r GetConnectionResponse) GetJSON429() *TooManyFailedAuthentications {
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
 func (r GetConnectionResponse) GetJSON500() *InternalError {
 	return r.JSON500
+}
+
+// GetJSON502 returns the response for an HTTP 502 `application/json` response
+func (r GetConnectionResponse) GetJSON502() *ProviderUnavailable {
+	return r.JSON502
 }
 
 // GetJSON503 returns the response for an HTTP 503 `application/json` response
@@ -8494,6 +9020,221 @@ func (r MetricsResponse) ContentType() string {
 	return ""
 }
 
+// OauthConnectUnsupportedResponse429Headers the declared response headers of an HTTP 429 response for OauthConnectUnsupported
+type OauthConnectUnsupportedResponse429Headers struct {
+	RetryAfter *int
+}
+
+// OauthConnectUnsupportedResponse503Headers the declared response headers of an HTTP 503 response for OauthConnectUnsupported
+type OauthConnectUnsupportedResponse503Headers struct {
+	RetryAfter *int
+}
+
+type OauthConnectUnsupportedResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *SubmissionUnauthorized
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *SubmitNotFound
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *SubmitTooMany
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *OauthConnectUnsupportedResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *OauthConnectUnsupportedResponse503Headers
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r OauthConnectUnsupportedResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r OauthConnectUnsupportedResponse) GetJSON401() *SubmissionUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r OauthConnectUnsupportedResponse) GetJSON404() *SubmitNotFound {
+	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r OauthConnectUnsupportedResponse) GetJSON429() *SubmitTooMany {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r OauthConnectUnsupportedResponse) GetJSON500() *InternalError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r OauthConnectUnsupportedResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r OauthConnectUnsupportedResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r OauthConnectUnsupportedResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r OauthConnectUnsupportedResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r OauthConnectUnsupportedResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// SubmitOAuth2CCResponse429Headers the declared response headers of an HTTP 429 response for SubmitOAuth2CC
+type SubmitOAuth2CCResponse429Headers struct {
+	RetryAfter *int
+}
+
+// SubmitOAuth2CCResponse502Headers the declared response headers of an HTTP 502 response for SubmitOAuth2CC
+type SubmitOAuth2CCResponse502Headers struct {
+	RetryAfter *int
+}
+
+// SubmitOAuth2CCResponse503Headers the declared response headers of an HTTP 503 response for SubmitOAuth2CC
+type SubmitOAuth2CCResponse503Headers struct {
+	RetryAfter *int
+}
+
+type SubmitOAuth2CCResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *SubmitOK
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *SubmitBadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *SubmissionUnauthorized
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *SubmitNotFound
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaType
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *SubmitTooMany
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalError
+	// JSON502 the response for an HTTP 502 `application/json` response
+	JSON502 *ProviderUnavailable
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *SubmitOAuth2CCResponse429Headers
+	// Headers502 the parsed response headers for an HTTP 502 response
+	Headers502 *SubmitOAuth2CCResponse502Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *SubmitOAuth2CCResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r SubmitOAuth2CCResponse) GetJSON200() *SubmitOK {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r SubmitOAuth2CCResponse) GetJSON400() *SubmitBadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r SubmitOAuth2CCResponse) GetJSON401() *SubmissionUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r SubmitOAuth2CCResponse) GetJSON404() *SubmitNotFound {
+	return r.JSON404
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r SubmitOAuth2CCResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r SubmitOAuth2CCResponse) GetJSON415() *UnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r SubmitOAuth2CCResponse) GetJSON429() *SubmitTooMany {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r SubmitOAuth2CCResponse) GetJSON500() *InternalError {
+	return r.JSON500
+}
+
+// GetJSON502 returns the response for an HTTP 502 `application/json` response
+func (r SubmitOAuth2CCResponse) GetJSON502() *ProviderUnavailable {
+	return r.JSON502
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r SubmitOAuth2CCResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r SubmitOAuth2CCResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r SubmitOAuth2CCResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r SubmitOAuth2CCResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r SubmitOAuth2CCResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type OpenAPIJSONResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -8666,7 +9407,7 @@ type GetProviderResponse struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *struct {
-		// Data The providers.yaml entry, plus `name` and `logo_url`.
+		// Data The providers.yaml entry, plus `name`, `logo_url` and latchkey's verdict on it (`latchkey`).
 		Data Provider `json:"data"`
 	}
 	// JSON400 the response for an HTTP 400 `application/json` response
@@ -8685,7 +9426,7 @@ type GetProviderResponse struct {
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r GetProviderResponse) GetJSON200() *struct {
-	// Data The providers.yaml entry, plus `name` and `logo_url`.
+	// Data The providers.yaml entry, plus `name`, `logo_url` and latchkey's verdict on it (`latchkey`).
 	Data Provider `json:"data"`
 } {
 	return r.JSON200
@@ -9703,6 +10444,21 @@ func (c *ClientWithResponses) SubmitBasicWithResponse(ctx context.Context, provi
 	return ParseSubmitBasicResponse(rsp)
 }
 
+// AuthFlowUnsupportedWithResponse Nango's other browser flows (two-step, JWT, …; not served)
+//
+// Always 400, as `GET /oauth/connect/{providerConfigKey}`.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /auth/{flow}/{providerConfigKey} (the `AuthFlowUnsupported` operationId).
+func (c *ClientWithResponses) AuthFlowUnsupportedWithResponse(ctx context.Context, flow string, providerConfigKey ProviderConfigKeyPath, reqEditors ...RequestEditorFn) (*AuthFlowUnsupportedResponse, error) {
+	rsp, err := c.AuthFlowUnsupported(ctx, flow, providerConfigKey, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAuthFlowUnsupportedResponse(rsp)
+}
+
 // DeleteConnectSessionWithResponse End the session; its token stops working
 //
 // Returns a wrapper object for the known response body format(s).
@@ -9948,9 +10704,14 @@ func (c *ClientWithResponses) DeleteConnectionWithResponse(ctx context.Context, 
 
 // GetConnectionWithResponse A connection with its credentials
 //
+// For OAUTH2_CC the credentials carry an access token valid beyond the provider's buffer, fetched
+// (once across instances) when the stored one is near expiry, or at once with `force_refresh=true`;
+// a token that cannot be fetched answers 400 `invalid_credentials` (as Nango does), or 502
+// `provider_unavailable`.
+//
 // **Differs from Nango:** the connection adds `status`, `warnings`, `last_verified_at` and
-// `credentials_expires_at`; the refresh parameters are accepted and have no effect (BASIC and
-// API_KEY credentials do not refresh).
+// `credentials_expires_at`; `refresh_token` and `refresh_github_app_jwt_token` are accepted and have
+// no effect.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -10225,6 +10986,71 @@ func (c *ClientWithResponses) MetricsWithResponse(ctx context.Context, reqEditor
 		return nil, err
 	}
 	return ParseMetricsResponse(rsp)
+}
+
+// OauthConnectUnsupportedWithResponse Nango's OAuth redirect flow (not served)
+//
+// Always 400: latchkey does not serve the auth modes this flow is for yet. `provider_not_supported`
+// says why for the integration's entry; `invalid_auth_mode` names the route an integration of a served
+// mode takes instead (e.g. `POST /oauth2/auth/{key}` for OAUTH2_CC).
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /oauth/connect/{providerConfigKey} (the `OauthConnectUnsupported` operationId).
+func (c *ClientWithResponses) OauthConnectUnsupportedWithResponse(ctx context.Context, providerConfigKey ProviderConfigKeyPath, reqEditors ...RequestEditorFn) (*OauthConnectUnsupportedResponse, error) {
+	rsp, err := c.OauthConnectUnsupported(ctx, providerConfigKey, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseOauthConnectUnsupportedResponse(rsp)
+}
+
+// SubmitOAuth2CCWithBodyWithResponse Submit OAuth 2.0 client credentials through a connect session
+//
+// For OAUTH2_CC integrations (the Atlassian service account with OAuth 2.0 credentials, and any
+// client-credentials entry of the catalogue): latchkey fetches a token as the entry describes, and
+// for Atlassian lists the sites the credential reaches, picks the one named by `params[cloudId]` or
+// `params[subdomain]` (or the only one), and verifies one API call on it before saving. The token is
+// kept encrypted with the connection and fetched again before it expires.
+//
+// **Differs from Nango:** a credential that reaches several Atlassian sites with none chosen is
+// refused with `site_required` listing them (Nango silently takes the first); a wrong client ID or
+// secret answers `invalid_credentials` quoting the token endpoint (Nango:
+// `client_credentials_fetch_error`); client certificates and `private_key_jwt` are not supported yet.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /oauth2/auth/{providerConfigKey} (the `SubmitOAuth2CC` operationId).
+func (c *ClientWithResponses) SubmitOAuth2CCWithBodyWithResponse(ctx context.Context, providerConfigKey ProviderConfigKeyPath, params *SubmitOAuth2CCParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SubmitOAuth2CCResponse, error) {
+	rsp, err := c.SubmitOAuth2CCWithBody(ctx, providerConfigKey, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSubmitOAuth2CCResponse(rsp)
+}
+
+// SubmitOAuth2CCWithResponse Submit OAuth 2.0 client credentials through a connect session
+//
+// For OAUTH2_CC integrations (the Atlassian service account with OAuth 2.0 credentials, and any
+// client-credentials entry of the catalogue): latchkey fetches a token as the entry describes, and
+// for Atlassian lists the sites the credential reaches, picks the one named by `params[cloudId]` or
+// `params[subdomain]` (or the only one), and verifies one API call on it before saving. The token is
+// kept encrypted with the connection and fetched again before it expires.
+//
+// **Differs from Nango:** a credential that reaches several Atlassian sites with none chosen is
+// refused with `site_required` listing them (Nango silently takes the first); a wrong client ID or
+// secret answers `invalid_credentials` quoting the token endpoint (Nango:
+// `client_credentials_fetch_error`); client certificates and `private_key_jwt` are not supported yet.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /oauth2/auth/{providerConfigKey} (the `SubmitOAuth2CC` operationId).
+func (c *ClientWithResponses) SubmitOAuth2CCWithResponse(ctx context.Context, providerConfigKey ProviderConfigKeyPath, params *SubmitOAuth2CCParams, body SubmitOAuth2CCJSONRequestBody, reqEditors ...RequestEditorFn) (*SubmitOAuth2CCResponse, error) {
+	rsp, err := c.SubmitOAuth2CC(ctx, providerConfigKey, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSubmitOAuth2CCResponse(rsp)
 }
 
 // OpenAPIJSONWithResponse This document (JSON)
@@ -10633,6 +11459,90 @@ func ParseSubmitBasicResponse(rsp *http.Response) (*SubmitBasicResponse, error) 
 		response.Headers502 = &headers
 	case rsp.StatusCode == 503:
 		var headers SubmitBasicResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseAuthFlowUnsupportedResponse parses an HTTP response from a AuthFlowUnsupportedWithResponse call
+func ParseAuthFlowUnsupportedResponse(rsp *http.Response) (*AuthFlowUnsupportedResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AuthFlowUnsupportedResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest SubmissionUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest SubmitNotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest SubmitTooMany
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers AuthFlowUnsupportedResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers AuthFlowUnsupportedResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
@@ -11539,7 +12449,7 @@ func ParseGetConnectionResponse(rsp *http.Response) (*GetConnectionResponse, err
 		response.JSON200 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
-		var dest ConnectionBadRequest
+		var dest Error
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -11573,6 +12483,13 @@ func ParseGetConnectionResponse(rsp *http.Response) (*GetConnectionResponse, err
 		}
 		response.JSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 502:
+		var dest ProviderUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON502 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
 		var dest Unavailable
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -11593,6 +12510,16 @@ func ParseGetConnectionResponse(rsp *http.Response) (*GetConnectionResponse, err
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 502:
+		var headers GetConnectionResponse502Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers502 = &headers
 	case rsp.StatusCode == 503:
 		var headers GetConnectionResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -12693,6 +13620,212 @@ func ParseMetricsResponse(rsp *http.Response) (*MetricsResponse, error) {
 	return response, nil
 }
 
+// ParseOauthConnectUnsupportedResponse parses an HTTP response from a OauthConnectUnsupportedWithResponse call
+func ParseOauthConnectUnsupportedResponse(rsp *http.Response) (*OauthConnectUnsupportedResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &OauthConnectUnsupportedResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest SubmissionUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest SubmitNotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest SubmitTooMany
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers OauthConnectUnsupportedResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers OauthConnectUnsupportedResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseSubmitOAuth2CCResponse parses an HTTP response from a SubmitOAuth2CCWithResponse call
+func ParseSubmitOAuth2CCResponse(rsp *http.Response) (*SubmitOAuth2CCResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &SubmitOAuth2CCResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest SubmitOK
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest SubmitBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest SubmissionUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest SubmitNotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest SubmitTooMany
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 502:
+		var dest ProviderUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON502 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers SubmitOAuth2CCResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 502:
+		var headers SubmitOAuth2CCResponse502Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers502 = &headers
+	case rsp.StatusCode == 503:
+		var headers SubmitOAuth2CCResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
 // ParseOpenAPIJSONResponse parses an HTTP response from a OpenAPIJSONWithResponse call
 func ParseOpenAPIJSONResponse(rsp *http.Response) (*OpenAPIJSONResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -12830,7 +13963,7 @@ func ParseGetProviderResponse(rsp *http.Response) (*GetProviderResponse, error) 
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
 		var dest struct {
-			// Data The providers.yaml entry, plus `name` and `logo_url`.
+			// Data The providers.yaml entry, plus `name`, `logo_url` and latchkey's verdict on it (`latchkey`).
 			Data Provider `json:"data"`
 		}
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
