@@ -38,12 +38,12 @@ var allowed = map[string][]string{
 	"internal/connect":      {"internal/clock", "internal/connections", "internal/domain", "internal/httpx", "internal/secret"},
 	"internal/integrations": {"internal/domain", "internal/provider"},
 	"internal/lifecycle":    {"internal/clock", "internal/domain", "internal/webhook"},
-	"internal/proxy":        {"internal/clock", "internal/domain", "internal/httpx", "internal/metrics", "internal/provider", "internal/upstream"},
+	"internal/proxy":        {"internal/clock", "internal/domain", "internal/httpx", "internal/provider", "internal/upstream"},
 	"internal/connectui":    {"internal/provider"},
 
 	// The HTTP layer: services in, JSON out; never the store or the wiring.
 	"internal/httpapi": {"internal/connect", "internal/connections", "internal/domain", "internal/httpx", "internal/integrations", "internal/lifecycle",
-		"internal/metrics", "internal/provider", "internal/proxy", "internal/secret", "internal/webhook"},
+		"internal/provider", "internal/proxy", "internal/secret", "internal/webhook"},
 
 	// Maintenance: re-sealing every secret under the newest key.
 	"internal/keyrotation": {"internal/connections", "internal/domain", "internal/secret", "internal/store", "internal/webhook"},

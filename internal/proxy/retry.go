@@ -5,7 +5,6 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
-	"strconv"
 	"syscall"
 	"time"
 
@@ -45,7 +44,7 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			if last || ctx.Err() != nil || !retryableError(err) {
 				return nil, err
 			}
-			t.p.retries.Inc(c.integration, "0")
+			t.p.o.Metrics.ProxyRetry(c.integration, 0)
 			if t.p.o.Clock.Sleep(ctx, backoff(attempt, t.p.o.MaxRetryWait)) != nil {
 				return nil, ctx.Err()
 			}
@@ -61,7 +60,7 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		_, _ = io.Copy(io.Discard, io.LimitReader(res.Body, 64<<10))
 		res.Body.Close()
-		t.p.retries.Inc(c.integration, strconv.Itoa(res.StatusCode))
+		t.p.o.Metrics.ProxyRetry(c.integration, res.StatusCode)
 		if err := t.p.o.Clock.Sleep(ctx, wait); err != nil {
 			return nil, err
 		}
