@@ -41,6 +41,7 @@ func commands() []command {
 		cmds = append(cmds, command{a.name, a.synopsis, a.usage, a.run})
 	}
 	return append(cmds,
+		command{"healthcheck", "exit 0 when the server on this machine answers /health (or /ready)", text(healthcheckUsage), healthcheck},
 		command{"completion", "bash|zsh|fish: a shell completion script", text(completionUsage), completion},
 		command{"version", "print the version and the commit it was built from", text(versionUsage), version},
 	)

@@ -77,12 +77,13 @@ func completionSpec() []compCommand {
 			{name: "set-webhook", synopsis: "set the webhook URLs", flags: []compFlag{envFlag, {name: "url", help: "primary webhook URL", value: true},
 				{name: "secondary-url", help: "secondary webhook URL", value: true}}},
 			{name: "rotate-signing-key", synopsis: "a new webhook signing key", flags: []compFlag{envFlag}}}},
-		"migrate":    {subs: []compSub{{name: "up", synopsis: "apply the migrations"}, {name: "status", synopsis: "list migrations"}}},
-		"copy":       {flags: []compFlag{{name: "from", help: "source database URL", value: true}, {name: "to", help: "target database URL", value: true}}},
-		"backup":     {files: true},
-		"keys":       {subs: []compSub{{name: "rotate", synopsis: "re-encrypt every credential with a new key"}, {name: "status", synopsis: "the configured keys"}}},
-		"completion": {subs: []compSub{{name: "bash", synopsis: "bash script"}, {name: "zsh", synopsis: "zsh script"}, {name: "fish", synopsis: "fish script"}}},
-		"version":    {},
+		"migrate":     {subs: []compSub{{name: "up", synopsis: "apply the migrations"}, {name: "status", synopsis: "list migrations"}}},
+		"copy":        {flags: []compFlag{{name: "from", help: "source database URL", value: true}, {name: "to", help: "target database URL", value: true}}},
+		"backup":      {files: true},
+		"keys":        {subs: []compSub{{name: "rotate", synopsis: "re-encrypt every credential with a new key"}, {name: "status", synopsis: "the configured keys"}}},
+		"completion":  {subs: []compSub{{name: "bash", synopsis: "bash script"}, {name: "zsh", synopsis: "zsh script"}, {name: "fish", synopsis: "fish script"}}},
+		"version":     {},
+		"healthcheck": {flags: []compFlag{{name: "url", help: "the server's base URL", value: true}, {name: "ready", help: "ask /ready instead of /health"}}},
 	}
 	for _, a := range apiCommands() {
 		c := compCommand{}
