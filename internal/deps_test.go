@@ -56,6 +56,7 @@ var allowed = map[string][]string{
 	"cmd/latchkey":      {"internal/cli"},
 	"bench":             {"client", "internal/app", "internal/atlassiansim", "internal/config", "internal/domain", "internal/secret"},
 	"tests/sdk/standin": {"internal/atlassiansim"},
+	"tests/deploy":      {}, // tests only (the Dockerfile, compose file, systemd unit, release script); its tests read internal/config
 	"internal":          {}, // this test
 }
 
