@@ -166,7 +166,7 @@ var statusText = func() (s [600]string) {
 }()
 
 func statusLabel(status int, code string) string {
-	if status == 0 {
+	if status == 0 && code != "" {
 		return code
 	}
 	if status > 0 && status < len(statusText) && statusText[status] != "" {
