@@ -11,6 +11,8 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
@@ -41,6 +43,38 @@ import (
 // Version is set at build time with -ldflags "-X github.com/latchkeyhq/latchkey/internal/app.Version=…".
 var Version = "dev"
 
+// Commit is the source revision, set at build time with -ldflags
+// "-X github.com/latchkeyhq/latchkey/internal/app.Commit=…" (a build outside a
+// git checkout, such as a container's, has no other way to know it).
+var Commit = ""
+
+// Revision is the commit this binary was built from: Commit when set, else
+// the revision the go command stamped from the git checkout (with "-dirty"
+// when the tree had changes), else "unknown".
+func Revision() string {
+	if Commit != "" {
+		return Commit
+	}
+	rev, dirty := "", false
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				rev = s.Value
+			case "vcs.modified":
+				dirty = s.Value == "true"
+			}
+		}
+	}
+	if rev == "" {
+		return "unknown"
+	}
+	if dirty {
+		rev += "-dirty"
+	}
+	return rev
+}
+
 // DefaultEnvironment is the environment latchkey creates on first start.
 const DefaultEnvironment = "dev"
 
@@ -52,7 +86,7 @@ type App struct {
 	settings    *environment.Settings
 	network     *netguard.Policy
 	lifecycle   *lifecycle.Scheduler
-	metrics     *metrics.Registry
+	metrics     *metrics.Metrics
 	log         *slog.Logger
 	store       *store.Store
 	keys        *secret.KeyRing
@@ -167,16 +201,15 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, deps Deps) (
 	for _, rw := range cfg.UpstreamRewrites {
 		log.Warn("provider traffic is rewritten", "from", rw.From.String(), "to", rw.To.String())
 	}
-	a.metrics = metrics.NewRegistry()
-	noticeFailures := a.metrics.Counter("latchkey_change_notices_failed_total", "Change notices to other instances that could not be sent (they keep cached copies until those expire).")
 	a.oplog = oplog.New(st, log)
+	a.metrics = newMetrics(st, a.oplog, clk)
 	a.connections = connections.New(connections.Options{Store: st, Catalogue: cat, Keys: ring, Verifiers: verifiers, Clock: clk, Logger: log,
 		Events: a.oplog.Add, Announced: a.dispatcher.Wake, Broadcast: st.Announce,
-		NoticeFailed: func() { noticeFailures.Inc() }, Network: a.network})
+		NoticeFailed: a.metrics.ChangeNoticeFailed, Network: a.network, TokenFetched: a.metrics.TokenFetch})
 	sessions := connect.New(connect.Options{Store: st, Connections: a.connections, Clock: clk, SingleUse: cfg.ConnectSessionSingleUse})
 	integs := integrations.New(st, cat, a.connections.ChangedAll)
 	a.lifecycle = lifecycle.New(lifecycle.Options{Store: st, Checker: a.connections, Logger: log, Clock: clk,
-		Interval: cfg.VerifyInterval, RatePerUpstream: deps.CheckRate, Wake: a.dispatcher.Wake})
+		Interval: cfg.VerifyInterval, RatePerUpstream: deps.CheckRate, Wake: a.dispatcher.Wake, Checked: a.metrics.HealthCheck})
 	proxyTransport := upstream.NewTransport()
 	proxyTransport.ResponseHeaderTimeout = cfg.ProxyTimeout
 	var prt http.RoundTripper = proxyTransport
@@ -190,8 +223,9 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, deps Deps) (
 		return nil, err
 	}
 	a.handler = httpapi.New(httpapi.Options{Connect: sessions, Connections: a.connections, Integrations: integs, Catalogue: cat, Environments: st, Logger: log, PublicURL: cfg.PublicURL, Version: Version,
-		PrimaryColor: cfg.ConnectPrimaryColor, TrustedProxies: cfg.TrustedProxies, Now: clk.Now, Extra: func(r httpapi.Router) { ui.Mount(r) }, Proxy: px, Metrics: a.metrics,
-		Environment: a.settings, Deliveries: &webhook.Deliveries{Store: st, Wake: a.dispatcher.Wake}, Lifecycle: a.lifecycle})
+		PrimaryColor: cfg.ConnectPrimaryColor, TrustedProxies: cfg.TrustedProxies, Now: clk.Now, Extra: func(r httpapi.Router) { ui.Mount(r) }, Proxy: px,
+		Environment: a.settings, Deliveries: &webhook.Deliveries{Store: st, Wake: a.dispatcher.Wake}, Lifecycle: a.lifecycle,
+		Metrics: a.metrics.Handler(), MetricsAccess: httpapi.MetricsAccess{Token: cfg.MetricsToken.Reveal(), Networks: cfg.MetricsAllowedNetworks}})
 	return a, nil
 }
 
@@ -209,8 +243,23 @@ func (a *App) Close() error {
 	return a.store.Close()
 }
 
-// Metrics exposes the metrics registry (for tests).
-func (a *App) Metrics() *metrics.Registry { return a.metrics }
+// Metrics exposes the metrics (for tests, and for services wired later:
+// TokenFetch counts OAuth 2.0 token fetches).
+func (a *App) Metrics() *metrics.Metrics { return a.metrics }
+
+// newMetrics builds the registry with what is read at scrape time: the
+// database pools, the operation log's drops and the webhook queue.
+func newMetrics(st *store.Store, ol *oplog.Writer, clk clock.Clock) *metrics.Metrics {
+	m := metrics.New()
+	m.BuildInfo(Version, Revision(), runtime.Version())
+	for name, db := range st.Pools() {
+		m.DBPool(name, db)
+	}
+	m.CounterFunc("latchkey_oplog_dropped_total", "Operation-log entries dropped because the write buffer was full (the database was too slow or away).",
+		func() float64 { return float64(ol.Dropped()) })
+	m.WebhookQueueGauges(st.WebhookQueue, 2*time.Second, clk.Now)
+	return m
+}
 
 // OpenStore opens the database the config names (SQLite file or PostgreSQL).
 func OpenStore(ctx context.Context, cfg *config.Config) (*store.Store, error) {
@@ -341,11 +390,10 @@ func (a *App) ServeListener(ctx context.Context, ln net.Listener, ready func(add
 	background.Go(func() { a.runJobs(bg) })
 	background.Go(func() { a.lifecycle.Run(bg, time.Minute) })
 	if st := a.store; st.Dialect() == "postgres" {
-		received := a.metrics.Counter("latchkey_change_notices_received_total", "Change notices applied, from any instance (this one included).")
 		background.Go(func() {
 			st.Follow(bg, a.cfg.DatabaseURL, func(payload string) {
 				a.connections.Invalidate(payload)
-				received.Inc()
+				a.metrics.ChangeNoticeReceived()
 			}, a.connections.ResetCache, a.log)
 		})
 	}

@@ -67,7 +67,9 @@ func decode[T any](t testing.TB, res *http.Response) T {
 func (h *harness) metric(series string) float64 {
 	h.t.Helper()
 	var buf strings.Builder
-	h.app.Metrics().Write(&buf)
+	if err := h.app.Metrics().WriteText(&buf); err != nil {
+		h.t.Fatal(err)
+	}
 	for _, line := range strings.Split(buf.String(), "\n") {
 		if v, ok := strings.CutPrefix(line, series+" "); ok {
 			f, err := strconv.ParseFloat(v, 64)
@@ -151,10 +153,12 @@ func TestProxyMetrics(t *testing.T) {
 	status, _, _ := h.raw("GET", "/metrics", "", "", "")
 	h.srv.Close() // waits for the proxied call's handler to finish recording
 	var buf strings.Builder
-	h.app.Metrics().Write(&buf)
+	if err := h.app.Metrics().WriteText(&buf); err != nil {
+		t.Fatal(err)
+	}
 	body := buf.String()
 	for _, want := range []string{`latchkey_proxy_requests_total{integration="jira",status="200"} 1`, `latchkey_proxy_retries_total{integration="jira",status="429"} 1`,
-		`latchkey_proxy_request_duration_seconds_count{integration="jira"} 1`} {
+		`latchkey_proxy_request_duration_seconds_count{integration="jira",status="200"} 1`} {
 		if status != 200 || !strings.Contains(body, want) {
 			t.Errorf("metrics lack %q:\n%s", want, body)
 		}

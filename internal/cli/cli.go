@@ -28,7 +28,7 @@ type command struct {
 
 func commands() []command {
 	text := func(s string) func() string { return func() string { return s } }
-	return []command{
+	cmds := []command{
 		{"serve", "run the server (embedded SQLite; keys generated on first start)", config.Usage, serve},
 		{"demo", "the whole connect flow in a browser, or the README's curl walkthrough, against a simulated Atlassian", text(demoUsage), demo},
 		{"env", "show|set-webhook|rotate-signing-key: an environment's webhook settings", text(envUsage), env},
@@ -36,8 +36,15 @@ func commands() []command {
 		{"copy", "--from URL --to URL: copy everything between databases (e.g. SQLite to PostgreSQL)", text(copyUsage), copyCmd},
 		{"backup", "FILE: a consistent copy of the SQLite database, taken while serving", text(backupUsage), backup},
 		{"keys", "rotate|status: re-encrypt every credential with a new key", text(keysUsage), keys},
-		{"version", "print the version", text("Usage: latchkey version\n"), version},
 	}
+	for _, a := range apiCommands() {
+		cmds = append(cmds, command{a.name, a.synopsis, a.usage, a.run})
+	}
+	return append(cmds,
+		command{"healthcheck", "exit 0 when the server on this machine answers /health (or /ready)", text(healthcheckUsage), healthcheck},
+		command{"completion", "bash|zsh|fish: a shell completion script", text(completionUsage), completion},
+		command{"version", "print the version and the commit it was built from", text(versionUsage), version},
+	)
 }
 
 func usage() string {
@@ -50,13 +57,15 @@ Usage: latchkey COMMAND [arguments]
 
 `)
 	for _, c := range commands() {
-		fmt.Fprintf(&b, "  %-8s %s\n", c.name, c.synopsis)
+		fmt.Fprintf(&b, "  %-13s %s\n", c.name, c.synopsis)
 	}
-	b.WriteString(`  help     this text; "latchkey help COMMAND" (or COMMAND --help) for one command
+	b.WriteString(`  help          this text; "latchkey help COMMAND" (or COMMAND --help) for one command
 
 Every setting is an environment variable (LATCHKEY_*) or a flag of serve;
 "latchkey serve --help" lists them. Only serve creates the database and the dev
-environment (and prints dev's secret key once): run it first.
+environment (and prints dev's secret key once): run it first. connections,
+sessions and integrations talk to a running server through its API (--url, and
+the secret key from LATCHKEY_SECRET_KEY).
 `)
 	return b.String()
 }
@@ -117,12 +126,19 @@ func wantsHelp(args []string) bool {
 	return false
 }
 
+const versionUsage = `Usage: latchkey version
+
+Prints the version, the commit the binary was built from (set by the release
+script, else what the go command recorded from the git checkout, else
+"unknown"), the Go version and the platform.
+`
+
 func version(_ context.Context, args []string, _ func(string) string, stdout, stderr io.Writer) int {
 	if len(args) > 0 {
 		fmt.Fprintf(stderr, "latchkey version: unexpected argument %q\n", args[0])
 		return 2
 	}
-	fmt.Fprintf(stdout, "latchkey %s (%s, %s/%s)\n", app.Version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	fmt.Fprintf(stdout, "latchkey %s (commit %s, %s, %s/%s)\n", app.Version, app.Revision(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
 	return 0
 }
 

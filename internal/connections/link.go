@@ -44,6 +44,15 @@ type Result struct {
 func (s *Service) Link(ctx context.Context, cand Candidate) (*Result, error) {
 	c := cand.Connection
 	verdict, err := s.verifiers.Verify(ctx, verify.Request{Provider: cand.Provider, Config: c.ConnectionConfig, Credentials: c.Credentials})
+	if cand.Provider.AuthMode == domain.AuthModeOAuth2CC {
+		// Verifying client credentials starts with a token fetch: it failed
+		// when the provider refused them or could not be asked.
+		outcome := "success"
+		if e, ok := domain.AsError(err); (ok && (e.Code == verify.CodeInvalidCredentials || e.Code == verify.CodeProviderUnavailable || e.Code == "client_credentials_fetch_error")) || (err != nil && !ok) {
+			outcome = "failure"
+		}
+		s.tokenFetched(cand.Integration.UniqueKey, outcome)
+	}
 	if err != nil {
 		s.Failed(cand.Event, err)
 		return nil, err

@@ -62,6 +62,9 @@ type Options struct {
 	// Network decides where a connection's webhook URL override may point
 	// (nil: public addresses only).
 	Network *netguard.Policy
+	// TokenFetched is told of every access-token fetch (OAuth 2.0 client
+	// credentials) for an integration: "success" or "failure".
+	TokenFetched func(integration, outcome string)
 }
 
 // Service manages connections.
@@ -77,6 +80,7 @@ type Service struct {
 	broadcast    func(ctx context.Context, payload string) error
 	noticeFailed func()
 	network      *netguard.Policy
+	tokenFetched func(integration, outcome string)
 	targets      *targetCache
 	// tokenFlights shares one token fetch among concurrent callers.
 	tokenFlights flights
@@ -85,12 +89,15 @@ type Service struct {
 // New builds a Service.
 func New(o Options) *Service {
 	s := &Service{store: o.Store, catalogue: o.Catalogue, keys: o.Keys, verifiers: o.Verifiers, clock: clock.Or(o.Clock), log: o.Logger,
-		events: o.Events, announced: o.Announced, broadcast: o.Broadcast, noticeFailed: o.NoticeFailed, network: o.Network, targets: newTargetCache()}
+		events: o.Events, announced: o.Announced, broadcast: o.Broadcast, noticeFailed: o.NoticeFailed, network: o.Network, tokenFetched: o.TokenFetched, targets: newTargetCache()}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
 	if s.events == nil {
 		s.events = func(*domain.Event) {}
+	}
+	if s.tokenFetched == nil {
+		s.tokenFetched = func(string, string) {}
 	}
 	if s.network == nil {
 		s.network = &netguard.Policy{}

@@ -161,8 +161,10 @@ func (s *Service) fetchUnderLease(ctx context.Context, c *domain.Connection, p *
 	}
 	tok, err := s.verifiers.Token(ctx, p, cur.ConnectionConfig, cur.Credentials)
 	if err != nil {
+		s.tokenFetched(cur.IntegrationKey, "failure")
 		return nil, err
 	}
+	s.tokenFetched(cur.IntegrationKey, "success")
 	cur.Credentials = verify.WithToken(cur.Credentials, tok, s.clock.Now())
 	if err := s.Seal(cur); err != nil {
 		return nil, err

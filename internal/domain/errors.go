@@ -36,6 +36,8 @@ const (
 	KindUnavailable
 	// KindCanceled: the caller went away before an answer was ready.
 	KindCanceled
+	// KindForbidden: the caller is known (or need not be) but may not do this from here.
+	KindForbidden
 )
 
 // Error is an error meant for the API caller: what kind of failure it is, a

@@ -4,6 +4,7 @@ package httpapi
 
 import (
 	"context"
+	"crypto/subtle"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -16,9 +17,9 @@ import (
 	"github.com/latchkeyhq/latchkey/internal/environment"
 	"github.com/latchkeyhq/latchkey/internal/integrations"
 	"github.com/latchkeyhq/latchkey/internal/lifecycle"
-	"github.com/latchkeyhq/latchkey/internal/metrics"
 	"github.com/latchkeyhq/latchkey/internal/provider"
 	"github.com/latchkeyhq/latchkey/internal/proxy"
+	"github.com/latchkeyhq/latchkey/internal/secret"
 	"github.com/latchkeyhq/latchkey/internal/webhook"
 )
 
@@ -43,8 +44,10 @@ type Options struct {
 	PrimaryColor string
 	// Proxy serves /proxy/…; nil leaves the route out.
 	Proxy *proxy.Proxy
-	// Metrics is exposed at /metrics.
-	Metrics *metrics.Registry
+	// Metrics serves GET /metrics (the Prometheus text format) to the callers
+	// MetricsAccess lets in; nil answers 404.
+	Metrics       http.Handler
+	MetricsAccess MetricsAccess
 	// Environment reads and changes the caller's environment settings.
 	Environment *environment.Settings
 	// Deliveries shows and retries webhook deliveries.
@@ -75,7 +78,8 @@ type API struct {
 	handler      http.Handler
 	routeList    []Route
 	proxy        *proxy.Proxy
-	metrics      *metrics.Registry
+	metrics      http.Handler
+	metricsAuth  MetricsAccess
 	settings     *environment.Settings
 	deliveries   *webhook.Deliveries
 	lifecycle    *lifecycle.Scheduler
@@ -86,7 +90,7 @@ type API struct {
 // New builds the API and its middleware chain.
 func New(o Options) *API {
 	a := &API{connect: o.Connect, connections: o.Connections, integrations: o.Integrations, catalogue: o.Catalogue, envs: o.Environments, log: o.Logger, publicURL: strings.TrimRight(o.PublicURL, "/"), version: o.Version, primaryColor: o.PrimaryColor,
-		proxy: o.Proxy, metrics: o.Metrics, settings: o.Environment, deliveries: o.Deliveries, lifecycle: o.Lifecycle, envCache: envCache{m: map[string]envEntry{}}}
+		proxy: o.Proxy, metrics: o.Metrics, metricsAuth: o.MetricsAccess, settings: o.Environment, deliveries: o.Deliveries, lifecycle: o.Lifecycle, envCache: envCache{m: map[string]envEntry{}}}
 	now := o.Now
 	if now == nil {
 		now = time.Now
@@ -196,10 +200,63 @@ func (a *API) ready(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// MetricsAccess says who may read /metrics. With a token, the caller sends
+// it as a bearer token; with networks, the caller's address (the TCP peer:
+// a reverse proxy in front is the peer) is in one of them; with both, both
+// hold. With neither, only loopback callers are answered.
+type MetricsAccess struct {
+	Token    string
+	Networks []netip.Prefix
+}
+
+// loopbackOnly is who may read /metrics when nothing is configured.
+var loopbackOnly = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
+
 func (a *API) serveMetrics(w http.ResponseWriter, r *http.Request) error {
-	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-	if a.metrics != nil {
-		a.metrics.Write(w)
+	if a.metrics == nil {
+		return domain.NotFound("not_found", "There is no route GET /metrics.")
 	}
+	nets := a.metricsAuth.Networks
+	if len(nets) == 0 && a.metricsAuth.Token == "" {
+		nets = loopbackOnly
+	}
+	if len(nets) > 0 && !fromNetworks(r, nets) {
+		hint := "LATCHKEY_METRICS_ALLOWED_NETWORKS"
+		if len(a.metricsAuth.Networks) == 0 {
+			hint = "loopback only, as neither LATCHKEY_METRICS_TOKEN nor LATCHKEY_METRICS_ALLOWED_NETWORKS is set"
+		}
+		return domain.NewError(domain.KindForbidden, "metrics_forbidden", "/metrics does not answer this network ("+hint+").")
+	}
+	if want := a.metricsAuth.Token; want != "" {
+		addr := a.throttle.client(r)
+		if wait, blocked := a.throttle.blocked(addr); blocked {
+			return tooManyFailures(wait)
+		}
+		token, p := bearer(r)
+		if p != nil {
+			p.Message = "/metrics needs the metrics token: send Authorization: Bearer <LATCHKEY_METRICS_TOKEN>."
+			return p
+		}
+		if subtle.ConstantTimeCompare([]byte(secret.HashToken(token)), []byte(secret.HashToken(want))) != 1 {
+			a.throttle.failed(addr)
+			return domain.Unauthenticated("invalid_metrics_token", "The metrics token is not valid.")
+		}
+	}
+	a.metrics.ServeHTTP(w, r)
 	return nil
+}
+
+// fromNetworks reports whether the request's TCP peer is in one of nets.
+func fromNetworks(r *http.Request, nets []netip.Prefix) bool {
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		return false
+	}
+	addr := ap.Addr().Unmap()
+	for _, n := range nets {
+		if n.Contains(addr) {
+			return true
+		}
+	}
+	return false
 }

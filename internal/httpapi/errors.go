@@ -28,7 +28,8 @@ var statusOf = map[domain.Kind]int{
 	domain.KindUpstreamTimeout:     http.StatusGatewayTimeout,
 	domain.KindUnavailable:         http.StatusServiceUnavailable,
 	// The caller went away; nobody reads this answer (nginx's convention).
-	domain.KindCanceled: 499,
+	domain.KindCanceled:  499,
+	domain.KindForbidden: http.StatusForbidden,
 }
 
 // nangoQuirk is an answer of Nango's API that does not follow the table above,

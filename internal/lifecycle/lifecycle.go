@@ -54,6 +54,10 @@ type Options struct {
 	ExpiryLeads []int
 	// Wake is called when webhooks were queued.
 	Wake func()
+	// Checked is told what each check found: a status (ok, scope_missing,
+	// invalid_credentials, expired), unreachable for a check that got no
+	// answer, or error for one that could not run or be recorded.
+	Checked func(status string)
 }
 
 // Scheduler runs the checks.
@@ -87,6 +91,9 @@ func New(o Options) *Scheduler {
 	}
 	if o.Wake == nil {
 		o.Wake = func() {}
+	}
+	if o.Checked == nil {
+		o.Checked = func(string) {}
 	}
 	return &Scheduler{o: o, buckets: map[string]*bucket{}}
 }
@@ -191,10 +198,18 @@ func (s *Scheduler) check(ctx context.Context, c *domain.Connection) error {
 	return err
 }
 
-func (s *Scheduler) checkResult(ctx context.Context, c *domain.Connection) (domain.CheckResult, error) {
+func (s *Scheduler) checkResult(ctx context.Context, c *domain.Connection) (r domain.CheckResult, err error) {
+	found := ""
+	defer func() {
+		if err != nil {
+			found = "error"
+		}
+		s.o.Checked(found)
+	}()
 	now := s.o.Clock.Now()
-	r := domain.CheckResult{Status: c.Status, Next: s.next(now), Failures: c.ConsecutiveFailures}
+	r = domain.CheckResult{Status: c.Status, Next: s.next(now), Failures: c.ConsecutiveFailures}
 	if c.CredentialsExpiresAt != nil && !now.Before(*c.CredentialsExpiresAt) {
+		found = domain.StatusExpired
 		r.Status, r.Failures = domain.StatusExpired, 0
 		r.Message = fmt.Sprintf("The API token expired on %s. Ask the user to reconnect with a new token.", c.CredentialsExpiresAt.Format("2006-01-02"))
 	} else {
@@ -203,6 +218,7 @@ func (s *Scheduler) checkResult(ctx context.Context, c *domain.Connection) (doma
 			return r, err
 		}
 		if o.Status == "" { // unreachable this time
+			found = domain.StatusUnreachable
 			r.Failures++
 			r.Message = o.Message
 			if r.Failures >= s.o.UnreachableAfter {
@@ -212,6 +228,7 @@ func (s *Scheduler) checkResult(ctx context.Context, c *domain.Connection) (doma
 				r.Next = now.Add(min(s.o.Interval/4, 15*time.Minute))
 			}
 		} else {
+			found = o.Status
 			r.Status, r.Warnings, r.Message, r.Failures, r.Verified = o.Status, o.Warnings, o.Message, 0, true
 		}
 	}

@@ -24,7 +24,6 @@ import (
 	"github.com/latchkeyhq/latchkey/internal/clock"
 	"github.com/latchkeyhq/latchkey/internal/domain"
 	"github.com/latchkeyhq/latchkey/internal/httpx"
-	"github.com/latchkeyhq/latchkey/internal/metrics"
 	"github.com/latchkeyhq/latchkey/internal/provider"
 )
 
@@ -54,20 +53,33 @@ type Options struct {
 	AllowedOrigins []string
 	// MaxRetryWait is the longest single wait accepted before a retry.
 	MaxRetryWait time.Duration
-	Metrics      *metrics.Registry
-	Events       EventSink
-	Logger       *slog.Logger
+	// Metrics records each call and retry (internal/metrics); nil records nothing.
+	Metrics Recorder
+	Events  EventSink
+	Logger  *slog.Logger
 	// Clock tells the time and waits between attempts; tests inject one.
 	Clock clock.Clock
 }
 
+// Recorder counts proxied calls. It is called once per call (and once per
+// retry) on the request path, so it must be cheap.
+type Recorder interface {
+	// Proxy records a finished call: the provider's final status, or 0 and
+	// the code of why there was no answer; d includes retries.
+	Proxy(integration string, status int, code string, d time.Duration)
+	// ProxyRetry records a retry caused by status (0: a network error).
+	ProxyRetry(integration string, status int)
+}
+
+type noRecorder struct{}
+
+func (noRecorder) Proxy(string, int, string, time.Duration) {}
+func (noRecorder) ProxyRetry(string, int)                   {}
+
 // Proxy is the /proxy handler.
 type Proxy struct {
-	o        Options
-	rp       *httputil.ReverseProxy
-	requests *metrics.CounterVec
-	retries  *metrics.CounterVec
-	duration *metrics.HistogramVec
+	o  Options
+	rp *httputil.ReverseProxy
 }
 
 // maxReplayBody is the largest request body kept in memory so it can be sent
@@ -81,13 +93,9 @@ func New(o Options) *Proxy {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	if o.Metrics == nil {
-		o.Metrics = metrics.NewRegistry()
+		o.Metrics = noRecorder{}
 	}
-	p := &Proxy{o: o,
-		requests: o.Metrics.Counter("latchkey_proxy_requests_total", "Proxied calls by integration and final upstream status.", "integration", "status"),
-		retries:  o.Metrics.Counter("latchkey_proxy_retries_total", "Retries by integration and the status that caused them (0: network error).", "integration", "status"),
-		duration: o.Metrics.Histogram("latchkey_proxy_request_duration_seconds", "Proxied call durations, retries included.", metrics.DefaultBuckets, "integration"),
-	}
+	p := &Proxy{o: o}
 	p.rp = &httputil.ReverseProxy{
 		Rewrite:   func(*httputil.ProxyRequest) {}, // the request is fully built before ServeHTTP
 		Transport: &retryTransport{p: p},
@@ -142,13 +150,16 @@ func (p *Proxy) Serve(w http.ResponseWriter, r *http.Request, envID int64) error
 	rec := &httpx.StatusRecorder{ResponseWriter: w}
 	p.rp.ServeHTTP(rec, out.WithContext(context.WithValue(out.Context(), callKey{}, c)))
 	elapsed := time.Since(start)
-	result := strconv.Itoa(rec.Status)
+	status, code := rec.Status, ""
 	if c.err != nil {
-		result = c.err.Code
+		status, code = 0, c.err.Code
 	}
-	p.requests.Inc(c.integration, result)
-	p.duration.Observe(elapsed, c.integration)
+	p.o.Metrics.Proxy(c.integration, status, code, elapsed)
 	if p.o.Events != nil {
+		result := code
+		if c.err == nil {
+			result = strconv.Itoa(status)
+		}
 		outcome := "success"
 		if c.err != nil || rec.Status >= 400 {
 			outcome = "failure"

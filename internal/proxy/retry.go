@@ -5,7 +5,6 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
-	"strconv"
 	"syscall"
 	"time"
 
@@ -47,7 +46,7 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			if last || ctx.Err() != nil || !retryableError(err) {
 				return nil, err
 			}
-			t.p.retries.Inc(c.integration, "0")
+			t.p.o.Metrics.ProxyRetry(c.integration, 0)
 			if t.p.o.Clock.Sleep(ctx, backoff(attempt, t.p.o.MaxRetryWait)) != nil {
 				return nil, ctx.Err()
 			}
@@ -67,7 +66,7 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			for k, v := range h {
 				req.Header[k] = v
 			}
-			t.p.retries.Inc(c.integration, "401")
+			t.p.o.Metrics.ProxyRetry(c.integration, http.StatusUnauthorized)
 			attempt-- // the refresh's attempt does not count against Retries
 			continue
 		}
@@ -80,7 +79,7 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		_, _ = io.Copy(io.Discard, io.LimitReader(res.Body, 64<<10))
 		res.Body.Close()
-		t.p.retries.Inc(c.integration, strconv.Itoa(res.StatusCode))
+		t.p.o.Metrics.ProxyRetry(c.integration, res.StatusCode)
 		if err := t.p.o.Clock.Sleep(ctx, wait); err != nil {
 			return nil, err
 		}

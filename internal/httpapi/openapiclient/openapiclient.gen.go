@@ -2153,7 +2153,15 @@ type ClientInterface interface {
 	// Corresponds with PATCH /integrations/{uniqueKey} (the `UpdateIntegration` operationId).
 	UpdateIntegration(ctx context.Context, uniqueKey UniqueKeyPath, body UpdateIntegrationJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// Metrics Prometheus metrics (proxy requests, durations, retries)
+	// Metrics Prometheus metrics (docs/metrics.md)
+	//
+	// Go runtime and process metrics, database pools, the webhook queue, the operation log, health checks,
+	// token fetches, proxied calls by integration and status. Answers loopback callers only, unless
+	// `LATCHKEY_METRICS_TOKEN` (a bearer token) or `LATCHKEY_METRICS_ALLOWED_NETWORKS` (client networks)
+	// is set; with both, a scrape needs both. Wrong tokens count as failed authentications (throttled per
+	// client address).
+	//
+	// **Differs from Nango:** latchkey's own route.
 	//
 	// Corresponds with GET /metrics (the `Metrics` operationId).
 	Metrics(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -3030,7 +3038,15 @@ func (c *Client) UpdateIntegration(ctx context.Context, uniqueKey UniqueKeyPath,
 	return c.Client.Do(req)
 }
 
-// Metrics Prometheus metrics (proxy requests, durations, retries)
+// Metrics Prometheus metrics (docs/metrics.md)
+//
+// Go runtime and process metrics, database pools, the webhook queue, the operation log, health checks,
+// token fetches, proxied calls by integration and status. Answers loopback callers only, unless
+// `LATCHKEY_METRICS_TOKEN` (a bearer token) or `LATCHKEY_METRICS_ALLOWED_NETWORKS` (client networks)
+// is set; with both, a scrape needs both. Wrong tokens count as failed authentications (throttled per
+// client address).
+//
+// **Differs from Nango:** latchkey's own route.
 //
 // Corresponds with GET /metrics (the `Metrics` operationId).
 func (c *Client) Metrics(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -6254,7 +6270,15 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with PATCH /integrations/{uniqueKey} (the `UpdateIntegration` operationId).
 	UpdateIntegrationWithResponse(ctx context.Context, uniqueKey UniqueKeyPath, body UpdateIntegrationJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateIntegrationResponse, error)
 
-	// MetricsWithResponse Prometheus metrics (proxy requests, durations, retries)
+	// MetricsWithResponse Prometheus metrics (docs/metrics.md)
+	//
+	// Go runtime and process metrics, database pools, the webhook queue, the operation log, health checks,
+	// token fetches, proxied calls by integration and status. Answers loopback callers only, unless
+	// `LATCHKEY_METRICS_TOKEN` (a bearer token) or `LATCHKEY_METRICS_ALLOWED_NETWORKS` (client networks)
+	// is set; with both, a scrape needs both. Wrong tokens count as failed authentications (throttled per
+	// client address).
+	//
+	// **Differs from Nango:** latchkey's own route.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -8986,9 +9010,37 @@ func (r UpdateIntegrationResponse) ContentType() string {
 	return ""
 }
 
+// MetricsResponse429Headers the declared response headers of an HTTP 429 response for Metrics
+type MetricsResponse429Headers struct {
+	RetryAfter *int
+}
+
 type MetricsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Error
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyFailedAuthentications
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *MetricsResponse429Headers
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r MetricsResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r MetricsResponse) GetJSON403() *Error {
+	return r.JSON403
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r MetricsResponse) GetJSON429() *TooManyFailedAuthentications {
+	return r.JSON429
 }
 
 // GetBody returns the raw response body bytes
@@ -10975,7 +11027,15 @@ func (c *ClientWithResponses) UpdateIntegrationWithResponse(ctx context.Context,
 	return ParseUpdateIntegrationResponse(rsp)
 }
 
-// MetricsWithResponse Prometheus metrics (proxy requests, durations, retries)
+// MetricsWithResponse Prometheus metrics (docs/metrics.md)
+//
+// Go runtime and process metrics, database pools, the webhook queue, the operation log, health checks,
+// token fetches, proxied calls by integration and status. Answers loopback callers only, unless
+// `LATCHKEY_METRICS_TOKEN` (a bearer token) or `LATCHKEY_METRICS_ALLOWED_NETWORKS` (client networks)
+// is set; with both, a scrape needs both. Wrong tokens count as failed authentications (throttled per
+// client address).
+//
+// **Differs from Nango:** latchkey's own route.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -13615,6 +13675,43 @@ func ParseMetricsResponse(rsp *http.Response) (*MetricsResponse, error) {
 	response := &MetricsResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyFailedAuthentications
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers MetricsResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil

@@ -97,6 +97,7 @@ func Run(t *testing.T, open Opener) {
 		"Metadata":      testMetadata,
 		"Events":        testEvents,
 		"Webhooks":      testWebhooks,
+		"WebhookQueue":  testWebhookQueue,
 		"ClaimOnce":     testClaimOnce,
 		"ClaimByTarget": testClaimByTarget,
 		"Leases":        testLeases,
@@ -592,6 +593,61 @@ func testClaimByTarget(t *testing.T, f *fixture) {
 	got, _ = f.s.ClaimWebhooksFor(f.ctx, f.clock.now(), time.Minute, 1, 1, nil, nil)
 	if len(got) != 1 || got[0].Target != fast || string(got[0].Body) != "4" {
 		t.Errorf("oldest first: %+v", got)
+	}
+}
+
+// The queue /metrics reports: pending deliveries and when the oldest was
+// queued; delivered and abandoned ones leave it. And the pools it reports.
+func testWebhookQueue(t *testing.T, f *fixture) {
+	s, ctx := f.s, f.ctx
+	if n, oldest, err := s.WebhookQueue(ctx); err != nil || n != 0 || !oldest.IsZero() {
+		t.Fatalf("empty queue: %d %v %v", n, oldest, err)
+	}
+	first := f.clock.now()
+	msg := func(url string) domain.OutboxMessage {
+		return domain.OutboxMessage{EnvironmentID: f.env.ID, URL: url, EventType: "auth.creation", Body: []byte("{}")}
+	}
+	if err := s.EnqueueWebhooks(ctx, []domain.OutboxMessage{msg("https://a"), msg("https://b")}); err != nil {
+		t.Fatal(err)
+	}
+	f.clock.add(time.Minute)
+	second := f.clock.now()
+	if err := s.EnqueueWebhooks(ctx, []domain.OutboxMessage{msg("https://c")}); err != nil {
+		t.Fatal(err)
+	}
+	if n, oldest, err := s.WebhookQueue(ctx); err != nil || n != 3 || !oldest.Equal(first) {
+		t.Fatalf("three pending: %d %v %v", n, oldest, err)
+	}
+	claimed, err := s.ClaimWebhooks(ctx, f.clock.now(), time.Minute, 10)
+	if err != nil || len(claimed) != 3 {
+		t.Fatalf("claim: %v %d", err, len(claimed))
+	}
+	now := f.clock.now()
+	next := now.Add(time.Hour)
+	for _, m := range claimed {
+		o := domain.WebhookOutcome{Attempt: domain.WebhookAttempt{Attempt: 1, At: now, Status: 200}, Delivered: true}
+		switch m.URL {
+		case "https://b":
+			o = domain.WebhookOutcome{Attempt: domain.WebhookAttempt{Attempt: 1, At: now, Status: 410}}
+		case "https://c":
+			o = domain.WebhookOutcome{Attempt: domain.WebhookAttempt{Attempt: 1, At: now, Status: 503}, Next: &next}
+		}
+		if err := s.CompleteWebhook(ctx, m.ID, o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// a delivered, b abandoned, c waiting for its retry: still pending.
+	if n, oldest, err := s.WebhookQueue(ctx); err != nil || n != 1 || !oldest.Equal(second) {
+		t.Errorf("after delivery and refusal: %d %v %v", n, oldest, err)
+	}
+	pools := s.Pools()
+	if len(pools) == 0 {
+		t.Fatal("no pools")
+	}
+	for name, db := range pools {
+		if err := db.PingContext(ctx); err != nil || !strings.HasPrefix(name, s.Dialect()) {
+			t.Errorf("pool %s: %v", name, err)
+		}
 	}
 }
 
