@@ -39,19 +39,21 @@ var allowed = map[string][]string{
 	"internal/integrations": {"internal/domain", "internal/provider"},
 	"internal/lifecycle":    {"internal/clock", "internal/domain", "internal/webhook"},
 	"internal/proxy":        {"internal/clock", "internal/domain", "internal/httpx", "internal/metrics", "internal/provider", "internal/upstream"},
+	"internal/secretkeys":   {"internal/clock", "internal/domain", "internal/secret"},
+	"internal/audit":        {"internal/clock", "internal/domain"},
 	"internal/connectui":    {"internal/provider"},
 
 	// The HTTP layer: services in, JSON out; never the store or the wiring.
-	"internal/httpapi": {"internal/connect", "internal/connections", "internal/domain", "internal/httpx", "internal/integrations", "internal/lifecycle",
-		"internal/metrics", "internal/provider", "internal/proxy", "internal/secret", "internal/webhook"},
+	"internal/httpapi": {"internal/audit", "internal/connect", "internal/connections", "internal/domain", "internal/httpx", "internal/integrations", "internal/lifecycle",
+		"internal/metrics", "internal/provider", "internal/proxy", "internal/secret", "internal/secretkeys", "internal/webhook"},
 
 	// Maintenance: re-sealing every secret under the newest key.
 	"internal/keyrotation": {"internal/connections", "internal/domain", "internal/secret", "internal/store", "internal/webhook"},
 
 	// Wiring and commands.
-	"internal/app": {"internal/clock", "internal/config", "internal/connect", "internal/connections", "internal/connectui", "internal/domain", "internal/httpapi",
+	"internal/app": {"internal/audit", "internal/clock", "internal/config", "internal/connect", "internal/connections", "internal/connectui", "internal/domain", "internal/httpapi",
 		"internal/integrations", "internal/keyrotation", "internal/lifecycle", "internal/metrics", "internal/oplog", "internal/provider", "internal/proxy", "internal/secret",
-		"internal/store", "internal/upstream", "internal/verify", "internal/webhook"},
+		"internal/secretkeys", "internal/store", "internal/upstream", "internal/verify", "internal/webhook"},
 	"internal/cli":      {"client", "internal/app", "internal/atlassiansim", "internal/config", "internal/domain", "internal/keyrotation", "internal/secret", "internal/store", "internal/webhook"},
 	"cmd/latchkey":      {"internal/cli"},
 	"bench":             {"client", "internal/app", "internal/atlassiansim", "internal/config", "internal/domain", "internal/secret"},

@@ -13,6 +13,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/latchkeyhq/latchkey/internal/audit"
 	"github.com/latchkeyhq/latchkey/internal/clock"
 	"github.com/latchkeyhq/latchkey/internal/config"
 	"github.com/latchkeyhq/latchkey/internal/connect"
@@ -28,6 +29,7 @@ import (
 	"github.com/latchkeyhq/latchkey/internal/provider"
 	"github.com/latchkeyhq/latchkey/internal/proxy"
 	"github.com/latchkeyhq/latchkey/internal/secret"
+	"github.com/latchkeyhq/latchkey/internal/secretkeys"
 	"github.com/latchkeyhq/latchkey/internal/store"
 	"github.com/latchkeyhq/latchkey/internal/upstream"
 	"github.com/latchkeyhq/latchkey/internal/verify"
@@ -52,6 +54,8 @@ type App struct {
 	store       *store.Store
 	keys        *secret.KeyRing
 	connections *connections.Service
+	keyService  *secretkeys.Service
+	audit       *audit.Service
 	handler     http.Handler
 	// SecretKey is set when this start generated dev's secret key (printed once).
 	GeneratedSecretKey string
@@ -138,6 +142,10 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, deps Deps) (
 		return nil, fmt.Errorf("provider catalogue: %w", err)
 	}
 	a = &App{cfg: cfg, log: log, store: st, keys: ring}
+	a.metrics = metrics.NewRegistry()
+	noticeFailures := a.metrics.Counter("latchkey_change_notices_failed_total", "Change notices to other instances that could not be sent (they keep cached copies until those expire).")
+	a.keyService = secretkeys.New(secretkeys.Options{Store: st, Clock: clk, Logger: log, Broadcast: st.Announce, NoticeFailed: func() { noticeFailures.Inc() }})
+	a.audit = audit.New(st, clk, log)
 	whTimeout := deps.WebhookTimeout
 	if whTimeout == 0 {
 		whTimeout = 20 * time.Second
@@ -153,8 +161,6 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, deps Deps) (
 	for _, rw := range cfg.UpstreamRewrites {
 		log.Warn("provider traffic is rewritten", "from", rw.From.String(), "to", rw.To.String())
 	}
-	a.metrics = metrics.NewRegistry()
-	noticeFailures := a.metrics.Counter("latchkey_change_notices_failed_total", "Change notices to other instances that could not be sent (they keep cached copies until those expire).")
 	a.oplog = oplog.New(st, log)
 	a.connections = connections.New(connections.Options{Store: st, Catalogue: cat, Keys: ring, Verifiers: verifiers, Clock: clk, Logger: log,
 		Events: a.oplog.Add, Announced: a.dispatcher.Wake, Broadcast: st.Announce,
@@ -175,7 +181,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, deps Deps) (
 	if err != nil {
 		return nil, err
 	}
-	a.handler = httpapi.New(httpapi.Options{Connect: sessions, Connections: a.connections, Integrations: integs, Catalogue: cat, Environments: st, Logger: log, PublicURL: cfg.PublicURL, Version: Version,
+	a.handler = httpapi.New(httpapi.Options{Connect: sessions, Connections: a.connections, Integrations: integs, Catalogue: cat, Environments: st, Keys: a.keyService, Audit: a.audit, Logger: log, PublicURL: cfg.PublicURL, Version: Version,
 		PrimaryColor: cfg.ConnectPrimaryColor, Extra: func(r httpapi.Router) { ui.Mount(r) }, Proxy: px, Metrics: a.metrics, Webhooks: a.hooks, Lifecycle: a.lifecycle})
 	return a, nil
 }
@@ -258,6 +264,16 @@ func (a *App) ensureDefaultEnvironment(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if a.cfg.SecretKey != "" {
+		// The configured key was added, or was there already; a revoked one
+		// stays revoked.
+		if _, _, err := a.store.SecretKeyByDigest(ctx, secret.HashToken(a.cfg.SecretKey.Reveal())); err != nil {
+			if !errors.Is(err, domain.ErrNotFound) {
+				return err
+			}
+			a.log.Warn("LATCHKEY_SECRET_KEY was revoked: it authenticates nothing. Sign in with another key of the environment, or set a new LATCHKEY_SECRET_KEY", "environment", DefaultEnvironment)
+		}
+	}
 	// LATCHKEY_WEBHOOK_URL, when set, is dev's primary URL; otherwise the URL set
 	// through the CLI or the API stays.
 	if u := a.cfg.WebhookURL; u != "" && u != env.WebhookURL {
@@ -315,9 +331,14 @@ func (a *App) ServeListener(ctx context.Context, ln net.Listener, ready func(add
 	if st := a.store; st.Dialect() == "postgres" {
 		received := a.metrics.Counter("latchkey_change_notices_received_total", "Change notices applied, from any instance (this one included).")
 		go st.Follow(bg, a.cfg.DatabaseURL, func(payload string) {
-			a.connections.Invalidate(payload)
+			if !a.keyService.Invalidate(payload) {
+				a.connections.Invalidate(payload)
+			}
 			received.Inc()
-		}, a.connections.ResetCache, a.log)
+		}, func() {
+			a.keyService.ResetCache()
+			a.connections.ResetCache()
+		}, a.log)
 	}
 	if ready != nil {
 		ready(ln.Addr().String())

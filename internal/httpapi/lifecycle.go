@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"github.com/latchkeyhq/latchkey/internal/audit"
 	"net/http"
 
 	"github.com/latchkeyhq/latchkey/internal/domain"
@@ -21,6 +22,7 @@ func (a *API) verifyConnection(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	a.record(r, audit.ConnectionCheck, c.IntegrationKey+"/"+c.ConnectionID, "status "+prev+" → "+res.Status)
 	warnings := res.Warnings
 	if warnings == nil {
 		warnings = []domain.Warning{}

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"github.com/latchkeyhq/latchkey/internal/audit"
 	"net/http"
 	"strconv"
 	"time"
@@ -125,6 +126,7 @@ func (a *API) retryDelivery(w http.ResponseWriter, r *http.Request) error {
 	if err := a.hooks.Retry(r.Context(), callerFrom(r).env.ID, id); err != nil {
 		return err
 	}
+	a.record(r, audit.WebhookRetry, "delivery "+strconv.FormatInt(id, 10), "")
 	writeJSON(w, http.StatusAccepted, map[string]any{"success": true, "at": isoOffset(time.Now())})
 	return nil
 }
