@@ -42,6 +42,8 @@ var allowed = map[string][]string{
 	"internal/secretkeys":   {"internal/clock", "internal/domain", "internal/secret"},
 	"internal/audit":        {"internal/clock", "internal/domain"},
 	"internal/connectui":    {"internal/provider"},
+	"internal/console": {"internal/audit", "internal/clock", "internal/connect", "internal/connections", "internal/domain", "internal/integrations",
+		"internal/lifecycle", "internal/provider", "internal/secret", "internal/secretkeys", "internal/webhook"},
 
 	// The HTTP layer: services in, JSON out; never the store or the wiring.
 	"internal/httpapi": {"internal/audit", "internal/connect", "internal/connections", "internal/domain", "internal/httpx", "internal/integrations", "internal/lifecycle",
@@ -51,7 +53,7 @@ var allowed = map[string][]string{
 	"internal/keyrotation": {"internal/connections", "internal/domain", "internal/secret", "internal/store", "internal/webhook"},
 
 	// Wiring and commands.
-	"internal/app": {"internal/audit", "internal/clock", "internal/config", "internal/connect", "internal/connections", "internal/connectui", "internal/domain", "internal/httpapi",
+	"internal/app": {"internal/audit", "internal/clock", "internal/config", "internal/connect", "internal/connections", "internal/connectui", "internal/console", "internal/domain", "internal/httpapi",
 		"internal/integrations", "internal/keyrotation", "internal/lifecycle", "internal/metrics", "internal/oplog", "internal/provider", "internal/proxy", "internal/secret",
 		"internal/secretkeys", "internal/store", "internal/upstream", "internal/verify", "internal/webhook"},
 	"internal/cli":      {"client", "internal/app", "internal/atlassiansim", "internal/config", "internal/domain", "internal/keyrotation", "internal/secret", "internal/store", "internal/webhook"},

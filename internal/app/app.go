@@ -19,6 +19,7 @@ import (
 	"github.com/latchkeyhq/latchkey/internal/connect"
 	"github.com/latchkeyhq/latchkey/internal/connections"
 	"github.com/latchkeyhq/latchkey/internal/connectui"
+	"github.com/latchkeyhq/latchkey/internal/console"
 	"github.com/latchkeyhq/latchkey/internal/domain"
 	"github.com/latchkeyhq/latchkey/internal/httpapi"
 	"github.com/latchkeyhq/latchkey/internal/integrations"
@@ -181,8 +182,14 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, deps Deps) (
 	if err != nil {
 		return nil, err
 	}
+	con, err := console.New(console.Options{Keys: a.keyService, Audit: a.audit, Connections: a.connections, Connect: sessions, Integrations: integs,
+		Lifecycle: a.lifecycle, Webhooks: a.hooks, Store: st, Catalogue: cat, PublicURL: cfg.PublicURL, CheckInterval: cfg.VerifyInterval,
+		Clock: clk, Logger: log, Version: Version})
+	if err != nil {
+		return nil, err
+	}
 	a.handler = httpapi.New(httpapi.Options{Connect: sessions, Connections: a.connections, Integrations: integs, Catalogue: cat, Environments: st, Keys: a.keyService, Audit: a.audit, Logger: log, PublicURL: cfg.PublicURL, Version: Version,
-		PrimaryColor: cfg.ConnectPrimaryColor, Extra: func(r httpapi.Router) { ui.Mount(r) }, Proxy: px, Metrics: a.metrics, Webhooks: a.hooks, Lifecycle: a.lifecycle})
+		PrimaryColor: cfg.ConnectPrimaryColor, Extra: func(r httpapi.Router) { ui.Mount(r); con.Mount(r) }, Proxy: px, Metrics: a.metrics, Webhooks: a.hooks, Lifecycle: a.lifecycle})
 	return a, nil
 }
 
@@ -371,6 +378,7 @@ func (a *App) runJobs(ctx context.Context) {
 	defer t.Stop()
 	for {
 		a.PurgeSessions(ctx)
+		a.PurgeConsoleSessions(ctx)
 		select {
 		case <-ctx.Done():
 			return
@@ -390,6 +398,22 @@ func (a *App) PurgeSessions(ctx context.Context) bool {
 		a.log.Warn("session purge failed", "err", err)
 	} else if n > 0 {
 		a.log.Info("expired connect sessions purged", "count", n)
+	}
+	return true
+}
+
+// PurgeConsoleSessions deletes console sessions that expired or went idle, if
+// this instance holds the purge lease. It reports whether it ran.
+func (a *App) PurgeConsoleSessions(ctx context.Context) bool {
+	ok, err := a.store.TryLease(ctx, "purge-console-sessions", instanceID, 4*time.Minute)
+	if err != nil || !ok {
+		return false
+	}
+	now := time.Now()
+	if n, err := a.store.PurgeConsoleSessions(ctx, now, now.Add(-console.IdleTimeout)); err != nil {
+		a.log.Warn("console session purge failed", "err", err)
+	} else if n > 0 {
+		a.log.Info("ended console sessions purged", "count", n)
 	}
 	return true
 }
