@@ -3,11 +3,14 @@ package app_test
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -435,5 +438,204 @@ func TestConsoleKeyboardOnly(t *testing.T) {
 	b.by(chromedp.KeyEvent(kb.Enter), `#h-health`)
 	if _, err := h.c.GetConnection(h.ctx(), "jira", "conn-00017"); err != nil {
 		t.Errorf("cancel deleted: %v", err)
+	}
+}
+
+// newPublicHarness is a harness whose LATCHKEY_PUBLIC_URL is its own
+// address, so the links latchkey makes (connect links) open in the browser.
+func newPublicHarness(t *testing.T, extraEnv ...string) *harness {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newHarness(t, append(extraEnv, "LATCHKEY_PUBLIC_URL=http://"+ln.Addr().String())...)
+	h.srv.Close()
+	srv := httptest.NewUnstartedServer(h.app.Handler())
+	srv.Listener.Close()
+	srv.Listener = ln
+	srv.Start()
+	h.srv = srv
+	h.c = client.New(srv.URL, testSecretKey)
+	return h
+}
+
+// The issue's "done when", as an operator new to latchkey would do it: sign
+// in, find the one broken connection among many by filtering by status, send
+// its owner a reconnect link, see it turn ok once they used it, then create a
+// second secret key, move a running client to it, and revoke the first
+// without a single refused API request.
+func TestConsoleOperatorScenario(t *testing.T) {
+	h := newPublicHarness(t)
+	h.tokens()
+	h.integration("jira", atlassian)
+	h.seed("jira", 500, nil)
+	tok := h.session(client.ConnectSessionRequest{EndUser: &client.EndUser{ID: "acme-42", Email: "it@acme.example", DisplayName: "Acme IT"}})
+	res, err := h.c.SubmitBasic(h.ctx(), tok, "jira", map[string]string{"cloudId": atlassiansim.DemoCloudID}, "jira-bot@serviceaccount.atlassian.com", jiraOnlyToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	broken := res.ConnectionID
+	// Acme's token is revoked at Atlassian; the next round of health checks finds it.
+	h.sim.Revoke(jiraOnlyToken)
+	h.sleepMovesClock = true
+	h.advance(25 * time.Hour)
+	if n := h.check(); n != 501 {
+		t.Fatalf("checked %d connections, want 501", n)
+	}
+
+	// The operator signs in and sees one connection with invalid credentials.
+	op := newBrowser(t, 1280, 900)
+	op.signIn(h.srv.URL, testSecretKey)
+	if got := op.text(`a.tile.bad .n`) + " " + op.text(`a.tile.bad .l`); got != "1 Invalid credentials" {
+		t.Errorf("overview tile: %q", got)
+	}
+	// Connections, filtered by status: the one broken connection among 501.
+	op.click("Connections", "#f-status")
+	op.do(chromedp.Evaluate[chromedp.Void](`document.querySelector('#f-status').value = 'invalid_credentials'`))
+	op.click("Filter", "main")
+	rows := evalJS[[]string](op, `[...document.querySelectorAll('table.rows tbody th a')].map(a => a.textContent)`)
+	if len(rows) != 1 || rows[0] != broken {
+		t.Fatalf("filtered by status: %v, want [%s]", rows, broken)
+	}
+	op.click(broken, "#h-health")
+	if got := op.text(`#status`); got != "Invalid credentials" {
+		t.Errorf("status: %q", got)
+	}
+	if got := op.text(`.timeline li`); !strings.Contains(got, "ok → invalid_credentials") {
+		t.Errorf("latest event: %q", got)
+	}
+	// A reconnect link for the owner.
+	op.click("Create reconnect link", "#new-link")
+	link := evalJS[string](op, `document.querySelector('#new-link').value`)
+	if !strings.HasPrefix(link, h.srv.URL+"/connect?session_token=nango_connect_session_") {
+		t.Fatalf("reconnect link: %q", link)
+	}
+
+	// The owner opens it and enters a new token in the Connect UI.
+	const renewed = "ATSTT3xFfGF0jiraRENEWEDtoken0000000000000000000000000000000=5678EFAB"
+	h.sim.AddToken(atlassiansim.Token{Email: "jira-bot@serviceaccount.atlassian.com", Secret: renewed, AccountID: "acc-jira", DisplayName: "Jira Bot", CloudID: atlassiansim.DemoCloudID, Jira: true})
+	owner := newBrowser(t, 390, 800)
+	owner.do(chromedp.Navigate(link), chromedp.WaitVisible(chromedp.CSS(`#f-password`)))
+	owner.do(chromedp.SendKeys(chromedp.CSS(`#f-password`), renewed))
+	owner.do(submitAndWait(`.check`)...)
+	if got := owner.text("h1"); got != "Credentials updated" {
+		t.Fatalf("owner: %q", got)
+	}
+
+	// The operator opens the connection again: ok, under the same id.
+	op.by(chromedp.Navigate(h.srv.URL+"/admin/connection?integration=jira&id="+broken), `#h-health`)
+	if got := op.text(`#status`); got != "OK" {
+		t.Errorf("after the reconnect: %q", got)
+	}
+
+	// A client calls the API all along, with whichever key it is given.
+	type keyGen struct {
+		key string
+		gen int
+	}
+	var current atomic.Pointer[keyGen]
+	current.Store(&keyGen{testSecretKey, 1})
+	var calls, refused atomic.Int64
+	var refusals sync.Map
+	onNew, afterRevoke := make(chan struct{}, 3), make(chan struct{}, 3)
+	var revoked atomic.Bool
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for w := 0; w < 3; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sawNew, sawRevoked := false, false
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				k := current.Load()
+				wasRevoked := revoked.Load()
+				req, _ := http.NewRequest("GET", h.srv.URL+"/connections?limit=1", nil)
+				req.Header.Set("Authorization", "Bearer "+k.key)
+				r, err := http.DefaultClient.Do(req)
+				if err != nil {
+					refusals.Store(err.Error(), k.gen)
+					refused.Add(1)
+					continue
+				}
+				r.Body.Close()
+				calls.Add(1)
+				if r.StatusCode != 200 {
+					refusals.Store(r.Status, k.gen)
+					refused.Add(1)
+					continue
+				}
+				if k.gen == 2 && !sawNew {
+					sawNew = true
+					onNew <- struct{}{}
+				}
+				if wasRevoked && !sawRevoked {
+					sawRevoked = true
+					afterRevoke <- struct{}{}
+				}
+			}
+		}()
+	}
+	waitAll := func(ch chan struct{}, what string) {
+		t.Helper()
+		deadline := time.After(30 * time.Second)
+		for i := 0; i < 3; i++ {
+			select {
+			case <-ch:
+			case <-deadline:
+				t.Fatalf("the clients never %s", what)
+			}
+		}
+	}
+
+	// The operator creates a second key and hands it to the client.
+	op.by(chromedp.Navigate(h.srv.URL+"/admin/environment"), `#h-keys`)
+	op.do(chromedp.SendKeys(chromedp.CSS(`#k-label`), "backend 2026"))
+	op.click("Create a secret key", "#new-key")
+	newKey := evalJS[string](op, `document.querySelector('#new-key').value`)
+	current.Store(&keyGen{newKey, 2})
+	waitAll(onNew, "used the new key")
+	// Key 1's last use shows; then the operator revokes it (their own
+	// session's key: they are signed out).
+	op.by(chromedp.Navigate(h.srv.URL+"/admin/environment"), `#h-keys`)
+	op.click("Revoke key 1…", "main form")
+	if got := op.notice(); !strings.Contains(got, "You signed in with this key") {
+		t.Errorf("own-key warning: %q", got)
+	}
+	op.click("Revoke key 1", "#secret_key")
+	revoked.Store(true)
+	if got := op.notice(); !strings.Contains(got, "The key you signed in with is revoked") {
+		t.Errorf("after revoking the session's key: %q", got)
+	}
+	waitAll(afterRevoke, "made a call after the revocation")
+	close(stop)
+	wg.Wait()
+	if n := refused.Load(); n != 0 {
+		var what []string
+		refusals.Range(func(k, v any) bool { what = append(what, fmt.Sprintf("%v with key generation %v", k, v)); return true })
+		t.Errorf("%d of %d API requests refused during the switch: %v", n, calls.Load(), what)
+	}
+	if st, _, _ := h.raw("GET", "/connections?limit=1", testSecretKey, "", ""); st != 401 {
+		t.Errorf("the revoked key: %d", st)
+	}
+	t.Logf("%d API requests during the rotation, none refused", calls.Load())
+
+	// Signed in again with the new key, the audit trail tells what happened.
+	op.signIn(h.srv.URL, newKey)
+	op.by(chromedp.Navigate(h.srv.URL+"/admin/audit"), `main`)
+	got := evalJS[string](op, `[...document.querySelectorAll('table.rows tbody tr')].slice(0, 5).map(r =>
+		r.querySelector('[data-label=Who]').textContent + ': ' + r.querySelector('[data-label=Action]').textContent + ' ' + r.querySelector('[data-label=On]').textContent).join('\n')`)
+	want := "console session of key 2: console.sign_in environment dev\n" +
+		"console session of key 1: secret_key.revoke key 1\n" +
+		"console session of key 1: secret_key.create key 2\n" +
+		"console session of key 1: connect_session.reconnect jira/" + broken + "\n" +
+		"console session of key 1: console.sign_in environment dev"
+	if got != want {
+		t.Errorf("audit trail:\n%s\nwant:\n%s", got, want)
 	}
 }
