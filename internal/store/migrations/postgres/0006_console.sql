@@ -47,7 +47,10 @@ CREATE TABLE audit_log (
 CREATE INDEX audit_log_env ON audit_log (environment_id, id DESC);
 CREATE INDEX audit_log_at ON audit_log (at);
 
--- The console filters connections by status among many, and shows one
+-- The console filters connections by status among many, counts them by
+-- status and health, lists those failing and expiring, and shows one
 -- connection's webhook deliveries.
 CREATE INDEX connections_env_status ON connections (environment_id, status, created_at DESC, id DESC);
+CREATE INDEX connections_env_health ON connections (environment_id, status, consecutive_failures);
+CREATE INDEX connections_env_expires ON connections (environment_id, credentials_expires_at);
 CREATE INDEX webhook_outbox_connection ON webhook_outbox (environment_id, connection_id, id DESC);
