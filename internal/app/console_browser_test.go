@@ -108,6 +108,17 @@ func TestConsoleScreenshots(t *testing.T) {
 			c.CredentialsExpiresAt = &soon
 		}
 	})
+	// conn-00137's story, and a second key, for the pictures.
+	for i, e := range []domain.Event{
+		{Kind: "auth.creation", Outcome: "success", Message: "Connected as Customer 137 bot (712020:user-137)."},
+		{Kind: "health.check", Outcome: "failure", Code: "invalid_credentials", Message: "Status ok → invalid_credentials. Atlassian did not accept this email and API token."},
+	} {
+		e.EnvironmentID, e.IntegrationKey, e.ConnectionID, e.At = 1, "jira", "conn-00137", h.now().Add(time.Duration(i-2)*17*time.Hour)
+		if err := h.app.Store().InsertEvent(context.Background(), &e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.newKey(testSecretKey, "billing-service 2026")
 	dir := os.Getenv("LATCHKEY_SCREENSHOT_DIR")
 	if dir == "" {
 		dir = t.TempDir()
@@ -128,7 +139,7 @@ func TestConsoleScreenshots(t *testing.T) {
 				}
 				for _, p := range []struct{ name, path, wait string }{
 					{"overview", "/admin", "#h-status"},
-					{"connections", "/admin/connections?status=invalid_credentials", "table.rows"},
+					{"connections", "/admin/connections", "table.rows"},
 					{"connection", "/admin/connection?integration=jira&id=conn-00137", "#h-health"},
 					{"environment", "/admin/environment", "#h-keys"},
 				} {
