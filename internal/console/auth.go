@@ -116,10 +116,14 @@ func clientAddr(r *http.Request) string {
 	if err != nil {
 		host = r.RemoteAddr
 	}
-	if ip := net.ParseIP(host); ip != nil && ip.To4() == nil {
-		return ip.Mask(net.CIDRMask(64, 128)).String() + "/64"
+	ip := net.ParseIP(host)
+	switch {
+	case ip == nil:
+		return host
+	case ip.To4() != nil:
+		return ip.To4().String()
 	}
-	return host
+	return ip.Mask(net.CIDRMask(64, 128)).String() + "/64"
 }
 
 // session finds the signed-in operator of r: nil when there is no valid
