@@ -21,7 +21,7 @@ import (
 // CSRF token of the last page it read.
 type operator struct {
 	t    testing.TB
-	h    *harness
+	base func() string // latchkey's address now
 	c    *http.Client
 	csrf string
 	// origin, when set, replaces the Origin header of posts.
@@ -29,8 +29,12 @@ type operator struct {
 }
 
 func (h *harness) operator() *operator {
+	return newOperator(h.t, func() string { return h.srv.URL })
+}
+
+func newOperator(t testing.TB, base func() string) *operator {
 	jar, _ := cookiejar.New(nil)
-	return &operator{t: h.t, h: h, c: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+	return &operator{t: t, base: base, c: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 }
 
 var csrfRE = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
@@ -59,7 +63,7 @@ func (o *operator) do(req *http.Request) page {
 
 func (o *operator) get(path string) page {
 	o.t.Helper()
-	req, _ := http.NewRequest("GET", o.h.srv.URL+path, nil)
+	req, _ := http.NewRequest("GET", o.base()+path, nil)
 	return o.do(req)
 }
 
@@ -71,9 +75,9 @@ func (o *operator) post(path string, form url.Values) page {
 	if _, ok := form["csrf"]; !ok {
 		form.Set("csrf", o.csrf)
 	}
-	req, _ := http.NewRequest("POST", o.h.srv.URL+path, strings.NewReader(form.Encode()))
+	req, _ := http.NewRequest("POST", o.base()+path, strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	origin := o.h.srv.URL
+	origin := o.base()
 	if o.origin != "" {
 		origin = o.origin
 	}
@@ -144,6 +148,11 @@ func TestConsoleSignInAndSession(t *testing.T) {
 	}
 	if p = op.get("/admin"); p.status != 200 || !strings.Contains(p.body, "Connections by status") || !strings.Contains(p.body, "Environment <strong>dev</strong>") {
 		t.Fatalf("overview: %d", p.status)
+	}
+	// The session is in the database: it survives a restart.
+	h.restart()
+	if p = op.get("/admin/audit"); p.status != 200 {
+		t.Fatalf("after a restart: %d %q", p.status, p.location)
 	}
 	// Idle for 31 minutes: the session is over.
 	h.advance(31 * time.Minute)

@@ -48,6 +48,16 @@ func TestRevokedKeyRefusedOnEveryInstance(t *testing.T) {
 		t.Fatalf("create on A: %d %s", st, body)
 	}
 	second := created.Data.SecretKey
+	// An operator signs in to the console on A with the second key; the
+	// session works on B.
+	op := newOperator(t, func() string { return a.url })
+	if p := op.signIn(second); p.status != 303 {
+		t.Fatalf("console sign-in on A: %d", p.status)
+	}
+	op.base = func() string { return b.url }
+	if p := op.get("/admin"); p.status != 200 {
+		t.Fatalf("A's console session on B: %d %q", p.status, p.location)
+	}
 	// B caches both keys.
 	for _, k := range []string{testSecretKey, second} {
 		if st, body := call(b, "GET", "/integrations", k); st != 200 {
@@ -70,6 +80,9 @@ func TestRevokedKeyRefusedOnEveryInstance(t *testing.T) {
 	}
 	if st, _ := call(b, "GET", "/integrations", testSecretKey); st != 200 {
 		t.Errorf("B refused the key that was not revoked: %d", st)
+	}
+	if p := op.get("/admin"); p.status != 303 || !strings.Contains(p.location, "done=ended") {
+		t.Errorf("the console session of the revoked key on B: %d %q", p.status, p.location)
 	}
 	if n := metricValue(t, a, "latchkey_change_notices_failed_total"); n != 0 {
 		t.Errorf("A failed to send %v notices", n)
