@@ -123,7 +123,7 @@ func TestFrontDoor(t *testing.T) {
 		}
 	}
 	// Other unknown paths stay JSON 404s.
-	if status, body, _ = get("text/html"); status != 200 {
+	if status, _, _ = get("text/html"); status != 200 {
 		t.Errorf("front door: %d", status)
 	}
 	if status, _, _ := h.raw("GET", "/nope", "", "", ""); status != 404 {
