@@ -44,19 +44,24 @@ var allowed = map[string][]string{
 	"internal/integrations": {"internal/domain", "internal/provider"},
 	"internal/lifecycle":    {"internal/clock", "internal/domain", "internal/webhook"},
 	"internal/proxy":        {"internal/clock", "internal/domain", "internal/httpx", "internal/provider", "internal/upstream"},
+	"internal/secretkeys":   {"internal/clock", "internal/domain", "internal/secret"},
+	"internal/audit":        {"internal/clock", "internal/domain"},
 	"internal/connectui":    {"internal/provider"},
 
-	// The HTTP layer: services in, JSON out; never the store or the wiring.
-	"internal/httpapi": {"internal/connect", "internal/connections", "internal/domain", "internal/environment", "internal/httpx", "internal/integrations", "internal/lifecycle",
-		"internal/provider", "internal/proxy", "internal/secret", "internal/webhook"},
+	// The HTTP layer: services in, JSON (the API) or HTML (the console) out;
+	// never the store or the wiring.
+	"internal/httpapi": {"internal/audit", "internal/connect", "internal/connections", "internal/domain", "internal/environment", "internal/httpx", "internal/integrations", "internal/lifecycle",
+		"internal/provider", "internal/proxy", "internal/secret", "internal/secretkeys", "internal/webhook"},
+	"internal/console": {"internal/audit", "internal/clock", "internal/connect", "internal/connections", "internal/domain", "internal/environment", "internal/integrations",
+		"internal/lifecycle", "internal/provider", "internal/secret", "internal/secretkeys", "internal/webhook"},
 
 	// Maintenance: re-sealing every secret under the newest key.
 	"internal/keyrotation": {"internal/connections", "internal/domain", "internal/environment", "internal/secret", "internal/store", "internal/webhook"},
 
 	// Wiring and commands.
-	"internal/app": {"internal/clock", "internal/config", "internal/connect", "internal/connections", "internal/connectui", "internal/domain", "internal/environment", "internal/httpapi",
+	"internal/app": {"internal/audit", "internal/clock", "internal/config", "internal/connect", "internal/connections", "internal/connectui", "internal/console", "internal/domain", "internal/environment", "internal/httpapi",
 		"internal/integrations", "internal/keyrotation", "internal/lifecycle", "internal/metrics", "internal/netguard", "internal/oplog", "internal/provider", "internal/proxy", "internal/secret",
-		"internal/store", "internal/upstream", "internal/verify", "internal/webhook"},
+		"internal/secretkeys", "internal/store", "internal/upstream", "internal/verify", "internal/webhook"},
 	"internal/cli":      {"client", "internal/app", "internal/atlassiansim", "internal/config", "internal/domain", "internal/environment", "internal/keyrotation", "internal/netguard", "internal/secret", "internal/store", "internal/webhook"},
 	"cmd/latchkey":      {"internal/cli"},
 	"bench":             {"client", "internal/app", "internal/atlassiansim", "internal/config", "internal/domain", "internal/secret"},

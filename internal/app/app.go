@@ -17,11 +17,13 @@ import (
 	"sync"
 	"time"
 
+	"github.com/latchkeyhq/latchkey/internal/audit"
 	"github.com/latchkeyhq/latchkey/internal/clock"
 	"github.com/latchkeyhq/latchkey/internal/config"
 	"github.com/latchkeyhq/latchkey/internal/connect"
 	"github.com/latchkeyhq/latchkey/internal/connections"
 	"github.com/latchkeyhq/latchkey/internal/connectui"
+	"github.com/latchkeyhq/latchkey/internal/console"
 	"github.com/latchkeyhq/latchkey/internal/domain"
 	"github.com/latchkeyhq/latchkey/internal/environment"
 	"github.com/latchkeyhq/latchkey/internal/httpapi"
@@ -34,6 +36,7 @@ import (
 	"github.com/latchkeyhq/latchkey/internal/provider"
 	"github.com/latchkeyhq/latchkey/internal/proxy"
 	"github.com/latchkeyhq/latchkey/internal/secret"
+	"github.com/latchkeyhq/latchkey/internal/secretkeys"
 	"github.com/latchkeyhq/latchkey/internal/store"
 	"github.com/latchkeyhq/latchkey/internal/upstream"
 	"github.com/latchkeyhq/latchkey/internal/verify"
@@ -91,6 +94,8 @@ type App struct {
 	store       *store.Store
 	keys        *secret.KeyRing
 	connections *connections.Service
+	keyService  *secretkeys.Service
+	audit       *audit.Service
 	handler     http.Handler
 	// SecretKey is set when this start generated dev's secret key (printed once).
 	GeneratedSecretKey string
@@ -181,6 +186,10 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, deps Deps) (
 	}
 	logCatalogue(log, cat)
 	a = &App{cfg: cfg, log: log, store: st, keys: ring}
+	a.oplog = oplog.New(st, log)
+	a.metrics = newMetrics(st, a.oplog, clk)
+	a.keyService = secretkeys.New(secretkeys.Options{Store: st, Clock: clk, Logger: log, Broadcast: st.Announce, NoticeFailed: a.metrics.ChangeNoticeFailed})
+	a.audit = audit.New(st, clk, log)
 	whTimeout := deps.WebhookTimeout
 	if whTimeout == 0 {
 		whTimeout = 20 * time.Second
@@ -201,8 +210,6 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, deps Deps) (
 	for _, rw := range cfg.UpstreamRewrites {
 		log.Warn("provider traffic is rewritten", "from", rw.From.String(), "to", rw.To.String())
 	}
-	a.oplog = oplog.New(st, log)
-	a.metrics = newMetrics(st, a.oplog, clk)
 	a.connections = connections.New(connections.Options{Store: st, Catalogue: cat, Keys: ring, Verifiers: verifiers, Clock: clk, Logger: log,
 		Events: a.oplog.Add, Announced: a.dispatcher.Wake, Broadcast: st.Announce,
 		NoticeFailed: a.metrics.ChangeNoticeFailed, Network: a.network, TokenFetched: a.metrics.TokenFetch})
@@ -222,9 +229,17 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, deps Deps) (
 	if err != nil {
 		return nil, err
 	}
-	a.handler = httpapi.New(httpapi.Options{Connect: sessions, Connections: a.connections, Integrations: integs, Catalogue: cat, Environments: st, Logger: log, PublicURL: cfg.PublicURL, Version: Version,
-		PrimaryColor: cfg.ConnectPrimaryColor, TrustedProxies: cfg.TrustedProxies, Now: clk.Now, Extra: func(r httpapi.Router) { ui.Mount(r) }, Proxy: px,
-		Environment: a.settings, Deliveries: &webhook.Deliveries{Store: st, Wake: a.dispatcher.Wake}, Lifecycle: a.lifecycle,
+	deliveries := &webhook.Deliveries{Store: st, Wake: a.dispatcher.Wake}
+	con, err := console.New(console.Options{Keys: a.keyService, Audit: a.audit, Connections: a.connections, Connect: sessions, Integrations: integs,
+		Lifecycle: a.lifecycle, Settings: a.settings, Deliveries: deliveries, Store: st, Catalogue: cat, PublicURL: cfg.PublicURL, CheckInterval: cfg.VerifyInterval,
+		Clock: clk, Logger: log, Version: Version})
+	if err != nil {
+		return nil, err
+	}
+	a.handler = httpapi.New(httpapi.Options{Connect: sessions, Connections: a.connections, Integrations: integs, Catalogue: cat, Environments: st, Keys: a.keyService, Audit: a.audit,
+		Logger: log, PublicURL: cfg.PublicURL, Version: Version,
+		PrimaryColor: cfg.ConnectPrimaryColor, TrustedProxies: cfg.TrustedProxies, Now: clk.Now, Extra: func(r httpapi.Router) { ui.Mount(r); con.Mount(r) }, Proxy: px,
+		Environment: a.settings, Deliveries: deliveries, Lifecycle: a.lifecycle,
 		Metrics: a.metrics.Handler(), MetricsAccess: httpapi.MetricsAccess{Token: cfg.MetricsToken.Reveal(), Networks: cfg.MetricsAllowedNetworks}})
 	return a, nil
 }
@@ -322,6 +337,16 @@ func (a *App) ensureDefaultEnvironment(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if a.cfg.SecretKey != "" {
+		// The configured key was added, or was there already; a revoked one
+		// stays revoked.
+		if _, _, err := a.store.SecretKeyByDigest(ctx, secret.HashToken(a.cfg.SecretKey.Reveal())); err != nil {
+			if !errors.Is(err, domain.ErrNotFound) {
+				return err
+			}
+			a.log.Warn("LATCHKEY_SECRET_KEY was revoked: it authenticates nothing. Sign in with another key of the environment, or set a new LATCHKEY_SECRET_KEY", "environment", DefaultEnvironment)
+		}
+	}
 	// LATCHKEY_WEBHOOK_URL, when set, is dev's primary URL; otherwise the URL set
 	// through the CLI or the API stays.
 	if u := a.cfg.WebhookURL; u != "" {
@@ -392,9 +417,14 @@ func (a *App) ServeListener(ctx context.Context, ln net.Listener, ready func(add
 	if st := a.store; st.Dialect() == "postgres" {
 		background.Go(func() {
 			st.Follow(bg, a.cfg.DatabaseURL, func(payload string) {
-				a.connections.Invalidate(payload)
+				if !a.keyService.Invalidate(payload) {
+					a.connections.Invalidate(payload)
+				}
 				a.metrics.ChangeNoticeReceived()
-			}, a.connections.ResetCache, a.log)
+			}, func() {
+				a.keyService.ResetCache()
+				a.connections.ResetCache()
+			}, a.log)
 		})
 	}
 	if ready != nil {
@@ -428,6 +458,7 @@ func (a *App) runJobs(ctx context.Context) {
 	defer t.Stop()
 	for {
 		a.PurgeSessions(ctx)
+		a.PurgeConsoleSessions(ctx)
 		select {
 		case <-ctx.Done():
 			return
@@ -477,4 +508,20 @@ func logCatalogue(log *slog.Logger, cat *provider.Catalogue) {
 	}
 	log.Info("provider catalogue loaded", "providers", len(cat.All()), "unsupported", unsupported, "with_notes", noted,
 		"hint", "GET /providers marks each entry latchkey cannot serve, with the reason")
+}
+
+// PurgeConsoleSessions deletes console sessions that expired or went idle, if
+// this instance holds the purge lease. It reports whether it ran.
+func (a *App) PurgeConsoleSessions(ctx context.Context) bool {
+	ok, err := a.store.TryLease(ctx, "purge-console-sessions", instanceID, 4*time.Minute)
+	if err != nil || !ok {
+		return false
+	}
+	now := time.Now()
+	if n, err := a.store.PurgeConsoleSessions(ctx, now, now.Add(-console.IdleTimeout)); err != nil {
+		a.log.Warn("console session purge failed", "err", err)
+	} else if n > 0 {
+		a.log.Info("ended console sessions purged", "count", n)
+	}
+	return true
 }

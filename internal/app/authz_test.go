@@ -60,7 +60,9 @@ type authzFixture struct {
 	connectionID string // a connection of the right environment, kept
 	doomedID     string // a connection DELETE may remove
 	deliveryID   int64  // a pending delivery of the right environment
+	keyID        int64  // a secret key of the right environment that may be revoked
 	assetPath    string // a Connect UI asset (its name carries a hash)
+	consoleAsset string // a console asset
 	otherKey     string
 	sent         int // requests sent, for their source addresses
 }
@@ -99,6 +101,7 @@ var (
 )
 
 func authzRows() map[string]authzRow {
+	var rows map[string]authzRow
 	conn := func(suffix string) func(f *authzFixture) string {
 		return func(f *authzFixture) string {
 			return "/connections/" + f.connectionID + suffix + "?provider_config_key=jira"
@@ -108,7 +111,7 @@ func authzRows() map[string]authzRow {
 		return func(f *authzFixture) authzRequest { return authzRequest{method: method, path: path(f), body: body} }
 	}
 	fixed := func(p string) func(*authzFixture) string { return func(*authzFixture) string { return p } }
-	return map[string]authzRow{
+	rows = map[string]authzRow{
 		"GET /health": {access: httpapi.Public, req: get("/health"), public: ok200},
 		"GET /ready":  {access: httpapi.Public, req: get("/ready"), public: ok200},
 
@@ -181,14 +184,19 @@ func authzRows() map[string]authzRow {
 		"GET /environment":                      {access: httpapi.SecretKey, req: get("/environment"), other: ok200, right: ok200},
 		"PATCH /environment":                    {access: httpapi.SecretKey, req: send("PATCH", fixed("/environment"), `{}`), other: ok200, right: ok200},
 		"POST /environment/webhook-signing-key": {access: httpapi.SecretKey, req: send("POST", fixed("/environment/webhook-signing-key"), ""), other: ok200, right: ok200},
-		"GET /webhooks/deliveries":              {access: httpapi.SecretKey, req: get("/webhooks/deliveries"), other: ok200, right: ok200},
-		"GET /webhooks/deliveries/{id}":         {access: httpapi.SecretKey, req: send("GET", func(f *authzFixture) string { return fmt.Sprint("/webhooks/deliveries/", f.deliveryID) }, ""), other: notFound, right: ok200},
-		"POST /webhooks/deliveries/{id}/retry":  {access: httpapi.SecretKey, req: send("POST", func(f *authzFixture) string { return fmt.Sprint("/webhooks/deliveries/", f.deliveryID, "/retry") }, ""), other: notFound, right: want{202, ""}},
-		"GET /images/template-logos/{file}":     {access: httpapi.Public, req: get("/images/template-logos/" + atlassian + ".svg"), public: ok200},
-		"GET /openapi.yaml":                     {access: httpapi.Public, req: get("/openapi.yaml"), public: ok200},
-		"GET /openapi.json":                     {access: httpapi.Public, req: get("/openapi.json"), public: ok200},
-		"GET /docs/api":                         {access: httpapi.Public, req: get("/docs/api"), public: ok200},
-		"GET /{$}":                              {access: httpapi.Public, req: get("/"), public: ok200},
+		"GET /environment/secret-keys":          {access: httpapi.SecretKey, req: get("/environment/secret-keys"), other: ok200, right: ok200},
+		"POST /environment/secret-keys":         {access: httpapi.SecretKey, req: send("POST", fixed("/environment/secret-keys"), `{"label":"matrix"}`), other: created201, right: created201},
+		"POST /environment/secret-keys/{id}/revoke": {access: httpapi.SecretKey, req: send("POST", func(f *authzFixture) string { return fmt.Sprint("/environment/secret-keys/", f.keyID, "/revoke") }, ""),
+			other: want{404, "unknown_secret_key"}, right: ok200},
+		"GET /audit":                           {access: httpapi.SecretKey, req: get("/audit"), other: ok200, right: ok200},
+		"GET /webhooks/deliveries":             {access: httpapi.SecretKey, req: get("/webhooks/deliveries"), other: ok200, right: ok200},
+		"GET /webhooks/deliveries/{id}":        {access: httpapi.SecretKey, req: send("GET", func(f *authzFixture) string { return fmt.Sprint("/webhooks/deliveries/", f.deliveryID) }, ""), other: notFound, right: ok200},
+		"POST /webhooks/deliveries/{id}/retry": {access: httpapi.SecretKey, req: send("POST", func(f *authzFixture) string { return fmt.Sprint("/webhooks/deliveries/", f.deliveryID, "/retry") }, ""), other: notFound, right: want{202, ""}},
+		"GET /images/template-logos/{file}":    {access: httpapi.Public, req: get("/images/template-logos/" + atlassian + ".svg"), public: ok200},
+		"GET /openapi.yaml":                    {access: httpapi.Public, req: get("/openapi.yaml"), public: ok200},
+		"GET /openapi.json":                    {access: httpapi.Public, req: get("/openapi.json"), public: ok200},
+		"GET /docs/api":                        {access: httpapi.Public, req: get("/docs/api"), public: ok200},
+		"GET /{$}":                             {access: httpapi.Public, req: get("/"), public: ok200},
 		// The unescaped-slash form of verify: a connection id holding a / (none here).
 		"POST /connections/{connectionId...}": {access: httpapi.SecretKey,
 			req:   send("POST", func(*authzFixture) string { return "/connections/team/nobody/verify?provider_config_key=jira" }, ""),
@@ -199,6 +207,30 @@ func authzRows() map[string]authzRow {
 		"GET /connect/assets/{file}":   {access: httpapi.Public, req: func(f *authzFixture) authzRequest { return authzRequest{method: "GET", path: f.assetPath} }, public: ok200},
 		"GET /docs/connect/{provider}": {access: httpapi.Public, req: get("/docs/connect/" + atlassian), public: ok200},
 	}
+	// The operator's console takes no API credential: without a console
+	// session every page and every action sends the browser to sign in,
+	// whatever Authorization header comes with it.
+	toSignIn := want{303, ""}
+	for _, pattern := range []string{"GET /admin", "GET /admin/{$}", "/admin/", "GET /admin/connections", "GET /admin/connection", "GET /admin/connection/delete",
+		"GET /admin/integrations", "GET /admin/integration", "GET /admin/connect-links", "GET /admin/webhooks", "GET /admin/webhooks/{id}",
+		"GET /admin/environment", "GET /admin/environment/keys/revoke", "GET /admin/environment/signing-key", "GET /admin/audit"} {
+		method, path, ok := strings.Cut(pattern, " ")
+		if !ok {
+			method, path = "GET", "/admin/nowhere"
+		}
+		path = strings.NewReplacer("{$}", "", "{id}", "1").Replace(path)
+		rows[pattern] = authzRow{access: httpapi.Public, req: send(method, fixed(path), ""), public: toSignIn}
+	}
+	for _, pattern := range []string{"POST /admin/sign-out", "POST /admin/connection/check", "POST /admin/connection/reconnect-link", "POST /admin/connection/delete",
+		"POST /admin/integrations", "POST /admin/integration", "POST /admin/connect-links", "POST /admin/webhooks/{id}/retry", "POST /admin/environment/keys",
+		"POST /admin/environment/keys/revoke", "POST /admin/environment/signing-key"} {
+		_, path, _ := strings.Cut(pattern, " ")
+		rows[pattern] = authzRow{access: httpapi.Public, req: send("POST", fixed(strings.ReplaceAll(path, "{id}", "1")), ""), public: toSignIn}
+	}
+	rows["GET /admin/sign-in"] = authzRow{access: httpapi.Public, req: get("/admin/sign-in"), public: ok200}
+	rows["POST /admin/sign-in"] = authzRow{access: httpapi.Public, req: send("POST", fixed("/admin/sign-in"), ""), public: want{403, ""}}
+	rows["GET /admin/assets/{file}"] = authzRow{access: httpapi.Public, req: func(f *authzFixture) authzRequest { return authzRequest{method: "GET", path: f.consoleAsset} }, public: ok200}
+	return rows
 }
 
 // authzDefaults is what a cell answers when the access level refuses it.
@@ -267,8 +299,20 @@ func TestAuthorizationMatrix(t *testing.T) {
 		t.Fatalf("deliveries: %s", body)
 	}
 	f.deliveryID = deliveries.Data[0].ID
+	_, body, _ = h.raw("POST", "/environment/secret-keys", testSecretKey, "application/json", `{"label":"doomed"}`)
+	var key struct {
+		Data struct {
+			ID int64 `json:"id"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal([]byte(body), &key); err != nil || key.Data.ID == 0 {
+		t.Fatalf("secret key: %s", body)
+	}
+	f.keyID = key.Data.ID
 	_, page, _ := h.raw("GET", "/connect", "", "", "")
 	f.assetPath = regexp.MustCompile(`/connect/assets/[A-Za-z0-9._-]+\.css`).FindString(page)
+	_, signIn, _ := h.raw("GET", "/admin/sign-in", "", "", "")
+	f.consoleAsset = regexp.MustCompile(`/admin/assets/[A-Za-z0-9._-]+\.css`).FindString(signIn)
 	if f.assetPath == "" {
 		t.Fatalf("no stylesheet in the Connect UI page: %s", trim(page))
 	}
@@ -423,7 +467,9 @@ func (f *authzFixture) send(req authzRequest, access httpapi.Access, c cell, ses
 	local := &net.TCPAddr{IP: net.IPv4(127, 1, byte(f.sent/250), byte(1+f.sent%250))}
 	tr := &http.Transport{DialContext: (&net.Dialer{LocalAddr: local}).DialContext}
 	defer tr.CloseIdleConnections()
-	res, err := (&http.Client{Transport: tr}).Do(r)
+	// Redirects are answers too (the console's pages send a browser to sign in).
+	noFollow := func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	res, err := (&http.Client{Transport: tr, CheckRedirect: noFollow}).Do(r)
 	if err != nil {
 		f.h.t.Fatalf("%s %s: %v", req.method, path, err)
 	}

@@ -47,11 +47,16 @@ var contract = sync.OnceValues(func() (routers.Router, error) {
 	return legacy.NewRouter(doc)
 })
 
+// consoleRoute reports whether a path is the operator's console's (HTML pages
+// and form posts with a session cookie, not the JSON API: docs/console.md).
+func consoleRoute(p string) bool { return p == "/admin" || strings.HasPrefix(p, "/admin/") }
+
 // browserRoute reports whether a request goes to one of the routes the
 // document leaves out (see notInDocument).
 func browserRoute(r *http.Request) bool {
 	p := r.URL.Path
-	return p == "/" || p == "/connect" || p == "/connect/" || strings.HasPrefix(p, "/connect/assets/") || strings.HasPrefix(p, "/docs/connect/")
+	return p == "/" || p == "/connect" || p == "/connect/" || strings.HasPrefix(p, "/connect/assets/") || strings.HasPrefix(p, "/docs/connect/") ||
+		consoleRoute(p)
 }
 
 // checkContract wraps the server's handler: every request the tests send and

@@ -45,18 +45,20 @@ var bodyRoutes = []bodyRoute{
 	{"POST /integrations", "POST", "/integrations", false},
 	{"PATCH /integrations/{uniqueKey}", "PATCH", "/integrations/fuzzed", false},
 	{"PATCH /environment", "PATCH", "/environment", false},
+	{"POST /environment/secret-keys", "POST", "/environment/secret-keys", false},
 }
 
 // noBodyRoutes take a POST, PATCH or PUT without decoding a body.
 var noBodyRoutes = map[string]bool{
-	"POST /connect/telemetry":                 true, // read and dropped, never decoded
-	"POST /auth/{flow}/{providerConfigKey}":   true, // always refused, never decoded
-	"POST /connections/{connectionId}/verify": true,
-	"POST /connections/{connectionId...}":     true, // the unescaped-slash form of verify
-	"POST /environment/webhook-signing-key":   true,
-	"POST /webhooks/deliveries/{id}/retry":    true,
-	"/proxy/":                                 true, // streamed to the provider as is
-	"/":                                       true,
+	"POST /connect/telemetry":                   true, // read and dropped, never decoded
+	"POST /auth/{flow}/{providerConfigKey}":     true, // always refused, never decoded
+	"POST /connections/{connectionId}/verify":   true,
+	"POST /connections/{connectionId...}":       true, // the unescaped-slash form of verify
+	"POST /environment/webhook-signing-key":     true,
+	"POST /environment/secret-keys/{id}/revoke": true,
+	"POST /webhooks/deliveries/{id}/retry":      true,
+	"/proxy/":                                   true, // streamed to the provider as is
+	"/":                                         true,
 }
 
 // Every route that can take a body is fuzzed or known to decode none.
@@ -70,6 +72,11 @@ func TestFuzzedBodiesCoverEveryRoute(t *testing.T) {
 	for _, r := range api.Routes() {
 		method, _, hasMethod := strings.Cut(r.Pattern, " ")
 		if hasMethod && method != "POST" && method != "PATCH" && method != "PUT" {
+			continue
+		}
+		// The console's forms are URL-encoded, read under its own size bound
+		// after the session and origin checks (TestConsoleRefusesBadForms).
+		if strings.HasPrefix(strings.TrimPrefix(r.Pattern, method+" "), "/admin/") {
 			continue
 		}
 		if !fuzzed[r.Pattern] && !noBodyRoutes[r.Pattern] {

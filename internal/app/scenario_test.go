@@ -104,7 +104,7 @@ func TestFrontDoor(t *testing.T) {
 	if status != 200 || !strings.HasPrefix(hdr.Get("Content-Type"), "text/html") {
 		t.Fatalf("browser: %d %s", status, hdr.Get("Content-Type"))
 	}
-	for _, want := range []string{"latchkey", `href="/openapi.yaml"`, `href="/health"`, `href="/docs/connect/atlassian-service-account-api-token"`} {
+	for _, want := range []string{"latchkey", `href="/openapi.yaml"`, `href="/health"`, `href="/admin"`, `href="/docs/connect/atlassian-service-account-api-token"`} {
 		if !strings.Contains(body, want) {
 			t.Errorf("page lacks %q", want)
 		}
@@ -118,12 +118,12 @@ func TestFrontDoor(t *testing.T) {
 			Name  string            `json:"name"`
 			Links map[string]string `json:"links"`
 		}
-		if status != 200 || !strings.HasPrefix(hdr.Get("Content-Type"), "application/json") || json.Unmarshal([]byte(body), &v) != nil || v.Name != "latchkey" || v.Links["openapi"] == "" {
+		if status != 200 || !strings.HasPrefix(hdr.Get("Content-Type"), "application/json") || json.Unmarshal([]byte(body), &v) != nil || v.Name != "latchkey" || v.Links["openapi"] == "" || !strings.HasSuffix(v.Links["console"], "/admin") {
 			t.Errorf("Accept %q: %d %s %s", accept, status, hdr.Get("Content-Type"), body)
 		}
 	}
 	// Other unknown paths stay JSON 404s.
-	if status, body, _ = get("text/html"); status != 200 {
+	if status, _, _ = get("text/html"); status != 200 {
 		t.Errorf("front door: %d", status)
 	}
 	if status, _, _ := h.raw("GET", "/nope", "", "", ""); status != 404 {

@@ -202,9 +202,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
   Send it as a bearer token from your backend, e.g.
       curl -H "Authorization: Bearer %s" %s/integrations
   or pass it to the SDK: new Nango({ host: "%s", secretKey: "…" }).
+  It also signs you in to the operator's console at %s/admin.
   To choose your own key instead, set LATCHKEY_SECRET_KEY.
 
-`, app.DefaultEnvironment, k, k, cfg.PublicURL, cfg.PublicURL)
+`, app.DefaultEnvironment, k, k, cfg.PublicURL, cfg.PublicURL, cfg.PublicURL)
 	}
 	err = a.ServeListener(ctx, ln, func(addr string) {
 		log.Info("latchkey ready", "addr", addr, "public_url", cfg.PublicURL, "data_dir", cfg.DataDir, "version", app.Version,

@@ -186,12 +186,15 @@ func demo(ctx context.Context, args []string, _ func(string) string, stdout, std
 
        curl -s -H "Authorization: Bearer %s" %s/connections
 
+  4. See it as an operator: open the console at %s/admin and sign in with the
+     secret key above.
+
   Data lives in %s%s. Ctrl-C stops the demo.
 
 `, cfg.PublicURL, simURL, key, s.ConnectLink, atlassiansim.DemoCloudID, atlassiansim.DemoEmail, atlassiansim.DemoToken,
 			atlassiansim.DemoSite, atlassiansim.DemoSite2, atlassiansim.DemoClientID, atlassiansim.DemoClientSecret,
 			cfg.PublicURL, s.Token, atlassiansim.DemoSite, atlassiansim.DemoClientID, atlassiansim.DemoClientSecret,
-			key, cfg.PublicURL, dir, map[bool]string{false: " and is deleted on exit", true: " (kept on exit)"}[*keep])
+			key, cfg.PublicURL, cfg.PublicURL, dir, map[bool]string{false: " and is deleted on exit", true: " (kept on exit)"}[*keep])
 	})
 	if err != nil {
 		fmt.Fprintf(stderr, "latchkey demo: %v\n", err)

@@ -29,16 +29,92 @@ const (
 	AuthModeOAuth2CC = "OAUTH2_CC"
 )
 
-// Environment is an isolated tenant: its own secret key, integrations and connections.
+// Environment is an isolated tenant: its own secret keys, integrations and connections.
 type Environment struct {
 	ID                  int64
 	Name                string
-	SecretKeyHash       string
 	WebhookURL          string
 	WebhookSecondaryURL string
 	// WebhookSigningKey is sealed ("v1:…"); empty until one is generated or set.
 	WebhookSigningKey string
 	CreatedAt         time.Time
+}
+
+// SecretKey is one of an environment's secret keys. An environment has one or
+// more, so that a key can be replaced without downtime: create a second one,
+// move the clients to it, revoke the first. Only the key's SHA-256 digest is
+// stored; the key itself is shown once, when it is created.
+type SecretKey struct {
+	ID            int64
+	EnvironmentID int64
+	Digest        string
+	Label         string
+	CreatedAt     time.Time
+	LastUsedAt    *time.Time
+	RevokedAt     *time.Time
+}
+
+// Active reports whether the key still authenticates.
+func (k *SecretKey) Active() bool { return k.RevokedAt == nil }
+
+// ConsoleSession is an operator signed in to the console at /admin with one of
+// an environment's secret keys. The cookie holds a random token; the store
+// keeps its digest.
+type ConsoleSession struct {
+	ID            int64
+	Digest        string
+	EnvironmentID int64
+	SecretKeyID   int64
+	CreatedAt     time.Time
+	LastSeenAt    time.Time
+	ExpiresAt     time.Time
+}
+
+// Where an audited action came from.
+const (
+	ViaAPI     = "api"     // a program, with the secret key in Authorization
+	ViaConsole = "console" // an operator, in a console session opened with the key
+)
+
+// AuditEntry is one operator action of the audit trail: what was done, to
+// what, by which secret key (directly or through a console session), when.
+// It never contains a secret.
+type AuditEntry struct {
+	ID            int64
+	EnvironmentID int64
+	SecretKeyID   int64
+	Via           string // ViaAPI or ViaConsole
+	Action        string // e.g. "connection.delete", "secret_key.revoke"
+	Target        string // what it was done to, e.g. "jira/conn-1", "key 3"
+	Detail        string
+	Client        string // the client's network address
+	At            time.Time
+}
+
+// AuditFilter narrows an audit listing, newest first; zero values do not filter.
+type AuditFilter struct {
+	Action   string
+	BeforeID int64
+	Limit    int
+}
+
+// ConnectionCounts summarise an environment's connections for the console.
+type ConnectionCounts struct {
+	Total    int
+	ByStatus map[string]int
+	// Expiring counts tokens that expire between now and the horizon asked for.
+	Expiring int
+	// Failing counts connections whose status is not ok or whose last checks
+	// could not reach the provider.
+	Failing int
+}
+
+// WebhookCounts summarise an environment's webhook deliveries for the console.
+type WebhookCounts struct {
+	// Failed deliveries were given up on; Retrying ones failed at least once
+	// and will be tried again; Pending ones wait for their first or next try.
+	Failed, Retrying, Pending int
+	OldestPending             *time.Time
 }
 
 // Integration is one configured use of a provider in an environment ("unique_key").

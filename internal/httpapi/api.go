@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/latchkeyhq/latchkey/internal/audit"
 	"github.com/latchkeyhq/latchkey/internal/connect"
 	"github.com/latchkeyhq/latchkey/internal/connections"
 	"github.com/latchkeyhq/latchkey/internal/domain"
@@ -20,12 +21,12 @@ import (
 	"github.com/latchkeyhq/latchkey/internal/provider"
 	"github.com/latchkeyhq/latchkey/internal/proxy"
 	"github.com/latchkeyhq/latchkey/internal/secret"
+	"github.com/latchkeyhq/latchkey/internal/secretkeys"
 	"github.com/latchkeyhq/latchkey/internal/webhook"
 )
 
 // Environments is the storage the API needs to authenticate callers.
 type Environments interface {
-	EnvironmentBySecretKeyHash(ctx context.Context, hash string) (*domain.Environment, error)
 	EnvironmentByID(ctx context.Context, id int64) (*domain.Environment, error)
 	Ping(ctx context.Context) error
 }
@@ -37,9 +38,13 @@ type Options struct {
 	Integrations *integrations.Service
 	Catalogue    *provider.Catalogue
 	Environments Environments
-	Logger       *slog.Logger
-	PublicURL    string
-	Version      string
+	// Keys authenticates secret keys, and creates and revokes them.
+	Keys *secretkeys.Service
+	// Audit records operator actions; nil records nothing.
+	Audit     *audit.Service
+	Logger    *slog.Logger
+	PublicURL string
+	Version   string
 	// PrimaryColor is the Connect UI's accent colour (#rrggbb).
 	PrimaryColor string
 	// Proxy serves /proxy/…; nil leaves the route out.
@@ -83,14 +88,15 @@ type API struct {
 	settings     *environment.Settings
 	deliveries   *webhook.Deliveries
 	lifecycle    *lifecycle.Scheduler
-	envCache     envCache
 	throttle     *throttle
+	keys         *secretkeys.Service
+	audit        *audit.Service
 }
 
 // New builds the API and its middleware chain.
 func New(o Options) *API {
 	a := &API{connect: o.Connect, connections: o.Connections, integrations: o.Integrations, catalogue: o.Catalogue, envs: o.Environments, log: o.Logger, publicURL: strings.TrimRight(o.PublicURL, "/"), version: o.Version, primaryColor: o.PrimaryColor,
-		proxy: o.Proxy, metrics: o.Metrics, metricsAuth: o.MetricsAccess, settings: o.Environment, deliveries: o.Deliveries, lifecycle: o.Lifecycle, envCache: envCache{m: map[string]envEntry{}}}
+		proxy: o.Proxy, metrics: o.Metrics, metricsAuth: o.MetricsAccess, settings: o.Environment, deliveries: o.Deliveries, lifecycle: o.Lifecycle, keys: o.Keys, audit: o.Audit}
 	now := o.Now
 	if now == nil {
 		now = time.Now
@@ -172,6 +178,10 @@ func (a *API) routes(mux *recordingMux) {
 		a.route(mux, "GET /webhooks/deliveries/{id}", SecretKey, a.getDelivery)
 		a.route(mux, "POST /webhooks/deliveries/{id}/retry", SecretKey, a.retryDelivery)
 	}
+	a.route(mux, "GET /environment/secret-keys", SecretKey, a.listSecretKeys)
+	a.route(mux, "POST /environment/secret-keys", SecretKey, a.createSecretKey)
+	a.route(mux, "POST /environment/secret-keys/{id}/revoke", SecretKey, a.revokeSecretKey)
+	a.route(mux, "GET /audit", SecretKey, a.listAudit)
 
 	a.route(mux, "GET /images/template-logos/{file}", Public, a.logo)
 	a.route(mux, "GET /openapi.yaml", Public, a.openAPI)

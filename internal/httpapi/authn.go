@@ -1,23 +1,22 @@
-// Authentication of API callers: the environment's secret key or a connect
-// session token, as the route's access level (routes.go) asks.
+// Authentication of API callers: one of the environment's secret keys
+// (secretkeys.Service, which caches them briefly) or a connect session token,
+// as the route's access level (routes.go) asks; failures are throttled per
+// client address (throttle.go).
 package httpapi
 
 import (
 	"context"
-	"crypto/subtle"
 	"net/http"
 	"strings"
-	"sync"
-	"time"
 
 	"github.com/latchkeyhq/latchkey/internal/connect"
 	"github.com/latchkeyhq/latchkey/internal/domain"
-	"github.com/latchkeyhq/latchkey/internal/secret"
 )
 
 // caller is who made an authenticated request.
 type caller struct {
 	env     *domain.Environment
+	keyID   int64                  // the secret key's id, when authenticated by one
 	session *domain.ConnectSession // set when authenticated by a session token
 }
 
@@ -38,30 +37,6 @@ func bearer(r *http.Request) (string, *domain.Error) {
 		return "", domain.Unauthenticated("malformed_auth_header", "The Authorization header must be: Bearer <secret key>.")
 	}
 	return token, nil
-}
-
-// envBySecret finds the environment of a secret key. Keys are 256-bit random
-// values stored as SHA-256 digests, so the indexed lookup by digest reveals nothing
-// an attacker can use through timing; the final comparison is constant-time anyway.
-func (a *API) envBySecret(ctx context.Context, key string) (*domain.Environment, error) {
-	hash := secret.HashToken(key)
-	env, err := a.envCache.get(hash)
-	if env == nil {
-		env, err = a.envs.EnvironmentBySecretKeyHash(ctx, hash)
-		if err == nil {
-			a.envCache.put(hash, env)
-		}
-	}
-	if err == nil && subtle.ConstantTimeCompare([]byte(env.SecretKeyHash), []byte(hash)) != 1 {
-		err = domain.ErrNotFound
-	}
-	if err != nil {
-		if isNotFound(err) {
-			return nil, domain.Unauthenticated("unknown_account", "The secret key is not valid.")
-		}
-		return nil, err
-	}
-	return env, nil
 }
 
 // authenticate finds who is calling, refusing an address that has failed too
@@ -114,11 +89,11 @@ func (a *API) credential(r *http.Request, allowSecret, allowSession bool) (*call
 	if !allowSecret {
 		return nil, domain.Unauthenticated("invalid_connect_session_token_format", "This route needs a connect session token.")
 	}
-	env, err := a.envBySecret(r.Context(), token)
+	env, key, err := a.keys.Authenticate(r.Context(), token)
 	if err != nil {
 		return nil, err
 	}
-	return &caller{env: env}, nil
+	return &caller{env: env, keyID: key.ID}, nil
 }
 
 func (a *API) guard(h handlerFunc, allowSecret, allowSession bool) http.Handler {
@@ -129,37 +104,4 @@ func (a *API) guard(h handlerFunc, allowSecret, allowSession bool) http.Handler 
 		}
 		return h(w, r.WithContext(context.WithValue(r.Context(), callerKey{}, c)))
 	})
-}
-
-// envCache keeps environments by secret-key digest for a few seconds: every
-// backend call authenticates, and environments almost never change.
-type envCache struct {
-	mu sync.RWMutex
-	m  map[string]envEntry
-}
-
-type envEntry struct {
-	env *domain.Environment
-	at  time.Time
-}
-
-const envCacheTTL = 5 * time.Second
-
-func (c *envCache) get(hash string) (*domain.Environment, error) {
-	c.mu.RLock()
-	e, ok := c.m[hash]
-	c.mu.RUnlock()
-	if !ok || time.Since(e.at) > envCacheTTL {
-		return nil, nil
-	}
-	return e.env, nil
-}
-
-func (c *envCache) put(hash string, env *domain.Environment) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if len(c.m) > 1000 {
-		c.m = map[string]envEntry{}
-	}
-	c.m[hash] = envEntry{env: env, at: time.Now()}
 }

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/latchkeyhq/latchkey/internal/audit"
+
 	"github.com/latchkeyhq/latchkey/internal/connections"
 	"github.com/latchkeyhq/latchkey/internal/domain"
 )
@@ -160,9 +162,11 @@ func (a *API) deleteConnection(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := a.connections.Delete(r.Context(), callerFrom(r).env.ID, r.URL.Query().Get("provider_config_key"), id); err != nil {
+	key := r.URL.Query().Get("provider_config_key")
+	if err := a.connections.Delete(r.Context(), callerFrom(r).env.ID, key, id); err != nil {
 		return err
 	}
+	a.record(r, audit.ConnectionDelete, key+"/"+id, "")
 	writeJSON(w, http.StatusOK, map[string]any{"success": true})
 	return nil
 }

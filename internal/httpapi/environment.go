@@ -2,6 +2,9 @@ package httpapi
 
 import (
 	"net/http"
+	"strings"
+
+	"github.com/latchkeyhq/latchkey/internal/audit"
 
 	"github.com/latchkeyhq/latchkey/internal/environment"
 )
@@ -24,6 +27,7 @@ func (a *API) patchEnvironment(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	a.record(r, audit.WebhookSettings, "environment "+s.Name, webhookChanges(p))
 	writeJSON(w, http.StatusOK, map[string]any{"data": s})
 	return nil
 }
@@ -33,6 +37,26 @@ func (a *API) rotateSigningKey(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	a.record(r, audit.SigningKeyRotate, "environment "+s.Name, "")
 	writeJSON(w, http.StatusOK, map[string]any{"data": s})
 	return nil
+}
+
+// webhookChanges says which webhook URLs a patch set (URLs are not secrets).
+func webhookChanges(p environment.Patch) string {
+	var parts []string
+	if p.WebhookURL != nil {
+		parts = append(parts, "webhook_url = "+orNone(*p.WebhookURL))
+	}
+	if p.WebhookSecondaryURL != nil {
+		parts = append(parts, "webhook_secondary_url = "+orNone(*p.WebhookSecondaryURL))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(none)"
+	}
+	return s
 }

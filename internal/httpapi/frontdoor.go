@@ -62,7 +62,7 @@ func (a *API) frontDoor(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	if !wantsHTML(r) {
-		out := map[string]string{"health": a.publicURL + "/health", "ready": a.publicURL + "/ready"}
+		out := map[string]string{"health": a.publicURL + "/health", "ready": a.publicURL + "/ready", "console": a.publicURL + "/admin"}
 		for _, l := range links {
 			out[l.Key] = a.publicURL + l.URL
 		}

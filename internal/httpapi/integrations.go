@@ -2,6 +2,10 @@ package httpapi
 
 import (
 	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/latchkeyhq/latchkey/internal/audit"
 
 	"github.com/latchkeyhq/latchkey/internal/domain"
 	"github.com/latchkeyhq/latchkey/internal/integrations"
@@ -34,6 +38,7 @@ func (a *API) createIntegration(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	a.record(r, audit.IntegrationCreate, in.UniqueKey, "provider "+in.Provider+", display name "+strconv.Quote(in.DisplayName))
 	writeJSON(w, http.StatusOK, map[string]any{"data": a.integrationJSON(in)})
 	return nil
 }
@@ -76,6 +81,7 @@ func (a *API) updateIntegration(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	a.record(r, audit.IntegrationUpdate, r.PathValue("uniqueKey"), integrationChanges(&req))
 	writeJSON(w, http.StatusOK, map[string]any{"data": a.integrationJSON(in)})
 	return nil
 }
@@ -84,6 +90,25 @@ func (a *API) deleteIntegration(w http.ResponseWriter, r *http.Request) error {
 	if err := a.integrations.Delete(r.Context(), callerFrom(r).env.ID, r.PathValue("uniqueKey")); err != nil {
 		return err
 	}
+	a.record(r, audit.IntegrationDelete, r.PathValue("uniqueKey"), "")
 	writeJSON(w, http.StatusOK, map[string]any{"success": true})
 	return nil
+}
+
+// integrationChanges describes what an update request sets, for the audit trail.
+func integrationChanges(req *integrations.Request) string {
+	var parts []string
+	if req.DisplayName != nil {
+		parts = append(parts, "display name "+strconv.Quote(strings.TrimSpace(*req.DisplayName)))
+	}
+	if req.UniqueKey != nil {
+		parts = append(parts, "unique key "+strconv.Quote(*req.UniqueKey))
+	}
+	if req.ForwardWebhooks != nil {
+		parts = append(parts, "forward webhooks "+strconv.FormatBool(*req.ForwardWebhooks))
+	}
+	if req.IntegrationConfig != nil || req.Custom != nil {
+		parts = append(parts, "configuration")
+	}
+	return strings.Join(parts, ", ")
 }

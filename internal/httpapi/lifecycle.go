@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/latchkeyhq/latchkey/internal/audit"
+
 	"github.com/latchkeyhq/latchkey/internal/domain"
 )
 
@@ -26,6 +28,7 @@ func (a *API) verifyConnection(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	a.record(r, audit.ConnectionCheck, c.IntegrationKey+"/"+c.ConnectionID, "status "+prev+" → "+res.Status)
 	warnings := res.Warnings
 	if warnings == nil {
 		warnings = []domain.Warning{}

@@ -118,7 +118,6 @@ func jsonKind(goKind string) string {
 	}
 	return "of another type"
 }
-func isNotFound(err error) bool { return errors.Is(err, domain.ErrNotFound) }
 
 // checkQuery refuses query parameters a route does not know (Nango's schemas are strict).
 func checkQuery(r *http.Request, allowed []string, allowedPrefixes ...string) error {

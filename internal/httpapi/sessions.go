@@ -2,6 +2,10 @@ package httpapi
 
 import (
 	"net/http"
+	"strconv"
+
+	"github.com/latchkeyhq/latchkey/internal/audit"
+	"github.com/latchkeyhq/latchkey/internal/domain"
 
 	"github.com/latchkeyhq/latchkey/internal/connect"
 )
@@ -37,6 +41,7 @@ func (a *API) createSession(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	a.record(r, audit.SessionCreate, sessionTarget(s.Session), "")
 	return a.replySession(w, s)
 }
 
@@ -52,6 +57,7 @@ func (a *API) createReconnectSession(w http.ResponseWriter, r *http.Request) err
 	if err != nil {
 		return err
 	}
+	a.record(r, audit.ReconnectCreate, req.IntegrationID+"/"+req.ConnectionID, "session "+strconv.FormatInt(s.Session.ID, 10))
 	return a.replySession(w, s)
 }
 
@@ -92,6 +98,15 @@ func (a *API) getSession(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"data": data})
 	return nil
+}
+
+// sessionTarget names what a connect session is for in the audit trail.
+func sessionTarget(s *domain.ConnectSession) string {
+	t := "session " + strconv.FormatInt(s.ID, 10)
+	if s.EndUser != nil {
+		t += " for end user " + s.EndUser.ID
+	}
+	return t
 }
 
 func nonNilMap(m map[string]any) map[string]any {

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/latchkeyhq/latchkey/internal/audit"
+
 	"github.com/latchkeyhq/latchkey/internal/domain"
 )
 
@@ -157,6 +159,7 @@ func (a *API) retryDelivery(w http.ResponseWriter, r *http.Request) error {
 	if err := a.deliveries.Retry(r.Context(), callerFrom(r).env.ID, id); err != nil {
 		return err
 	}
+	a.record(r, audit.WebhookRetry, "delivery "+strconv.FormatInt(id, 10), "")
 	writeJSON(w, http.StatusAccepted, map[string]any{"success": true, "at": isoOffset(time.Now())})
 	return nil
 }

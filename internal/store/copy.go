@@ -20,6 +20,7 @@ type CopyStats struct {
 var copyTables = []struct{ name, columns string }{
 	{"settings", "key, value"},
 	{"environments", "id, name, secret_key_hash, webhook_url, webhook_secondary_url, webhook_signing_key, created_at, updated_at"},
+	{"secret_keys", "id, environment_id, digest, label, created_at, last_used_at, revoked_at"},
 	{"integrations", "id, environment_id, unique_key, provider, display_name, forward_webhooks, config, created_at, updated_at"},
 	{"connect_sessions", "id, environment_id, token_hash, end_user, allowed_integrations, config_defaults, overrides, webhook_url_override, tags, reconnect_integration, reconnect_connection_id, expires_at, created_at"},
 	{"connections", "id, environment_id, integration_id, connection_id, provider, connection_config, credentials, credentials_key_id, metadata, end_user_id, end_user_email, end_user_display_name, end_user_org_id, end_user_org_display_name, end_user_tags, has_end_user, tags, webhook_url_override, status, errors, warnings, last_verified_at, credentials_expires_at, last_fetched_at, created_at, updated_at"},
@@ -27,6 +28,7 @@ var copyTables = []struct{ name, columns string }{
 	{"events", "id, environment_id, integration_key, connection_id, kind, outcome, code, message, at"},
 	{"webhook_outbox", "id, environment_id, url, target, event_type, connection_id, body, attempts, next_attempt_at, locked_until, delivered_at, failed_at, last_status, last_error, created_at"},
 	{"webhook_attempts", "id, outbox_id, attempt, at, status, error, duration_ms"},
+	{"audit_log", "id, environment_id, secret_key_id, via, action, target, detail, client, at"},
 }
 
 // Copy copies every row of src into dst (migrated), skipping rows dst already

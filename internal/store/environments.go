@@ -9,21 +9,35 @@ import (
 	"github.com/latchkeyhq/latchkey/internal/domain"
 )
 
-const envColumns = `id, name, secret_key_hash, webhook_url, webhook_secondary_url, webhook_signing_key, created_at`
+const envColumns = `id, name, webhook_url, webhook_secondary_url, webhook_signing_key, created_at`
 
 func scanEnv(row interface{ Scan(...any) error }) (*domain.Environment, error) {
 	var e domain.Environment
 	var created int64
-	if err := row.Scan(&e.ID, &e.Name, &e.SecretKeyHash, &e.WebhookURL, &e.WebhookSecondaryURL, &e.WebhookSigningKey, &created); err != nil {
+	if err := row.Scan(&e.ID, &e.Name, &e.WebhookURL, &e.WebhookSecondaryURL, &e.WebhookSigningKey, &created); err != nil {
 		return nil, mapErr(err)
 	}
 	e.CreatedAt = fromMS(created)
 	return &e, nil
 }
 
-// EnsureEnvironment creates the named environment with this secret-key hash if it
-// does not exist. If it exists and secretKeyHash is not empty, the hash is replaced
-// (the operator set a new key). created reports whether the row is new.
+// envPlaceholder is what environments.secret_key_hash holds since secret keys
+// moved to their own table: unique, and no digest of anything.
+const envPlaceholder = `'moved to secret_keys: ' || CAST(? AS TEXT)`
+
+// Labels of the keys latchkey adds itself.
+const (
+	labelFirstKey   = "first key"
+	labelStartupKey = "added at start-up"
+	labelGenerated  = "generated at first start"
+)
+
+// EnsureEnvironment creates the named environment with this secret-key digest
+// as its first key if it does not exist. If it exists and secretKeyHash is not
+// empty, the key is added to its keys unless it is one already (the operator
+// set a new key: the others keep working until revoked; a revoked key stays
+// revoked). created reports whether the environment is new. A digest that is
+// another environment's key is a conflict.
 func (s *Store) EnsureEnvironment(ctx context.Context, name, secretKeyHash string) (env *domain.Environment, created bool, err error) {
 	err = s.tx(ctx, func(tx *sql.Tx) error {
 		if secretKeyHash == "" {
@@ -33,28 +47,20 @@ func (s *Store) EnsureEnvironment(ctx context.Context, name, secretKeyHash strin
 			}
 			return err
 		}
-		// ON CONFLICT DO NOTHING (on any unique index: name, or the key's
-		// digest, which PostgreSQL checks on its own): instances starting
-		// together on one database create the environment once; the others
-		// wait, then find it.
-		now := ms(s.now())
-		res, err := tx.ExecContext(ctx, s.q(`INSERT INTO environments (name, secret_key_hash, created_at, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`), name, secretKeyHash, now, now)
+		// ON CONFLICT DO NOTHING: instances starting together on one database
+		// create the environment once; the others wait, then find it.
+		if created, err = s.insertEnv(ctx, tx, name); err != nil {
+			return err
+		}
+		env, err = scanEnv(tx.QueryRowContext(ctx, s.q(`SELECT `+envColumns+` FROM environments WHERE name = ?`), name))
 		if err != nil {
 			return err
 		}
-		n, _ := res.RowsAffected()
-		created = n == 1
-		if !created {
-			if _, err := tx.ExecContext(ctx, s.q(`UPDATE environments SET secret_key_hash = ?, updated_at = ? WHERE name = ? AND secret_key_hash <> ?`), secretKeyHash, now, name, secretKeyHash); err != nil {
-				return err
-			}
+		label := labelStartupKey
+		if created {
+			label = labelFirstKey
 		}
-		env, err = scanEnv(tx.QueryRowContext(ctx, s.q(`SELECT `+envColumns+` FROM environments WHERE name = ?`), name))
-		if errors.Is(err, domain.ErrNotFound) {
-			// Not inserted and not there: the key belongs to another environment.
-			return fmt.Errorf("%w: the secret key is another environment's", domain.ErrConflict)
-		}
-		return err
+		return s.ensureKey(ctx, tx, env.ID, secretKeyHash, label)
 	})
 	if err != nil {
 		return nil, false, fmt.Errorf("store: ensure environment %s: %w", name, err)
@@ -62,13 +68,42 @@ func (s *Store) EnsureEnvironment(ctx context.Context, name, secretKeyHash strin
 	return env, created, nil
 }
 
-// EnvironmentBySecretKeyHash finds the environment a secret key belongs to.
-func (s *Store) EnvironmentBySecretKeyHash(ctx context.Context, hash string) (*domain.Environment, error) {
-	e, err := scanEnv(s.readRow(ctx, `SELECT `+envColumns+` FROM environments WHERE secret_key_hash = ?`, hash))
+func (s *Store) insertEnv(ctx context.Context, tx *sql.Tx, name string) (bool, error) {
+	now := ms(s.now())
+	res, err := tx.ExecContext(ctx, s.q(`INSERT INTO environments (name, secret_key_hash, created_at, updated_at) VALUES (?, `+envPlaceholder+`, ?, ?) ON CONFLICT (name) DO NOTHING`),
+		name, name, now, now)
 	if err != nil {
-		return nil, fmt.Errorf("store: environment by key: %w", err)
+		return false, err
 	}
-	return e, nil
+	n, _ := res.RowsAffected()
+	return n == 1, nil
+}
+
+// ensureKey adds digest to the environment's keys unless it is there already
+// (active or revoked); it is a conflict when another environment has it.
+func (s *Store) ensureKey(ctx context.Context, tx *sql.Tx, envID int64, digest, label string) error {
+	res, err := tx.ExecContext(ctx, s.q(`INSERT INTO secret_keys (environment_id, digest, label, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (digest) DO NOTHING`),
+		envID, digest, label, ms(s.now()))
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 1 {
+		return nil
+	}
+	var owner int64
+	if err := tx.QueryRowContext(ctx, s.q(`SELECT environment_id FROM secret_keys WHERE digest = ?`), digest).Scan(&owner); err != nil {
+		return err
+	}
+	if owner != envID {
+		return fmt.Errorf("%w: this secret key belongs to another environment", domain.ErrConflict)
+	}
+	return nil
+}
+
+// EnvironmentBySecretKeyHash finds the environment an active secret key belongs to.
+func (s *Store) EnvironmentBySecretKeyHash(ctx context.Context, hash string) (*domain.Environment, error) {
+	_, e, err := s.SecretKeyByDigest(ctx, hash)
+	return e, err
 }
 
 // EnvironmentByID loads an environment.
@@ -80,8 +115,8 @@ func (s *Store) EnvironmentByID(ctx context.Context, id int64) (*domain.Environm
 	return e, nil
 }
 
-// EnsureEnvironmentIfMissing creates the named environment with the hash that
-// newHash returns, only if it does not exist; newHash is not called otherwise.
+// EnsureEnvironmentIfMissing creates the named environment with the key digest
+// that newHash returns, only if it does not exist; newHash is not called otherwise.
 func (s *Store) EnsureEnvironmentIfMissing(ctx context.Context, name string, newHash func() (string, error)) (env *domain.Environment, created bool, err error) {
 	err = s.tx(ctx, func(tx *sql.Tx) error {
 		e, err := scanEnv(tx.QueryRowContext(ctx, s.q(`SELECT `+envColumns+` FROM environments WHERE name = ?`), name))
@@ -96,19 +131,15 @@ func (s *Store) EnsureEnvironmentIfMissing(ctx context.Context, name string, new
 		if err != nil {
 			return err
 		}
-		now := ms(s.now())
-		res, err := tx.ExecContext(ctx, s.q(`INSERT INTO environments (name, secret_key_hash, created_at, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`), name, hash, now, now)
-		if err != nil {
+		if created, err = s.insertEnv(ctx, tx, name); err != nil {
 			return err
 		}
-		n, _ := res.RowsAffected()
-		created = n == 1 // else another instance created it meanwhile, with its own key
+		// Not created: another instance created it meanwhile, with its own key.
 		env, err = scanEnv(tx.QueryRowContext(ctx, s.q(`SELECT `+envColumns+` FROM environments WHERE name = ?`), name))
-		if errors.Is(err, domain.ErrNotFound) {
-			// Not inserted and not there: the key belongs to another environment.
-			return fmt.Errorf("%w: the secret key is another environment's", domain.ErrConflict)
+		if err != nil || !created {
+			return err
 		}
-		return err
+		return s.ensureKey(ctx, tx, env.ID, hash, labelGenerated)
 	})
 	if err != nil {
 		return nil, false, fmt.Errorf("store: ensure environment %s: %w", name, err)

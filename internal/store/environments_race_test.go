@@ -28,8 +28,13 @@ func TestEnsureEnvironmentConcurrently(t *testing.T) {
 				go func() {
 					defer wg.Done()
 					e, c, err := s.EnsureEnvironment(ctx, name, "hash-"+name)
-					if err == nil && (e.Name != name || e.SecretKeyHash != "hash-"+name) {
+					if err == nil && e.Name != name {
 						err = fmt.Errorf("got %+v", e)
+					}
+					if err == nil {
+						if _, owner, kerr := s.SecretKeyByDigest(ctx, "hash-"+name); kerr != nil || owner.ID != e.ID {
+							err = fmt.Errorf("the key of %s: %v %v", name, owner, kerr)
+						}
 					}
 					created <- c
 					errs <- err
@@ -40,8 +45,10 @@ func TestEnsureEnvironmentConcurrently(t *testing.T) {
 					if err == nil && e.Name != name+"-generated" {
 						err = fmt.Errorf("got %+v", e)
 					}
-					if c && err == nil && e.SecretKeyHash != fmt.Sprint("generated-", round, "-", i) {
-						err = fmt.Errorf("created, but with another caller's key: %+v", e)
+					if c && err == nil {
+						if _, owner, kerr := s.SecretKeyByDigest(ctx, fmt.Sprint("generated-", round, "-", i)); kerr != nil || owner.ID != e.ID {
+							err = fmt.Errorf("created, but not with this caller's key: %+v %v", e, kerr)
+						}
 					}
 					created <- c
 					errs <- err

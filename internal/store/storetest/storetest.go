@@ -103,6 +103,10 @@ func Run(t *testing.T, open Opener) {
 		"Leases":        testLeases,
 		"ConcurrentIDs": testConcurrentUpserts,
 		"ConcurrentEnv": testConcurrentEnsureEnvironment,
+		"SecretKeys":    testSecretKeys,
+		"Console":       testConsoleSessions,
+		"Audit":         testAudit,
+		"Overview":      testOverview,
 	}
 	names := make([]string, 0, len(tests))
 	for n := range tests {
@@ -133,9 +137,18 @@ func testEnvironments(t *testing.T, f *fixture) {
 	if _, err := s.EnvironmentBySecretKeyHash(ctx, "nope"); !errors.Is(err, domain.ErrNotFound) {
 		t.Errorf("unknown hash: %v", err)
 	}
+	// A new key at start-up is added: both work until one is revoked.
 	e, created, err := s.EnsureEnvironment(ctx, "dev", "hash-dev-2")
-	if err != nil || created || e.SecretKeyHash != "hash-dev-2" {
+	if err != nil || created || e.ID != f.env.ID {
 		t.Errorf("rekey: %+v %v %v", e, created, err)
+	}
+	for _, h := range []string{"hash-dev", "hash-dev-2"} {
+		if e, _ := s.EnvironmentBySecretKeyHash(ctx, h); e == nil || e.ID != f.env.ID {
+			t.Errorf("after adding a key, %s: %+v", h, e)
+		}
+	}
+	if keys, _ := s.ListSecretKeys(ctx, f.env.ID); len(keys) != 2 || keys[0].Label != "first key" || keys[1].Label != "added at start-up" {
+		t.Errorf("keys: %+v", keys)
 	}
 	called := false
 	e2, created, err := s.EnsureEnvironmentIfMissing(ctx, "dev", func() (string, error) { called = true; return "x", nil })
@@ -143,11 +156,17 @@ func testEnvironments(t *testing.T, f *fixture) {
 		t.Errorf("IfMissing on existing: %v %v %v", created, called, err)
 	}
 	prod, created, err := s.EnsureEnvironmentIfMissing(ctx, "prod", func() (string, error) { return "hash-prod", nil })
-	if err != nil || !created || prod.SecretKeyHash != "hash-prod" {
+	if err != nil || !created {
 		t.Errorf("IfMissing new: %+v %v", prod, err)
+	}
+	if e, _ := s.EnvironmentBySecretKeyHash(ctx, "hash-prod"); e == nil || e.ID != prod.ID {
+		t.Errorf("generated key of prod: %+v", e)
 	}
 	if _, _, err := s.EnsureEnvironment(ctx, "stage", "hash-prod"); !errors.Is(err, domain.ErrConflict) {
 		t.Errorf("duplicate key hash: %v", err)
+	}
+	if _, err := s.EnvironmentByName(ctx, "stage"); !errors.Is(err, domain.ErrNotFound) {
+		t.Errorf("stage was created with another environment's key: %v", err)
 	}
 	if err := s.SetEnvironmentWebhooks(ctx, f.env.ID, "https://a", "https://b"); err != nil {
 		t.Fatal(err)
@@ -750,7 +769,7 @@ func testConcurrentUpserts(t *testing.T, f *fixture) {
 func testConcurrentEnsureEnvironment(t *testing.T, f *fixture) {
 	var wg sync.WaitGroup
 	var mu sync.Mutex
-	created, hashes := 0, map[string]bool{}
+	created, envs := 0, map[int64]bool{}
 	for i := 0; i < 8; i++ {
 		wg.Add(1)
 		go func() {
@@ -772,7 +791,7 @@ func testConcurrentEnsureEnvironment(t *testing.T, f *fixture) {
 			if c {
 				created++
 			}
-			hashes[env.SecretKeyHash] = true
+			envs[env.ID] = true
 		}()
 	}
 	wg.Wait()
@@ -780,7 +799,12 @@ func testConcurrentEnsureEnvironment(t *testing.T, f *fixture) {
 		t.Errorf("created %d times, want once", created)
 	}
 	env, err := f.s.EnvironmentByName(f.ctx, "shared")
-	if err != nil || env.SecretKeyHash == "" {
-		t.Fatalf("environment: %v %v", env, err)
+	if err != nil || len(envs) != 1 || !envs[env.ID] {
+		t.Fatalf("environment: %v %v %v", env, envs, err)
+	}
+	// Every caller's key works: hash-fixed, and the generated one of the
+	// instance that created it (if it was not an EnsureEnvironment).
+	if e, _ := f.s.EnvironmentBySecretKeyHash(f.ctx, "hash-fixed"); e == nil || e.ID != env.ID {
+		t.Errorf("hash-fixed: %+v", e)
 	}
 }

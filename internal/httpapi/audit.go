@@ -1,0 +1,74 @@
+package httpapi
+
+import (
+	"net"
+	"net/http"
+
+	"github.com/latchkeyhq/latchkey/internal/audit"
+	"github.com/latchkeyhq/latchkey/internal/domain"
+)
+
+// record adds an operator action done through the API to the audit trail,
+// with the secret key that authenticated the request.
+func (a *API) record(r *http.Request, action, target, detail string) {
+	if a.audit == nil {
+		return
+	}
+	c := callerFrom(r)
+	a.audit.Record(r.Context(), domain.AuditEntry{EnvironmentID: c.env.ID, SecretKeyID: c.keyID, Via: domain.ViaAPI,
+		Action: action, Target: target, Detail: detail, Client: clientAddr(r)})
+}
+
+// clientAddr is the address the request came from.
+func clientAddr(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+type auditView struct {
+	ID     int64  `json:"id"`
+	At     string `json:"at"`
+	Action string `json:"action"`
+	Target string `json:"target"`
+	Detail string `json:"detail,omitempty"`
+	Actor  struct {
+		SecretKeyID int64  `json:"secret_key_id"`
+		Via         string `json:"via"`
+		Description string `json:"description"`
+	} `json:"actor"`
+	Client string `json:"client,omitempty"`
+}
+
+// listAudit pages through the environment's audit trail, newest first.
+func (a *API) listAudit(w http.ResponseWriter, r *http.Request) error {
+	if err := checkQuery(r, []string{"limit", "before", "action"}); err != nil {
+		return err
+	}
+	limit, before, err := pageParams(r, "audit entry")
+	if err != nil {
+		return err
+	}
+	if a.audit == nil {
+		writeJSON(w, http.StatusOK, map[string]any{"data": []auditView{}})
+		return nil
+	}
+	list, err := a.audit.List(r.Context(), callerFrom(r).env.ID, domain.AuditFilter{Action: r.URL.Query().Get("action"), BeforeID: before, Limit: limit})
+	if err != nil {
+		return err
+	}
+	out := make([]auditView, len(list))
+	for i, e := range list {
+		v := auditView{ID: e.ID, At: isoOffset(e.At), Action: e.Action, Target: e.Target, Detail: e.Detail, Client: e.Client}
+		v.Actor.SecretKeyID, v.Actor.Via, v.Actor.Description = e.SecretKeyID, e.Via, audit.Who(e)
+		out[i] = v
+	}
+	reply := map[string]any{"data": out}
+	if len(list) == limit {
+		reply["next_before"] = list[len(list)-1].ID
+	}
+	writeJSON(w, http.StatusOK, reply)
+	return nil
+}
