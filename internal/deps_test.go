@@ -46,7 +46,7 @@ var allowed = map[string][]string{
 	"internal/proxy":        {"internal/clock", "internal/domain", "internal/httpx", "internal/provider", "internal/upstream"},
 	"internal/secretkeys":   {"internal/clock", "internal/domain", "internal/secret"},
 	"internal/audit":        {"internal/clock", "internal/domain"},
-	"internal/connectui":    {"internal/provider"},
+	"internal/connectui":    {"internal/httpx", "internal/provider"},
 
 	// The HTTP layer: services in, JSON (the API) or HTML (the console) out;
 	// never the store or the wiring.

@@ -130,3 +130,34 @@ func TestFrontDoor(t *testing.T) {
 		t.Errorf("unknown path: %d", status)
 	}
 }
+
+// A guide that does not exist is a 404 like any unknown path: a page listing
+// the guides for a browser, a JSON error naming them for anything else.
+func TestUnknownGuide(t *testing.T) {
+	h := newHarness(t)
+	get := func(accept string) (int, string, string) {
+		req, _ := http.NewRequest("GET", h.srv.URL+"/docs/connect/unknown", nil)
+		req.Header.Set("Accept", accept)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, res.Header.Get("Content-Type"), string(b)
+	}
+	status, ct, body := get("text/html,application/xhtml+xml,*/*;q=0.8")
+	if status != 404 || !strings.HasPrefix(ct, "text/html") || !strings.Contains(body, `href="atlassian-service-account-api-token"`) || !strings.Contains(body, "unknown") {
+		t.Errorf("browser: %d %s %s", status, ct, trim(body))
+	}
+	for _, accept := range []string{"", "application/json"} {
+		status, ct, body = get(accept)
+		var e struct {
+			Error struct{ Code, Message string } `json:"error"`
+		}
+		if status != 404 || !strings.HasPrefix(ct, "application/json") || json.Unmarshal([]byte(body), &e) != nil || e.Error.Code != "not_found" ||
+			!strings.Contains(e.Error.Message, "atlassian-service-account-api-token") {
+			t.Errorf("Accept %q: %d %s %s", accept, status, ct, body)
+		}
+	}
+}

@@ -3,15 +3,18 @@ package connectui
 import (
 	"bytes"
 	"embed"
+	"encoding/json"
 	"fmt"
 	"html/template"
 	"net/http"
+	"sort"
 	"strings"
 
 	"github.com/yuin/goldmark"
 	"github.com/yuin/goldmark/extension"
 	"github.com/yuin/goldmark/parser"
 
+	"github.com/latchkeyhq/latchkey/internal/httpx"
 	"github.com/latchkeyhq/latchkey/internal/provider"
 )
 
@@ -71,10 +74,15 @@ func renderGuides(cat *provider.Catalogue) (map[string]*renderedGuide, error) {
 }
 
 func (u *UI) serveGuide(w http.ResponseWriter, r *http.Request) {
-	g, ok := u.guides[r.PathValue("provider")]
+	name := r.PathValue("provider")
+	g, ok := u.guides[name]
+	status := http.StatusOK
 	if !ok {
-		http.NotFound(w, r)
-		return
+		if !httpx.WantsHTML(r) {
+			u.guideNotFound(w, name)
+			return
+		}
+		g, status = u.missingGuide(name), http.StatusNotFound
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'")
@@ -91,5 +99,39 @@ func (u *UI) serveGuide(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
 	}
+	w.WriteHeader(status)
 	_, _ = w.Write(buf.Bytes())
+}
+
+// guideNames lists the guides there are, sorted.
+func (u *UI) guideNames() []string {
+	names := make([]string, 0, len(u.guides))
+	for n := range u.guides {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// missingGuide is the page a browser gets for a guide that does not exist:
+// the guides there are, styled as a guide.
+func (u *UI) missingGuide(name string) *renderedGuide {
+	var b strings.Builder
+	fmt.Fprintf(&b, "<p>There is no guide for %q. The guides on this server:</p><ul>", name)
+	for _, n := range u.guideNames() {
+		fmt.Fprintf(&b, `<li><a href="%s">%s</a></li>`, template.HTMLEscapeString(n), template.HTMLEscapeString(u.guides[n].Title))
+	}
+	b.WriteString("</ul>")
+	return &renderedGuide{Provider: name, Title: "No such guide", Body: template.HTML(b.String())}
+}
+
+// guideNotFound answers an API client (anything not asking for HTML) as the
+// API answers an unknown route: a JSON error.
+func (u *UI) guideNotFound(w http.ResponseWriter, name string) {
+	body, _ := json.Marshal(map[string]any{"error": map[string]string{"code": "not_found",
+		"message": fmt.Sprintf("There is no guide for %q; the guides are: %s.", name, strings.Join(u.guideNames(), ", "))}})
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusNotFound)
+	_, _ = w.Write(body)
 }

@@ -6,9 +6,10 @@ import (
 	"embed"
 	"encoding/base64"
 	"html/template"
-	"mime"
 	"net/http"
 	"strings"
+
+	"github.com/latchkeyhq/latchkey/internal/httpx"
 )
 
 //go:embed frontdoor/index.html
@@ -31,21 +32,6 @@ var frontdoorCSP = func() string {
 
 type frontdoorLink struct{ Key, URL, Title, Note string }
 
-// wantsHTML reports whether the client prefers HTML to JSON (a browser).
-func wantsHTML(r *http.Request) bool {
-	for _, part := range strings.Split(r.Header.Get("Accept"), ",") {
-		mt, _, err := mime.ParseMediaType(strings.TrimSpace(part))
-		switch {
-		case err != nil:
-		case mt == "application/json":
-			return false
-		case mt == "text/html":
-			return true
-		}
-	}
-	return false
-}
-
 // frontDoor is GET /: a small page for people (what this server is, its
 // version, where the docs and health checks are; links relative to however
 // the browser reached it) and the same facts as JSON for programs.
@@ -61,7 +47,7 @@ func (a *API) frontDoor(w http.ResponseWriter, r *http.Request) error {
 			guides = append(guides, frontdoorLink{URL: path, Title: p.DisplayName})
 		}
 	}
-	if !wantsHTML(r) {
+	if !httpx.WantsHTML(r) {
 		out := map[string]string{"health": a.publicURL + "/health", "ready": a.publicURL + "/ready", "console": a.publicURL + "/admin"}
 		for _, l := range links {
 			out[l.Key] = a.publicURL + l.URL

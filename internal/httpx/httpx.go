@@ -1,13 +1,15 @@
 // Package httpx holds the small HTTP and JSON helpers every layer shares, each
 // written once: JSON encoding without HTML escaping, a status-recording
-// ResponseWriter, and the http(s) URL check.
+// ResponseWriter, the http(s) URL check, and whether a client wants HTML.
 package httpx
 
 import (
 	"bytes"
 	"encoding/json"
+	"mime"
 	"net/http"
 	"net/url"
+	"strings"
 )
 
 // Marshal encodes v as compact JSON without HTML escaping ("<", ">" and "&"
@@ -81,3 +83,20 @@ func (s *StatusRecorder) Flush() {
 
 // Unwrap gives http.ResponseController the wrapped writer.
 func (s *StatusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// WantsHTML reports whether the client prefers HTML to JSON (a browser): the
+// first of text/html or application/json its Accept header names wins, and
+// neither means JSON.
+func WantsHTML(r *http.Request) bool {
+	for _, part := range strings.Split(r.Header.Get("Accept"), ",") {
+		mt, _, err := mime.ParseMediaType(strings.TrimSpace(part))
+		switch {
+		case err != nil:
+		case mt == "application/json":
+			return false
+		case mt == "text/html":
+			return true
+		}
+	}
+	return false
+}
