@@ -238,7 +238,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, deps Deps) (
 	}
 	a.handler = httpapi.New(httpapi.Options{Connect: sessions, Connections: a.connections, Integrations: integs, Catalogue: cat, Environments: st, Keys: a.keyService, Audit: a.audit,
 		Logger: log, PublicURL: cfg.PublicURL, Version: Version,
-		PrimaryColor: cfg.ConnectPrimaryColor, TrustedProxies: cfg.TrustedProxies, Now: clk.Now, Extra: func(r httpapi.Router) { ui.Mount(r); con.Mount(r) }, Proxy: px,
+		PrimaryColor: cfg.ConnectPrimaryColor, TrustedProxies: cfg.TrustedProxies, Now: clk.Now, Extra: func(r httpapi.Router) { ui.Mount(r); con.Mount(r) }, CookiePrefix: console.Prefix, Proxy: px,
 		Environment: a.settings, Deliveries: deliveries, Lifecycle: a.lifecycle,
 		Metrics: a.metrics.Handler(), MetricsAccess: httpapi.MetricsAccess{Token: cfg.MetricsToken.Reveal(), Networks: cfg.MetricsAllowedNetworks}})
 	return a, nil

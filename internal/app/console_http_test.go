@@ -499,3 +499,31 @@ func TestConsoleRefusesBadForms(t *testing.T) {
 		t.Errorf("oversized sign-in: %d %s", p.status, trim(p.body))
 	}
 }
+
+// The console signs in with a cookie, so it sends no CORS headers: no other
+// site's script may read its pages or preflight its forms. The API keeps
+// allowing any origin (bearer credentials only).
+func TestConsoleHasNoCORS(t *testing.T) {
+	h := newHarness(t)
+	send := func(method, path string) http.Header {
+		req, _ := http.NewRequest(method, h.srv.URL+path, nil)
+		req.Header.Set("Origin", "https://elsewhere.example")
+		if method == "OPTIONS" {
+			req.Header.Set("Access-Control-Request-Method", "POST")
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.Header
+	}
+	for _, c := range [][2]string{{"GET", "/admin/sign-in"}, {"OPTIONS", "/admin/connection/delete"}, {"OPTIONS", "/admin/sign-in"}} {
+		if hdr := send(c[0], c[1]); hdr.Get("Access-Control-Allow-Origin") != "" || hdr.Get("Access-Control-Allow-Methods") != "" {
+			t.Errorf("%s %s: CORS headers %v", c[0], c[1], hdr)
+		}
+	}
+	if hdr := send("OPTIONS", "/connections"); hdr.Get("Access-Control-Allow-Origin") != "*" {
+		t.Errorf("the API lost its CORS headers: %v", hdr)
+	}
+}

@@ -67,6 +67,10 @@ type Options struct {
 	// Extra mounts more handlers (Connect UI, …) on the same router; they are
 	// listed by Routes with access Public.
 	Extra func(r Router)
+	// CookiePrefix is where Extra serves pages that sign in with a cookie
+	// (the console): no CORS headers there, so no other site's script may
+	// read them.
+	CookiePrefix string
 }
 
 // API is the HTTP handler.
@@ -114,7 +118,7 @@ func New(o Options) *API {
 		o.Extra(mux)
 	}
 	a.routeList = mux.routes
-	a.handler = a.recoverPanics(withRequestID(accessLog(a.log, securityHeaders(cors(a.refuseDotSegments(mux))))))
+	a.handler = a.recoverPanics(withRequestID(accessLog(a.log, securityHeaders(cors(o.CookiePrefix, a.refuseDotSegments(mux))))))
 	return a
 }
 

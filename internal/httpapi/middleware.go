@@ -71,9 +71,14 @@ func (a *API) recoverPanics(next http.Handler) http.Handler {
 }
 
 // cors allows any origin, as Nango does: the browser SDK calls latchkey from the
-// customer's pages, and every route is protected by a bearer credential, not cookies.
-func cors(next http.Handler) http.Handler {
+// customer's pages, and every API route is protected by a bearer credential,
+// not cookies. Paths under cookiePrefix (the console) get no CORS headers.
+func cors(cookiePrefix string, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if cookiePrefix != "" && strings.HasPrefix(r.URL.Path, cookiePrefix) {
+			next.ServeHTTP(w, r)
+			return
+		}
 		h := w.Header()
 		h.Set("Access-Control-Allow-Origin", "*")
 		if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
