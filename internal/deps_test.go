@@ -18,6 +18,7 @@ var allowed = map[string][]string{
 	"internal/domain":       {},
 	"internal/clock":        {},
 	"internal/httpx":        {},
+	"internal/throttle":     {},
 	"internal/secret":       {},
 	"internal/metrics":      {},
 	"internal/upstream":     {"internal/domain", "internal/httpx", "internal/netguard"},
@@ -51,9 +52,9 @@ var allowed = map[string][]string{
 	// The HTTP layer: services in, JSON (the API) or HTML (the console) out;
 	// never the store or the wiring.
 	"internal/httpapi": {"internal/audit", "internal/connect", "internal/connections", "internal/domain", "internal/environment", "internal/httpx", "internal/integrations", "internal/lifecycle",
-		"internal/provider", "internal/proxy", "internal/secret", "internal/secretkeys", "internal/webhook"},
+		"internal/provider", "internal/proxy", "internal/secret", "internal/secretkeys", "internal/throttle", "internal/webhook"},
 	"internal/console": {"internal/audit", "internal/clock", "internal/connect", "internal/connections", "internal/domain", "internal/environment", "internal/integrations",
-		"internal/lifecycle", "internal/provider", "internal/secret", "internal/secretkeys", "internal/webhook"},
+		"internal/lifecycle", "internal/provider", "internal/secret", "internal/secretkeys", "internal/throttle", "internal/webhook"},
 
 	// Maintenance: re-sealing every secret under the newest key.
 	"internal/keyrotation": {"internal/connections", "internal/domain", "internal/environment", "internal/secret", "internal/store", "internal/webhook"},

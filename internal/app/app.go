@@ -232,7 +232,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, deps Deps) (
 	deliveries := &webhook.Deliveries{Store: st, Wake: a.dispatcher.Wake}
 	con, err := console.New(console.Options{Keys: a.keyService, Audit: a.audit, Connections: a.connections, Connect: sessions, Integrations: integs,
 		Lifecycle: a.lifecycle, Settings: a.settings, Deliveries: deliveries, Store: st, Catalogue: cat, PublicURL: cfg.PublicURL, CheckInterval: cfg.VerifyInterval,
-		Clock: clk, Logger: log, Version: Version})
+		Clock: clk, Logger: log, Version: Version, TrustedProxies: cfg.TrustedProxies})
 	if err != nil {
 		return nil, err
 	}

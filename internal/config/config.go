@@ -188,7 +188,7 @@ var Settings = []Setting{
 		Help:  "`host:port` of a separate listener for Go's profiler (`net/http/pprof`); never the public listener: bind it to loopback or a private network",
 		parse: pprofAddr},
 	{Env: "LATCHKEY_TRUSTED_PROXIES",
-		Help:  "load balancers or reverse proxies in front of latchkey, comma-separated CIDRs: their `X-Forwarded-For` names the client whose failed authentications are throttled; none: the peer address is the client",
+		Help:  "load balancers or reverse proxies in front of latchkey, comma-separated CIDRs: their `X-Forwarded-For` names the client (whose failed authentications and console sign-ins are throttled, and whom the audit trail records); none: the peer address is the client",
 		See:   "docs/deployment.md",
 		parse: into(func(c *Config) *[]netip.Prefix { return &c.TrustedProxies }, networks)},
 	{Env: "LATCHKEY_SHUTDOWN_TIMEOUT", Default: "15s", Help: "how long shutdown waits for requests in flight",

@@ -9,7 +9,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -108,22 +107,14 @@ func (c *Console) sameOrigin(r *http.Request) bool {
 	return (c.origin != "" && o == c.origin) || o == scheme+"://"+r.Host
 }
 
-// clientAddr is the client's address for the sign-in throttle and the audit
-// trail: the connection's peer (IPv6 grouped by /64, which one host often
-// owns whole).
-func clientAddr(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
+// client is the client's address for logs and the audit trail: the peer, or
+// the client a trusted proxy names ("" when unknown).
+func (c *Console) client(r *http.Request) string {
+	a := c.limiter.Client(r)
+	if !a.IsValid() {
+		return ""
 	}
-	ip := net.ParseIP(host)
-	switch {
-	case ip == nil:
-		return host
-	case ip.To4() != nil:
-		return ip.To4().String()
-	}
-	return ip.Mask(net.CIDRMask(64, 128)).String() + "/64"
+	return a.String()
 }
 
 // session finds the signed-in operator of r: nil when there is no valid
@@ -219,7 +210,7 @@ func (c *Console) action(h handler) http.HandlerFunc {
 }
 
 func (c *Console) forbidden(w http.ResponseWriter, r *http.Request, q *request, msg string) {
-	c.log.Warn("console: form refused", "path", r.URL.Path, "origin", r.Header.Get("Origin"), "sec_fetch_site", r.Header.Get("Sec-Fetch-Site"), "client", clientAddr(r))
+	c.log.Warn("console: form refused", "path", r.URL.Path, "origin", r.Header.Get("Origin"), "sec_fetch_site", r.Header.Get("Sec-Fetch-Site"), "client", c.client(r))
 	if q == nil {
 		q = &request{w: w, r: r}
 	}
@@ -232,7 +223,7 @@ func (c *Console) record(q *request, action, target, detail string) {
 		return
 	}
 	c.o.Audit.Record(q.r.Context(), domain.AuditEntry{EnvironmentID: q.env.ID, SecretKeyID: q.sess.SecretKeyID, Via: domain.ViaConsole,
-		Action: action, Target: target, Detail: detail, Client: clientAddr(q.r)})
+		Action: action, Target: target, Detail: detail, Client: c.client(q.r)})
 }
 
 // redirect answers a successful post: back to a page, which shows what done says.
@@ -303,8 +294,8 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 		c.showSignIn(w, r, http.StatusForbidden, "", "This sign-in form is missing its security token or has an old one. Sign in again on this page.", next)
 		return
 	}
-	addr, now := clientAddr(r), c.clock.Now()
-	if wait := c.limiter.wait(addr, now); wait > 0 {
+	addr := c.limiter.Client(r)
+	if wait, blocked := c.limiter.Wait(addr); blocked {
 		secs := int(wait.Seconds() + 0.999)
 		w.Header().Set("Retry-After", fmt.Sprint(secs))
 		c.showSignIn(w, r, http.StatusTooManyRequests, "", fmt.Sprintf("Too many failed sign-ins from your address. Try again in %s.", plural(secs, "second")), next)
@@ -321,12 +312,13 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 			c.fail(&request{w: w, r: r}, err)
 			return
 		}
-		c.limiter.failed(addr, now)
-		c.log.Warn("console: sign-in refused", "client", addr)
+		c.limiter.Failed(addr)
+		c.log.Warn("console: sign-in refused", "client", c.client(r))
 		c.showSignIn(w, r, http.StatusUnauthorized, "", "That secret key is not valid: it is mistyped, or it was revoked.", next)
 		return
 	}
-	c.limiter.succeeded(addr)
+	c.limiter.Succeeded(addr)
+	now := c.clock.Now()
 	token, err := secret.RandomToken("")
 	if err != nil {
 		c.fail(&request{w: w, r: r}, err)

@@ -21,6 +21,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"path"
 	"strings"
@@ -36,6 +37,7 @@ import (
 	"github.com/latchkeyhq/latchkey/internal/lifecycle"
 	"github.com/latchkeyhq/latchkey/internal/provider"
 	"github.com/latchkeyhq/latchkey/internal/secretkeys"
+	"github.com/latchkeyhq/latchkey/internal/throttle"
 	"github.com/latchkeyhq/latchkey/internal/webhook"
 )
 
@@ -80,7 +82,10 @@ type Options struct {
 	CheckInterval time.Duration
 	Clock         clock.Clock
 	Logger        *slog.Logger
-	Version       string
+	// TrustedProxies are the peers whose X-Forwarded-For names the client
+	// (for throttling failed sign-ins and the audit trail's addresses).
+	TrustedProxies []netip.Prefix
+	Version        string
 }
 
 // Console is the prepared console.
@@ -91,7 +96,7 @@ type Console struct {
 	pages   map[string]*template.Template
 	assets  map[string]asset  // by hashed name
 	urls    map[string]string // logical name → /admin/assets/hashed name
-	limiter *limiter
+	limiter *throttle.Throttle
 	origin  string // of PublicURL
 	secure  bool   // PublicURL is https
 }
@@ -106,8 +111,8 @@ const Prefix = "/admin"
 
 // New prepares the console: a broken template fails the start, not a request.
 func New(o Options) (*Console, error) {
-	c := &Console{o: o, clock: clock.Or(o.Clock), log: o.Logger, pages: map[string]*template.Template{}, assets: map[string]asset{}, urls: map[string]string{},
-		limiter: newLimiter(signInBurst, signInRefill)}
+	c := &Console{o: o, clock: clock.Or(o.Clock), log: o.Logger, pages: map[string]*template.Template{}, assets: map[string]asset{}, urls: map[string]string{}}
+	c.limiter = throttle.New(signInBurst, signInRefill, c.clock.Now, o.TrustedProxies)
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/latchkeyhq/latchkey/internal/proxy"
 	"github.com/latchkeyhq/latchkey/internal/secret"
 	"github.com/latchkeyhq/latchkey/internal/secretkeys"
+	"github.com/latchkeyhq/latchkey/internal/throttle"
 	"github.com/latchkeyhq/latchkey/internal/webhook"
 )
 
@@ -92,7 +93,7 @@ type API struct {
 	settings     *environment.Settings
 	deliveries   *webhook.Deliveries
 	lifecycle    *lifecycle.Scheduler
-	throttle     *throttle
+	throttle     *throttle.Throttle
 	keys         *secretkeys.Service
 	audit        *audit.Service
 }
@@ -105,7 +106,7 @@ func New(o Options) *API {
 	if now == nil {
 		now = time.Now
 	}
-	a.throttle = newThrottle(now, o.TrustedProxies)
+	a.throttle = throttle.New(failureBurst, failureRefill, now, o.TrustedProxies)
 	if a.primaryColor == "" {
 		a.primaryColor = "#0052CC"
 	}
@@ -242,8 +243,8 @@ func (a *API) serveMetrics(w http.ResponseWriter, r *http.Request) error {
 		return domain.NewError(domain.KindForbidden, "metrics_forbidden", "/metrics does not answer this network ("+hint+").")
 	}
 	if want := a.metricsAuth.Token; want != "" {
-		addr := a.throttle.client(r)
-		if wait, blocked := a.throttle.blocked(addr); blocked {
+		addr := a.throttle.Client(r)
+		if wait, blocked := a.throttle.Wait(addr); blocked {
 			return tooManyFailures(wait)
 		}
 		token, p := bearer(r)
@@ -252,7 +253,7 @@ func (a *API) serveMetrics(w http.ResponseWriter, r *http.Request) error {
 			return p
 		}
 		if subtle.ConstantTimeCompare([]byte(secret.HashToken(token)), []byte(secret.HashToken(want))) != 1 {
-			a.throttle.failed(addr)
+			a.throttle.Failed(addr)
 			return domain.Unauthenticated("invalid_metrics_token", "The metrics token is not valid.")
 		}
 	}

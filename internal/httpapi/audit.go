@@ -1,8 +1,8 @@
 package httpapi
 
 import (
-	"net"
 	"net/http"
+	"net/netip"
 
 	"github.com/latchkeyhq/latchkey/internal/audit"
 	"github.com/latchkeyhq/latchkey/internal/domain"
@@ -16,16 +16,7 @@ func (a *API) record(r *http.Request, action, target, detail string) {
 	}
 	c := callerFrom(r)
 	a.audit.Record(r.Context(), domain.AuditEntry{EnvironmentID: c.env.ID, SecretKeyID: c.keyID, Via: domain.ViaAPI,
-		Action: action, Target: target, Detail: detail, Client: clientAddr(r)})
-}
-
-// clientAddr is the address the request came from.
-func clientAddr(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
+		Action: action, Target: target, Detail: detail, Client: clientString(a.throttle.Client(r))})
 }
 
 type auditView struct {
@@ -71,4 +62,12 @@ func (a *API) listAudit(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSON(w, http.StatusOK, reply)
 	return nil
+}
+
+// clientString is a client address for the audit trail ("" when unknown).
+func clientString(a netip.Addr) string {
+	if !a.IsValid() {
+		return ""
+	}
+	return a.String()
 }

@@ -42,13 +42,13 @@ func bearer(r *http.Request) (string, *domain.Error) {
 // authenticate finds who is calling, refusing an address that has failed too
 // often (throttle.go) and counting a new failure.
 func (a *API) authenticate(r *http.Request, allowSecret, allowSession bool) (*caller, error) {
-	addr := a.throttle.client(r)
-	if wait, blocked := a.throttle.blocked(addr); blocked {
+	addr := a.throttle.Client(r)
+	if wait, blocked := a.throttle.Wait(addr); blocked {
 		return nil, tooManyFailures(wait)
 	}
 	c, err := a.credential(r, allowSecret, allowSession)
 	if err != nil && guessing(err) {
-		a.throttle.failed(addr)
+		a.throttle.Failed(addr)
 	}
 	return c, err
 }
@@ -56,13 +56,13 @@ func (a *API) authenticate(r *http.Request, allowSecret, allowSession bool) (*ca
 // sessionFromToken resolves a connect session token from the query string (the
 // browser's submissions), throttled like a bearer credential.
 func (a *API) sessionFromToken(r *http.Request, token string) (*domain.ConnectSession, error) {
-	addr := a.throttle.client(r)
-	if wait, blocked := a.throttle.blocked(addr); blocked {
+	addr := a.throttle.Client(r)
+	if wait, blocked := a.throttle.Wait(addr); blocked {
 		return nil, tooManyFailures(wait)
 	}
 	sess, err := a.connect.SessionByToken(r.Context(), token)
 	if err != nil && guessing(err) {
-		a.throttle.failed(addr)
+		a.throttle.Failed(addr)
 	}
 	return sess, err
 }
