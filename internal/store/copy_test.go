@@ -142,7 +142,7 @@ func fillEveryColumn(t *testing.T, s *store.Store) {
 	c, _, err := s.UpsertConnection(ctx, &domain.Connection{EnvironmentID: env.ID, IntegrationID: integ.ID, ConnectionID: "c1", Provider: integ.Provider,
 		ConnectionConfig: map[string]any{"cloudId": "x"}, SealedCredentials: sealed, Metadata: map[string]any{"m": 1},
 		EndUser: &domain.EndUser{ID: "u", Email: "u@example.com", DisplayName: "U", OrganizationID: "o", OrganizationDisplayName: "O", Tags: map[string]string{"e": "f"}},
-		Tags: map[string]string{"tier": "gold"}, WebhookURLOverride: "https://hooks.example.com/c", Status: domain.StatusExpired,
+		Tags:    map[string]string{"tier": "gold"}, WebhookURLOverride: "https://hooks.example.com/c", Status: domain.StatusExpired,
 		Errors: []domain.ConnectionError{{Type: "expired", LogID: "l"}}, Warnings: []domain.Warning{{Code: "w", Message: "m"}},
 		LastVerifiedAt: &verified, CredentialsExpiresAt: &expires}, domain.UpsertOptions{})
 	must(err)
