@@ -68,9 +68,13 @@ func (s *Store) EnsureEnvironment(ctx context.Context, name, secretKeyHash strin
 	return env, created, nil
 }
 
+// insertEnv inserts the environment unless it exists. The conflict has no
+// target: two instances inserting the same name at once collide on the
+// placeholder's unique index as well as on the name's, and PostgreSQL may
+// report either; both mean the environment is there.
 func (s *Store) insertEnv(ctx context.Context, tx *sql.Tx, name string) (bool, error) {
 	now := ms(s.now())
-	res, err := tx.ExecContext(ctx, s.q(`INSERT INTO environments (name, secret_key_hash, created_at, updated_at) VALUES (?, `+envPlaceholder+`, ?, ?) ON CONFLICT (name) DO NOTHING`),
+	res, err := tx.ExecContext(ctx, s.q(`INSERT INTO environments (name, secret_key_hash, created_at, updated_at) VALUES (?, `+envPlaceholder+`, ?, ?) ON CONFLICT DO NOTHING`),
 		name, name, now, now)
 	if err != nil {
 		return false, err
