@@ -241,19 +241,8 @@ func TestTenThousandConnectionsWithinTheRateLimit(t *testing.T) {
 	h.start()
 	h.sim.Now = h.now
 	h.integration("jira", atlassian)
-	integ, _ := h.app.Store().Integration(context.Background(), 1, "jira")
 	const n = 10000
-	for i := 0; i < n; i++ {
-		c := &domain.Connection{EnvironmentID: 1, IntegrationID: integ.ID, ConnectionID: fmt.Sprintf("c%05d", i), Provider: atlassian,
-			ConnectionConfig: map[string]any{"cloudId": atlassiansim.DemoCloudID},
-			Credentials:      domain.Credentials{Type: "BASIC", Username: atlassiansim.DemoEmail, Password: atlassiansim.DemoToken}}
-		if err := h.app.Connections().Seal(c); err != nil {
-			t.Fatal(err)
-		}
-		if _, _, err := h.app.Store().UpsertConnection(context.Background(), c, domain.UpsertOptions{}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	h.seedBulk("jira", n) // in a few multi-row inserts: seeding is not what this test is about
 	h.advance(25 * time.Hour)
 	start := h.now()
 	if got := h.check(); got != n {
