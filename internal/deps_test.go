@@ -58,10 +58,12 @@ var allowed = map[string][]string{
 
 	// Maintenance: re-sealing every secret under the newest key.
 	"internal/keyrotation": {"internal/connections", "internal/domain", "internal/environment", "internal/secret", "internal/store", "internal/webhook"},
+	// Maintenance: purging what is past its retention, giving the space back.
+	"internal/retention": {"internal/clock", "internal/store"},
 
 	// Wiring and commands.
 	"internal/app": {"internal/audit", "internal/clock", "internal/config", "internal/connect", "internal/connections", "internal/connectui", "internal/console", "internal/domain", "internal/environment", "internal/httpapi",
-		"internal/integrations", "internal/keyrotation", "internal/lifecycle", "internal/metrics", "internal/netguard", "internal/oplog", "internal/provider", "internal/proxy", "internal/secret",
+		"internal/integrations", "internal/keyrotation", "internal/lifecycle", "internal/metrics", "internal/netguard", "internal/oplog", "internal/provider", "internal/proxy", "internal/retention", "internal/secret",
 		"internal/secretkeys", "internal/store", "internal/upstream", "internal/verify", "internal/webhook"},
 	"internal/cli":      {"client", "internal/app", "internal/atlassiansim", "internal/config", "internal/domain", "internal/environment", "internal/keyrotation", "internal/netguard", "internal/secret", "internal/store", "internal/webhook"},
 	"cmd/latchkey":      {"internal/cli"},

@@ -35,6 +35,7 @@ import (
 	"github.com/latchkeyhq/latchkey/internal/oplog"
 	"github.com/latchkeyhq/latchkey/internal/provider"
 	"github.com/latchkeyhq/latchkey/internal/proxy"
+	"github.com/latchkeyhq/latchkey/internal/retention"
 	"github.com/latchkeyhq/latchkey/internal/secret"
 	"github.com/latchkeyhq/latchkey/internal/secretkeys"
 	"github.com/latchkeyhq/latchkey/internal/store"
@@ -89,6 +90,7 @@ type App struct {
 	settings    *environment.Settings
 	network     *netguard.Policy
 	lifecycle   *lifecycle.Scheduler
+	retention   *retention.Job
 	metrics     *metrics.Metrics
 	log         *slog.Logger
 	store       *store.Store
@@ -217,6 +219,9 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, deps Deps) (
 	integs := integrations.New(st, cat, a.connections.ChangedAll)
 	a.lifecycle = lifecycle.New(lifecycle.Options{Store: st, Checker: a.connections, Logger: log, Clock: clk,
 		Interval: cfg.VerifyInterval, RatePerUpstream: deps.CheckRate, Wake: a.dispatcher.Wake, Checked: a.metrics.HealthCheck})
+	a.retention = retention.New(retention.Options{Store: st, Clock: clk, Logger: log, Holder: newInstanceID(),
+		EventRetention: cfg.EventRetention, WebhookRetention: cfg.WebhookRetention, ConsoleIdle: console.IdleTimeout,
+		Purged: a.metrics.RetentionPurged, Reclaimed: a.metrics.RetentionReclaimed})
 	proxyTransport := upstream.NewTransport()
 	proxyTransport.ResponseHeaderTimeout = cfg.ProxyTimeout
 	var prt http.RoundTripper = proxyTransport
@@ -412,7 +417,7 @@ func (a *App) ServeListener(ctx context.Context, ln net.Listener, ready func(add
 		background.Wait()
 	}()
 	background.Go(func() { a.dispatcher.Run(bg, time.Second) })
-	background.Go(func() { a.runJobs(bg) })
+	background.Go(func() { a.retention.Run(bg, retentionEvery) })
 	background.Go(func() { a.lifecycle.Run(bg, time.Minute) })
 	if st := a.store; st.Dialect() == "postgres" {
 		background.Go(func() {
@@ -444,43 +449,20 @@ func (a *App) ServeListener(ctx context.Context, ln net.Listener, ready func(add
 	return nil
 }
 
-// instanceID names this process in cluster-wide leases.
-var instanceID = func() string {
+// newInstanceID names an App in cluster-wide leases: host and a random part,
+// so two instances in one process (tests) are two holders too.
+func newInstanceID() string {
 	k, _ := secret.RandomToken("")
 	h, _ := os.Hostname()
 	return h + "/" + k[:12]
-}()
-
-// runJobs runs the housekeeping that must happen once across all instances,
-// each under a lease in the database.
-func (a *App) runJobs(ctx context.Context) {
-	t := time.NewTicker(5 * time.Minute)
-	defer t.Stop()
-	for {
-		a.PurgeSessions(ctx)
-		a.PurgeConsoleSessions(ctx)
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
 }
 
-// PurgeSessions deletes connect sessions expired over an hour ago, if this
-// instance holds the purge lease. It reports whether it ran.
-func (a *App) PurgeSessions(ctx context.Context) bool {
-	ok, err := a.store.TryLease(ctx, "purge-sessions", instanceID, 4*time.Minute)
-	if err != nil || !ok {
-		return false
-	}
-	if n, err := a.store.PurgeExpiredSessions(ctx, time.Now().Add(-time.Hour)); err != nil {
-		a.log.Warn("session purge failed", "err", err)
-	} else if n > 0 {
-		a.log.Info("expired connect sessions purged", "count", n)
-	}
-	return true
-}
+// retentionEvery is how often the retention job runs.
+const retentionEvery = 5 * time.Minute
+
+// Retention is the retention job: it purges what is past its retention and
+// gives the space back, once across all instances (tests run it step by step).
+func (a *App) Retention() *retention.Job { return a.retention }
 
 // logCatalogue says at start which entries latchkey cannot serve (one line
 // with the count per reason, the names at debug level) and which it serves
@@ -508,20 +490,4 @@ func logCatalogue(log *slog.Logger, cat *provider.Catalogue) {
 	}
 	log.Info("provider catalogue loaded", "providers", len(cat.All()), "unsupported", unsupported, "with_notes", noted,
 		"hint", "GET /providers marks each entry latchkey cannot serve, with the reason")
-}
-
-// PurgeConsoleSessions deletes console sessions that expired or went idle, if
-// this instance holds the purge lease. It reports whether it ran.
-func (a *App) PurgeConsoleSessions(ctx context.Context) bool {
-	ok, err := a.store.TryLease(ctx, "purge-console-sessions", instanceID, 4*time.Minute)
-	if err != nil || !ok {
-		return false
-	}
-	now := time.Now()
-	if n, err := a.store.PurgeConsoleSessions(ctx, now, now.Add(-console.IdleTimeout)); err != nil {
-		a.log.Warn("console session purge failed", "err", err)
-	} else if n > 0 {
-		a.log.Info("ended console sessions purged", "count", n)
-	}
-	return true
 }

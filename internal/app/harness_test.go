@@ -82,14 +82,41 @@ func (h *harness) advance(d time.Duration) {
 }
 
 type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
+	mu      sync.Mutex
+	b       strings.Builder
+	waiters map[string]chan struct{}
 }
 
 func (s *syncBuffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.b.Write(p)
+	n, err := s.b.Write(p)
+	for text, ch := range s.waiters {
+		if strings.Contains(s.b.String(), text) {
+			close(ch)
+			delete(s.waiters, text)
+		}
+	}
+	return n, err
+}
+
+// waitFor returns a channel closed once the logs contain text.
+func (s *syncBuffer) waitFor(text string) <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ch := make(chan struct{})
+	if strings.Contains(s.b.String(), text) {
+		close(ch)
+		return ch
+	}
+	if s.waiters == nil {
+		s.waiters = map[string]chan struct{}{}
+	}
+	if prev, ok := s.waiters[text]; ok {
+		return prev
+	}
+	s.waiters[text] = ch
+	return ch
 }
 
 func (s *syncBuffer) String() string {

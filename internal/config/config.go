@@ -167,9 +167,11 @@ var Settings = []Setting{
 	{Env: "LATCHKEY_VERIFY_INTERVAL", Default: "24h", Help: "how often every connection is re-verified",
 		See:   "docs/lifecycle.md",
 		parse: into(func(c *Config) *time.Duration { return &c.VerifyInterval }, durationAtLeast(time.Minute))},
-	{Env: "LATCHKEY_EVENT_RETENTION", Default: "720h", Pending: true, Help: "how long the operation log (`GET /connections/{id}/events`) keeps an event",
+	{Env: "LATCHKEY_EVENT_RETENTION", Default: "720h", Help: "how long the operation log (`GET /connections/{id}/events`) and the audit trail keep an entry; older ones are purged every 5 minutes",
+		See:   "docs/deployment.md#retention",
 		parse: into(func(c *Config) *time.Duration { return &c.EventRetention }, durationAtLeast(time.Hour))},
-	{Env: "LATCHKEY_WEBHOOK_RETENTION", Default: "336h", Pending: true, Help: "how long a delivered or abandoned webhook stays in the delivery list",
+	{Env: "LATCHKEY_WEBHOOK_RETENTION", Default: "336h", Help: "how long a delivered or abandoned webhook (and its attempts) stays in the delivery list; pending ones stay until they finish",
+		See:   "docs/deployment.md#retention",
 		parse: into(func(c *Config) *time.Duration { return &c.WebhookRetention }, durationAtLeast(time.Hour))},
 	{Env: "LATCHKEY_WEBHOOK_ALLOWED_NETWORKS",
 		Help:  "non-public networks (private, loopback, link-local) webhook URLs may reach, comma-separated CIDRs such as `10.20.0.0/16`; webhooks to other non-public addresses are refused",
@@ -342,7 +344,8 @@ func MarkdownTable() string {
 		}
 		help := strings.ReplaceAll(s.Help, "|", `\|`)
 		if s.See != "" {
-			help += " ([" + strings.TrimSuffix(filepath.Base(s.See), ".md") + "](" + s.See + "))"
+			doc, _, _ := strings.Cut(s.See, "#")
+			help += " ([" + strings.TrimSuffix(filepath.Base(doc), ".md") + "](" + s.See + "))"
 		}
 		if s.Pending {
 			help += " *(" + pendingNote + ")*"

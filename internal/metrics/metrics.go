@@ -35,6 +35,8 @@ type Metrics struct {
 	tokenFetches  *prometheus.CounterVec
 	noticesFailed prometheus.Counter
 	noticesRecvd  prometheus.Counter
+	purged        *prometheus.CounterVec
+	reclaimed     prometheus.Counter
 
 	// proxy holds the children of each (integration, status) the proxy has
 	// seen, so that a call finds its counter and histogram with one map read
@@ -68,6 +70,13 @@ func New() *Metrics {
 	m.noticesRecvd = prometheus.NewCounter(prometheus.CounterOpts{Name: "latchkey_change_notices_received_total",
 		Help: "Change notices applied, from any instance (this one included)."})
 	m.reg.MustRegister(m.noticesFailed, m.noticesRecvd)
+	m.purged = m.counterVec("latchkey_retention_purged_total", "Rows deleted by the retention job because they were past their retention, by table: events, webhooks, connect_sessions, audit, console_sessions.", "table")
+	for _, t := range RetentionTables {
+		m.purged.WithLabelValues(t)
+	}
+	m.reclaimed = prometheus.NewCounter(prometheus.CounterOpts{Name: "latchkey_retention_reclaimed_bytes_total",
+		Help: "Bytes the SQLite file (with its log) shrank by when the retention job gave purged space back."})
+	m.reg.MustRegister(m.reclaimed)
 	empty := map[proxyKey]*proxySeries{}
 	m.proxy.Store(&empty)
 	emptyRetry := map[proxyKey]prometheus.Counter{}
@@ -120,6 +129,17 @@ func (m *Metrics) DBPool(name string, db *sql.DB) {
 func (m *Metrics) CounterFunc(name, help string, f func() float64) {
 	m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, f))
 }
+
+// RetentionTables are the values of latchkey_retention_purged_total's table label.
+var RetentionTables = []string{"events", "webhooks", "connect_sessions", "audit", "console_sessions"}
+
+// RetentionPurged counts n rows of table deleted by the retention job.
+func (m *Metrics) RetentionPurged(table string, n int64) {
+	m.purged.WithLabelValues(table).Add(float64(n))
+}
+
+// RetentionReclaimed counts bytes given back to the file system.
+func (m *Metrics) RetentionReclaimed(bytes int64) { m.reclaimed.Add(float64(bytes)) }
 
 // ChangeNoticeFailed counts a change notice that could not be sent.
 func (m *Metrics) ChangeNoticeFailed() { m.noticesFailed.Inc() }

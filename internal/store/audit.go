@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/latchkeyhq/latchkey/internal/domain"
 )
@@ -57,15 +56,4 @@ func (s *Store) ListAudit(ctx context.Context, envID int64, f domain.AuditFilter
 		out = append(out, &e)
 	}
 	return out, rows.Err()
-}
-
-// PurgeAudit deletes audit entries older than before (every environment's)
-// and returns how many. The retention job calls it with
-// now - LATCHKEY_EVENT_RETENTION.
-func (s *Store) PurgeAudit(ctx context.Context, before time.Time) (int64, error) {
-	res, err := s.wdb.ExecContext(ctx, s.q(`DELETE FROM audit_log WHERE at < ?`), ms(before))
-	if err != nil {
-		return 0, fmt.Errorf("store: purge audit: %w", mapErr(err))
-	}
-	return res.RowsAffected()
 }

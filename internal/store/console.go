@@ -59,16 +59,6 @@ func (s *Store) DeleteConsoleSession(ctx context.Context, digest string) error {
 	return nil
 }
 
-// PurgeConsoleSessions deletes sessions past their absolute expiry or idle
-// since before idleBefore, and returns how many.
-func (s *Store) PurgeConsoleSessions(ctx context.Context, now, idleBefore time.Time) (int64, error) {
-	res, err := s.wdb.ExecContext(ctx, s.q(`DELETE FROM console_sessions WHERE expires_at <= ? OR last_seen_at < ?`), ms(now), ms(idleBefore))
-	if err != nil {
-		return 0, fmt.Errorf("store: purge console sessions: %w", mapErr(err))
-	}
-	return res.RowsAffected()
-}
-
 // ConnectionCounts counts an environment's connections by status, those whose
 // token expires between now and horizon, and those failing their checks.
 func (s *Store) ConnectionCounts(ctx context.Context, envID int64, now, horizon time.Time) (*domain.ConnectionCounts, error) {

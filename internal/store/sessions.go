@@ -80,15 +80,6 @@ func (s *Store) DeleteConnectSession(ctx context.Context, id int64) error {
 	return nil
 }
 
-// PurgeExpiredSessions deletes sessions that expired before cutoff; it returns how many.
-func (s *Store) PurgeExpiredSessions(ctx context.Context, cutoff time.Time) (int64, error) {
-	res, err := s.wdb.ExecContext(ctx, s.q(`DELETE FROM connect_sessions WHERE expires_at <= ?`), ms(cutoff))
-	if err != nil {
-		return 0, fmt.Errorf("store: purge sessions: %w", mapErr(err))
-	}
-	return res.RowsAffected()
-}
-
 // TakeSessionAttempt spends one submission attempt of a session from a token
 // bucket (burst attempts, one more every refill) kept on the session row, so
 // every instance draws from the same bucket. When none is left it returns how

@@ -33,6 +33,7 @@ type Store struct {
 	db      *sql.DB // reads
 	wdb     *sql.DB // writes (same pool as db on PostgreSQL)
 	dialect string
+	path    string // the SQLite file
 	now     func() time.Time
 
 	stmtMu sync.RWMutex
@@ -47,7 +48,11 @@ func OpenSQLite(ctx context.Context, path string) (*Store, error) {
 		}
 	}
 	pragmas := "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)"
-	wdb, err := sql.Open("sqlite", "file:"+path+"?"+pragmas+"&_txlock=immediate")
+	// auto_vacuum is set first, before anything creates a table: a new file
+	// keeps its free pages' list, so the retention job can give the space of
+	// purged rows back (Reclaim). On an existing file it changes nothing by
+	// itself (Reclaim converts such a file once).
+	wdb, err := sql.Open("sqlite", "file:"+path+"?_pragma=auto_vacuum(INCREMENTAL)&"+pragmas+"&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
@@ -65,7 +70,7 @@ func OpenSQLite(ctx context.Context, path string) (*Store, error) {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
 	rdb.SetMaxOpenConns(8)
-	return &Store{db: rdb, wdb: wdb, dialect: "sqlite", now: time.Now, stmts: map[string]*sql.Stmt{}}, nil
+	return &Store{db: rdb, wdb: wdb, dialect: "sqlite", path: path, now: time.Now, stmts: map[string]*sql.Stmt{}}, nil
 }
 
 // maxStmts bounds the statement cache; filter combinations of listings are few.

@@ -137,7 +137,7 @@ func testConsoleSessions(t *testing.T, f *fixture) {
 	}
 	// b has been idle for 20 minutes, a for none: purging sessions idle for
 	// 10 minutes removes b only.
-	n, err := s.PurgeConsoleSessions(ctx, f.clock.now(), f.clock.now().Add(-10*time.Minute))
+	n, err := s.PurgeConsoleSessions(ctx, f.clock.now(), f.clock.now().Add(-10*time.Minute), 100)
 	if err != nil || n != 1 {
 		t.Errorf("purge idle: %d %v", n, err)
 	}
@@ -145,7 +145,7 @@ func testConsoleSessions(t *testing.T, f *fixture) {
 		t.Errorf("idle session kept: %v", err)
 	}
 	f.clock.add(12 * time.Hour)
-	if n, _ := s.PurgeConsoleSessions(ctx, f.clock.now(), f.clock.now().Add(-24*time.Hour)); n != 1 {
+	if n, _ := s.PurgeConsoleSessions(ctx, f.clock.now(), f.clock.now().Add(-24*time.Hour), 100); n != 1 {
 		t.Errorf("purge expired: %d", n)
 	}
 	f.consoleSession("digest-c", keys[0].ID)
@@ -192,7 +192,7 @@ func testAudit(t *testing.T, f *fixture) {
 	}
 	// Cutoff between the 2nd and 3rd entries: the first two go, in dev only
 	// (prod's entry is newer).
-	n, err := s.PurgeAudit(ctx, start.Add(90*time.Minute))
+	n, err := s.PurgeAudit(ctx, start.Add(90*time.Minute), 100)
 	if err != nil || n != 2 {
 		t.Errorf("purge: %d %v", n, err)
 	}

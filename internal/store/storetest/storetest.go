@@ -107,6 +107,10 @@ func Run(t *testing.T, open Opener) {
 		"Console":       testConsoleSessions,
 		"Audit":         testAudit,
 		"Overview":      testOverview,
+		"PurgeEvents":   testPurgeEvents,
+		"PurgeWebhooks": testPurgeWebhooks,
+		"PurgeOthers":   testPurgeSessionsAndAudit,
+		"Reclaim":       testReclaim,
 	}
 	names := make([]string, 0, len(tests))
 	for n := range tests {
@@ -255,7 +259,7 @@ func testSessions(t *testing.T, f *fixture) {
 	if _, err := s.CreateConnectSession(ctx, &domain.ConnectSession{EnvironmentID: f.env.ID, TokenHash: "th", ExpiresAt: f.clock.now()}); !errors.Is(err, domain.ErrConflict) {
 		t.Errorf("duplicate token: %v", err)
 	}
-	n, err := s.PurgeExpiredSessions(ctx, f.clock.now().Add(time.Hour))
+	n, err := s.PurgeSessions(ctx, f.clock.now().Add(time.Hour), 100)
 	if err != nil || n != 1 {
 		t.Errorf("purge: %d %v", n, err)
 	}
