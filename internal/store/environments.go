@@ -70,7 +70,11 @@ func (s *Store) EnsureEnvironment(ctx context.Context, name, secretKeyHash strin
 
 func (s *Store) insertEnv(ctx context.Context, tx *sql.Tx, name string) (bool, error) {
 	now := ms(s.now())
-	res, err := tx.ExecContext(ctx, s.q(`INSERT INTO environments (name, secret_key_hash, created_at, updated_at) VALUES (?, `+envPlaceholder+`, ?, ?) ON CONFLICT (name) DO NOTHING`),
+	// ON CONFLICT DO NOTHING on any unique index, not only name's: the
+	// placeholder in secret_key_hash is made from the name and has a unique
+	// index of its own, which PostgreSQL checks apart from name's, so two
+	// instances creating one environment at once collide there too.
+	res, err := tx.ExecContext(ctx, s.q(`INSERT INTO environments (name, secret_key_hash, created_at, updated_at) VALUES (?, `+envPlaceholder+`, ?, ?) ON CONFLICT DO NOTHING`),
 		name, name, now, now)
 	if err != nil {
 		return false, err
