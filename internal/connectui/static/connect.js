@@ -527,7 +527,7 @@
         showSitePicker(sites, err.code === 'site_required' ? pickedSite() : '');
         msg = err.code === 'site_required' ? t('err_site_required', { provider: name }) : t('err_site_not_accessible', { provider: name });
         // Being asked which site is a step of the flow, not a failure: the host
-        // app hears of a site that was asked for and is not reached only.
+        // app is told only when a site that was asked for is not reached.
         if (err.code !== 'site_required') post({ type: 'error', payload: { errorType: err.code, errorMessage: err.message || msg } });
         showAlert(msg);
         focusPicker();
