@@ -216,23 +216,21 @@ func (s *Store) ListConnections(ctx context.Context, envID int64, f domain.Conne
 		args = append(args, f.EndUserOrgID)
 	}
 	if len(f.IntegrationIDs) > 0 {
-		where = append(where, `i.unique_key IN (`+strings.TrimSuffix(strings.Repeat("?, ", len(f.IntegrationIDs)), ", ")+`)`)
-		for _, k := range f.IntegrationIDs {
-			args = append(args, k)
-		}
+		// One JSON parameter, however many keys: the query's text stays one of
+		// a fixed set, so its prepared statement is reused.
+		where = append(where, `c.integration_id IN (SELECT id FROM integrations WHERE environment_id = ? AND `+s.inJSONArray("unique_key")+`)`)
+		args = append(args, envID, mustJSON(f.IntegrationIDs))
 	}
 	if f.Status != "" {
 		where = append(where, `c.status = ?`)
 		args = append(args, f.Status)
 	}
-	keys := make([]string, 0, len(f.Tags))
-	for k := range f.Tags {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		where = append(where, `EXISTS (SELECT 1 FROM connection_tags t WHERE t.connection_pk = c.id AND t.key = ? AND t.value = ?)`)
-		args = append(args, k, f.Tags[k])
+	if len(f.Tags) > 0 {
+		// Every tag must match: the connections having as many of the pairs
+		// as were asked for (a connection has each key once).
+		where = append(where, `c.id IN (SELECT t.connection_pk FROM connection_tags t JOIN `+s.jsonObjectPairs()+` f ON t.key = f.key AND t.value = f.value
+			GROUP BY t.connection_pk HAVING COUNT(*) = ?)`)
+		args = append(args, mustJSON(f.Tags), len(f.Tags))
 	}
 	query := `SELECT ` + connectionColumns + connectionFrom + ` WHERE ` + strings.Join(where, " AND ") + ` ORDER BY c.created_at DESC, c.id DESC LIMIT ? OFFSET ?`
 	limit := f.Limit
@@ -254,6 +252,24 @@ func (s *Store) ListConnections(ctx context.Context, envID int64, f domain.Conne
 		out = append(out, c)
 	}
 	return out, rows.Err()
+}
+
+// inJSONArray is the condition that column is one of the strings of a JSON
+// array given as one parameter.
+func (s *Store) inJSONArray(column string) string {
+	if s.dialect == "postgres" {
+		return column + ` IN (SELECT jsonb_array_elements_text(?::jsonb))`
+	}
+	return column + ` IN (SELECT value FROM json_each(?))`
+}
+
+// jsonObjectPairs is a table of (key, value) text pairs read from a JSON
+// object given as one parameter.
+func (s *Store) jsonObjectPairs() string {
+	if s.dialect == "postgres" {
+		return `jsonb_each_text(?::jsonb)`
+	}
+	return `json_each(?)`
 }
 
 func escapeLike(s string) string {

@@ -66,10 +66,18 @@ func (s *Store) ListEvents(ctx context.Context, envID int64, integrationKey, con
 // InsertEvents appends several events in one transaction, many rows per
 // statement (the proxy logs every call, so this is the busiest write path).
 func (s *Store) InsertEvents(ctx context.Context, events []*domain.Event) error {
-	const perStatement = 100
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		for len(events) > 0 {
-			chunk := events[:min(perStatement, len(events))]
+			// Statements of 100, 10 or 1 rows: three texts, whatever the
+			// batch's size, so that PostgreSQL's statement cache keeps them.
+			n := 1
+			for _, size := range []int{100, 10} {
+				if len(events) >= size {
+					n = size
+					break
+				}
+			}
+			chunk := events[:n]
 			events = events[len(chunk):]
 			var b strings.Builder
 			b.WriteString(`INSERT INTO events (environment_id, integration_key, connection_id, kind, outcome, code, message, at) VALUES `)

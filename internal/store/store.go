@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/latchkeyhq/latchkey/internal/domain"
@@ -36,8 +37,9 @@ type Store struct {
 	path    string // the SQLite file
 	now     func() time.Time
 
-	stmtMu sync.RWMutex
-	stmts  map[string]*sql.Stmt // prepared read statements, by query text
+	stmtMu     sync.RWMutex
+	stmts      map[string]*sql.Stmt // prepared read statements, by query text
+	unprepared atomic.Int64         // reads run unprepared: the cache was full
 }
 
 // OpenSQLite opens (creating if needed) the SQLite database at path.
@@ -73,18 +75,27 @@ func OpenSQLite(ctx context.Context, path string) (*Store, error) {
 	return &Store{db: rdb, wdb: wdb, dialect: "sqlite", path: path, now: time.Now, stmts: map[string]*sql.Stmt{}}, nil
 }
 
-// maxStmts bounds the statement cache; filter combinations of listings are few.
+// maxStmts bounds the statement cache. Every query text the store sends is
+// one of a fixed set (lists and tag filters travel as one JSON parameter,
+// optional filters only switch parts of a query on or off), so the cache never
+// fills; if it did, the overflow would run unprepared rather than leak
+// statements on the database's connections.
 const maxStmts = 256
 
 // prepared returns the cached prepared read statement for query, preparing it
-// once. Parsing SQL is a large share of a small read's cost.
+// once; nil when the cache is full. Parsing SQL is a large share of a small
+// read's cost.
 func (s *Store) prepared(ctx context.Context, query string) (*sql.Stmt, error) {
-	query = s.q(query)
 	s.stmtMu.RLock()
 	st, ok := s.stmts[query]
+	full := len(s.stmts) >= maxStmts
 	s.stmtMu.RUnlock()
 	if ok {
 		return st, nil
+	}
+	if full {
+		s.unprepared.Add(1)
+		return nil, nil
 	}
 	st, err := s.db.PrepareContext(ctx, query)
 	if err != nil {
@@ -96,10 +107,22 @@ func (s *Store) prepared(ctx context.Context, query string) (*sql.Stmt, error) {
 		st.Close()
 		return prev, nil
 	}
-	if len(s.stmts) < maxStmts {
-		s.stmts[query] = st
+	if len(s.stmts) >= maxStmts {
+		st.Close()
+		s.unprepared.Add(1)
+		return nil, nil
 	}
+	s.stmts[query] = st
 	return st, nil
+}
+
+// StatementStats says how many read statements are prepared and cached, and
+// how many reads ran unprepared because the cache was full (tests and
+// diagnostics: the second stays 0 while the query texts are a fixed set).
+func (s *Store) StatementStats() (cached int, unprepared int64) {
+	s.stmtMu.RLock()
+	defer s.stmtMu.RUnlock()
+	return len(s.stmts), s.unprepared.Load()
 }
 
 type errRow struct{ err error }
@@ -108,18 +131,26 @@ func (r errRow) Scan(...any) error { return r.err }
 
 // readRow runs a single-row read through the statement cache.
 func (s *Store) readRow(ctx context.Context, query string, args ...any) interface{ Scan(...any) error } {
+	query = s.q(query)
 	st, err := s.prepared(ctx, query)
 	if err != nil {
 		return errRow{err}
+	}
+	if st == nil {
+		return s.db.QueryRowContext(ctx, query, args...)
 	}
 	return st.QueryRowContext(ctx, args...)
 }
 
 // read runs a multi-row read through the statement cache.
 func (s *Store) read(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	query = s.q(query)
 	st, err := s.prepared(ctx, query)
 	if err != nil {
 		return nil, err
+	}
+	if st == nil {
+		return s.db.QueryContext(ctx, query, args...)
 	}
 	return st.QueryContext(ctx, args...)
 }

@@ -41,6 +41,12 @@ func TestPostgresContract(t *testing.T) {
 // OpenTestPostgres creates a fresh schema and a migrated store on it.
 func OpenTestPostgres(t *testing.T, url string) *store.Store {
 	t.Helper()
+	return openTestPostgresConns(t, url, 8)
+}
+
+// openTestPostgresConns is OpenTestPostgres with a pool of conns connections.
+func openTestPostgresConns(t *testing.T, url string, conns int) *store.Store {
+	t.Helper()
 	ctx := context.Background()
 	b := make([]byte, 6)
 	rand.Read(b)
@@ -56,7 +62,7 @@ func OpenTestPostgres(t *testing.T, url string) *store.Store {
 		admin.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
 		admin.Close(context.Background())
 	})
-	s, err := store.OpenPostgres(ctx, url, store.PostgresOptions{SearchPath: schema, MaxConns: 8})
+	s, err := store.OpenPostgres(ctx, url, store.PostgresOptions{SearchPath: schema, MaxConns: conns})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -73,17 +73,15 @@ func (s *Store) ClaimWebhooksFor(ctx context.Context, now time.Time, lease time.
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		args := []any{ms(now.Add(lease)), ms(now), ms(now)}
 		filter := ""
+		// The lists travel as one JSON parameter each, so the statement's
+		// text is one of four whatever their lengths.
 		if len(skip) > 0 {
-			filter += ` AND target NOT IN (?` + strings.Repeat(`, ?`, len(skip)-1) + `)`
-			for _, t := range skip {
-				args = append(args, t)
-			}
+			filter += ` AND NOT ` + s.inJSONArray("target")
+			args = append(args, mustJSON(skip))
 		}
 		if len(only) > 0 {
-			filter += ` AND target IN (?` + strings.Repeat(`, ?`, len(only)-1) + `)`
-			for _, t := range only {
-				args = append(args, t)
-			}
+			filter += ` AND ` + s.inJSONArray("target")
+			args = append(args, mustJSON(only))
 		}
 		lock := ""
 		if s.dialect == "postgres" {
