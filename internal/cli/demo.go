@@ -143,8 +143,13 @@ func demo(ctx context.Context, args []string, _ func(string) string, stdout, std
 	defer a.Close()
 	err = a.ServeListener(ctx, ln, func(string) {
 		c := client.New(cfg.PublicURL, key)
-		for provider, key := range map[string]string{"atlassian-service-account-api-token": "atlassian", "atlassian-service-account-oauth2": "atlassian-oauth"} {
-			if _, err := c.CreateIntegration(ctx, client.CreateIntegrationRequest{Provider: provider, UniqueKey: key}); err != nil {
+		// In this order, so the Connect UI lists the API token first (a map's
+		// order changes from run to run).
+		for _, in := range []struct{ provider, key string }{
+			{"atlassian-service-account-api-token", "atlassian"},
+			{"atlassian-service-account-oauth2", "atlassian-oauth"},
+		} {
+			if _, err := c.CreateIntegration(ctx, client.CreateIntegrationRequest{Provider: in.provider, UniqueKey: in.key}); err != nil {
 				fmt.Fprintf(stderr, "latchkey demo: create integration: %v\n", err)
 				stop()
 				return
