@@ -91,8 +91,9 @@ func (w testWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// The cursor paging is not served yet; this checks its walker against a
-// listing that pages by next_cursor, so adding it to pagings is all it takes.
+// cursorPages follows next_cursor to the last page and returns the first,
+// middle and last page's URLs (checked against a stand-in listing here; the
+// quick run in TestQuickRun walks latchkey's own).
 func TestCursorPagesWalksToTheLastPage(t *testing.T) {
 	const total, limit = 950, 100 // 10 pages, the last one of 50
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -564,14 +564,14 @@ func (b *bench) scale(ctx context.Context) error {
 }
 
 // A paging is a way to page through the listing: pages returns the URLs of the
-// first, middle and last page of o.conns connections. When GET /connections
-// takes a cursor, adding {"cursor", cursorPages} to pagings measures it too.
+// first, middle and last page of o.conns connections, by offset (page=N) and
+// by cursor (following next_cursor).
 type paging struct {
 	name  string
 	pages func(ctx context.Context, b *bench, in *instance) ([]page, error)
 }
 
-var pagings = []paging{{"offset", offsetPages}}
+var pagings = []paging{{"offset", offsetPages}, {"cursor", cursorPages}}
 
 type page struct {
 	name string // first, middle, last

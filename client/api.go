@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"iter"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -108,8 +109,19 @@ func (c *Client) GetConnectionFresh(ctx context.Context, integration, connection
 	return &out, nil
 }
 
-// ListConnections is GET /connections (no credentials).
+// ListConnections is GET /connections (no credentials): one page, or every
+// connection up to the server's 10,000 when o.Limit is 0.
 func (c *Client) ListConnections(ctx context.Context, o ListConnectionsOptions) ([]ConnectionSummary, error) {
+	p, err := c.ListConnectionsPage(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	return p.Connections, nil
+}
+
+// ListConnectionsPage is GET /connections with its cursor: one page, and
+// the NextCursor to set as o.Cursor for the next ("" after the last).
+func (c *Client) ListConnectionsPage(ctx context.Context, o ListConnectionsOptions) (*ConnectionPage, error) {
 	q := url.Values{}
 	set := func(k, v string) {
 		if v != "" {
@@ -122,6 +134,7 @@ func (c *Client) ListConnections(ctx context.Context, o ListConnectionsOptions) 
 	set("endUserOrganizationId", o.EndUserOrganizationID)
 	set("integrationId", strings.Join(o.IntegrationIDs, ","))
 	set("status", o.Status)
+	set("cursor", o.Cursor)
 	for k, v := range o.Tags {
 		q.Set("tags["+k+"]", v)
 	}
@@ -131,13 +144,40 @@ func (c *Client) ListConnections(ctx context.Context, o ListConnectionsOptions) 
 	if o.Page > 0 {
 		q.Set("page", strconv.Itoa(o.Page))
 	}
-	var out struct {
-		Connections []ConnectionSummary `json:"connections"`
-	}
+	var out ConnectionPage
 	if err := c.do(ctx, http.MethodGet, "/connections", q, c.secretKey, nil, &out); err != nil {
 		return nil, err
 	}
-	return out.Connections, nil
+	return &out, nil
+}
+
+// EachConnection walks every connection matching o, newest first, a page of
+// o.Limit (100 when 0) at a time by cursor; it stops at the first error,
+// which it yields. o.Page and o.Cursor are ignored: the walk starts at the
+// first connection.
+func (c *Client) EachConnection(ctx context.Context, o ListConnectionsOptions) iter.Seq2[ConnectionSummary, error] {
+	return func(yield func(ConnectionSummary, error) bool) {
+		o.Page, o.Cursor = 0, ""
+		if o.Limit <= 0 {
+			o.Limit = 100
+		}
+		for {
+			p, err := c.ListConnectionsPage(ctx, o)
+			if err != nil {
+				yield(ConnectionSummary{}, err)
+				return
+			}
+			for _, s := range p.Connections {
+				if !yield(s, nil) {
+					return
+				}
+			}
+			if p.NextCursor == "" {
+				return
+			}
+			o.Cursor = p.NextCursor
+		}
+	}
 }
 
 func connectionPath(id string) string { return "/connections/" + url.PathEscape(id) }

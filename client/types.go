@@ -143,7 +143,18 @@ type ListConnectionsOptions struct {
 	Tags                  map[string]string
 	Status                string
 	Limit                 int
-	Page                  int
+	// Page is Nango's offset paging (0-based, with Limit); Cursor is the
+	// NextCursor of the page before (latchkey's keyset paging, the same cost
+	// at any depth). Not both.
+	Page   int
+	Cursor string
+}
+
+// ConnectionPage is one page of GET /connections.
+type ConnectionPage struct {
+	Connections []ConnectionSummary `json:"connections"`
+	// NextCursor, when not empty, is the Cursor of the next page.
+	NextCursor string `json:"next_cursor,omitempty"`
 }
 
 // ImportConnectionRequest is the body of POST /connections.

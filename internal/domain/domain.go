@@ -280,6 +280,17 @@ type ConnectionFilter struct {
 	Status         string
 	Limit          int
 	Offset         int
+	// After, when set, lists the connections that come after this place in
+	// the list's order (keyset paging: the next page); Before, those that
+	// come before it (the previous page, still newest first).
+	After, Before *ListPosition
+}
+
+// ListPosition is a place in the connection list's order (newest first):
+// a connection's creation time and row id.
+type ListPosition struct {
+	CreatedAt time.Time
+	PK        int64
 }
 
 // ConnectionPatch holds the fields PATCH /connections/{id} may change; nil means unchanged.

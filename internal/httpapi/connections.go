@@ -16,10 +16,13 @@ import (
 const (
 	maxListIntegrations = 50
 	maxListPage         = 1_000_000
+	// maxListAll is the page size without limit: Nango answers every
+	// connection then; latchkey at most this many, with a next_cursor.
+	maxListAll = 10_000
 )
 
 func (a *API) listConnections(w http.ResponseWriter, r *http.Request) error {
-	if err := checkQuery(r, []string{"connectionId", "search", "endUserId", "endUserOrganizationId", "integrationId", "limit", "page", "status"}, "tags["); err != nil {
+	if err := checkQuery(r, []string{"connectionId", "search", "endUserId", "endUserOrganizationId", "integrationId", "limit", "page", "cursor", "status"}, "tags["); err != nil {
 		return err
 	}
 	q := r.URL.Query()
@@ -76,21 +79,45 @@ func (a *API) listConnections(w http.ResponseWriter, r *http.Request) error {
 	if len(f.Tags) > 10 {
 		errs = append(errs, domain.FieldError{Code: "too_big", Message: "At most 10 tag filters are allowed.", Path: []string{"tags"}})
 	}
+	if q.Has("cursor") && q.Has("page") {
+		errs = append(errs, domain.FieldError{Code: "invalid_type", Message: "cursor and page cannot be combined: page by one or the other.", Path: []string{"cursor"}})
+	}
 	if len(errs) > 0 {
 		return domain.Invalid("invalid_query_params", errs[0].Message, errs...)
+	}
+	if q.Has("cursor") {
+		after, err := connections.ParseCursor("cursor", q.Get("cursor"))
+		if err != nil {
+			return err
+		}
+		f.After = after
+	}
+	// One row more than the page, to know whether another page follows.
+	size := f.Limit
+	if size == 0 {
+		size = maxListAll
 	}
 	if f.Limit > 0 {
 		f.Offset = page * f.Limit
 	}
+	f.Limit = size + 1
 	list, err := a.connections.List(r.Context(), callerFrom(r).env.ID, f)
 	if err != nil {
 		return err
+	}
+	more := len(list) > size
+	if more {
+		list = list[:size]
 	}
 	items := make([]connectionListItem, len(list))
 	for i, c := range list {
 		items[i] = listItemJSON(c)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"connections": items})
+	body := map[string]any{"connections": items}
+	if more {
+		body["next_cursor"] = connections.Cursor(list[len(list)-1])
+	}
+	writeJSON(w, http.StatusOK, body)
 	return nil
 }
 

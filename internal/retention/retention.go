@@ -7,7 +7,9 @@
 // One instance runs it at a time, holding a lease in the database. It deletes
 // in small batches, each a statement and a transaction of its own, so that
 // other writers (SQLite has one writer at a time) wait for one batch at most,
-// never for the whole purge.
+// never for the whole purge; after a full batch it rests as long as the batch
+// took, so a large purge (the first after an upgrade, or after the retention
+// was shortened) takes at most half of the writer's time.
 package retention
 
 import (
@@ -35,8 +37,11 @@ type Store interface {
 // Defaults of Options.
 const (
 	DefaultBatch       = 1000
+	DefaultMinBatch    = 50
+	DefaultBatchTime   = 25 * time.Millisecond
 	DefaultReclaimStep = 1024 // pages: 4 MiB with SQLite's 4 KiB pages
 	DefaultSessionKeep = time.Hour
+	DefaultRest        = 1.0
 	// LeaseName is the lease the job holds while it runs.
 	LeaseName = "retention"
 	// LeaseTTL is how long the lease lasts unless renewed; the job renews it
@@ -64,8 +69,20 @@ type Options struct {
 	ConsoleIdle time.Duration
 	// Batch is the most rows one statement deletes (default 1,000).
 	Batch int
+	// BatchTime is how long one statement should hold the database's writer
+	// (default 25 ms): when a batch takes longer, the next ones are smaller,
+	// down to MinBatch rows; when they are quick again, they grow back to
+	// Batch. Deleting a row costs more on a busy machine or a large table.
+	BatchTime time.Duration
+	// MinBatch is the fewest rows a statement deletes (default 50).
+	MinBatch int
 	// ReclaimStep is the most free pages one incremental vacuum cuts off (SQLite).
 	ReclaimStep int
+	// Rest is how long the job waits after a full batch, as a multiple of
+	// the time the batch took (default 1: while a large purge goes on, the
+	// database's writer is left to requests at least half the time; a
+	// negative value does not wait).
+	Rest float64
 	// Purged, when set, is told how many rows of what were deleted (metrics).
 	Purged func(what string, n int64)
 	// Reclaimed, when set, is told how many bytes the file shrank by (metrics).
@@ -84,8 +101,17 @@ func New(o Options) *Job {
 	if o.Batch <= 0 {
 		o.Batch = DefaultBatch
 	}
+	if o.MinBatch <= 0 {
+		o.MinBatch = min(DefaultMinBatch, o.Batch)
+	}
+	if o.BatchTime <= 0 {
+		o.BatchTime = DefaultBatchTime
+	}
 	if o.ReclaimStep <= 0 {
 		o.ReclaimStep = DefaultReclaimStep
+	}
+	if o.Rest == 0 {
+		o.Rest = DefaultRest
 	}
 	if o.SessionKeep <= 0 {
 		o.SessionKeep = DefaultSessionKeep
@@ -122,6 +148,32 @@ func (j *Job) Run(ctx context.Context, every time.Duration) {
 	}
 }
 
+// nextBatch sizes the next batch after one of limit rows took took: in
+// proportion to BatchTime when it took longer (never below MinBatch), twice
+// as large when it took less than half (never above Batch).
+func nextBatch(limit int, took time.Duration, o Options) int {
+	switch {
+	case took > o.BatchTime:
+		limit = int(float64(limit) * float64(o.BatchTime) / float64(took))
+	case took < o.BatchTime/2:
+		limit *= 2
+	}
+	return max(o.MinBatch, min(o.Batch, limit))
+}
+
+// rest waits for d (wall-clock time: it shares the database with requests,
+// whatever the clock says) or until ctx ends.
+func rest(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
 // errLeaseLost stops a run whose lease another instance took.
 var errLeaseLost = errors.New("retention: the lease was lost")
 
@@ -142,8 +194,10 @@ func (j *Job) RunOnce(ctx context.Context) (res Result, ran bool, err error) {
 	start := time.Now()
 	renewed := start
 	now := o.Clock.Now()
-	// drain deletes batches until one comes back short.
+	// drain deletes batches until one comes back short. Each batch's size
+	// follows the time the previous one took, aiming at BatchTime.
 	drain := func(what string, n *int64, purge func(limit int) (int64, error)) error {
+		limit := o.Batch
 		for {
 			if time.Since(renewed) > LeaseTTL/4 {
 				held, err := o.Store.TryLease(ctx, LeaseName, o.Holder, LeaseTTL)
@@ -155,18 +209,28 @@ func (j *Job) RunOnce(ctx context.Context) (res Result, ran bool, err error) {
 				}
 				renewed = time.Now()
 			}
-			k, err := purge(o.Batch)
+			t := time.Now()
+			k, err := purge(limit)
 			if err != nil {
 				return err
 			}
+			took := time.Since(t)
 			res.Batches++
 			*n += k
 			if k > 0 && o.Purged != nil {
 				o.Purged(what, k)
 			}
-			if k < int64(o.Batch) {
+			if k < int64(limit) {
 				return nil
 			}
+			// More to come: leave the writer to others for a while, and size
+			// the next batch to the time this one took.
+			if o.Rest > 0 {
+				if err := rest(ctx, time.Duration(float64(took)*o.Rest)); err != nil {
+					return err
+				}
+			}
+			limit = nextBatch(limit, took, o)
 		}
 	}
 	var errs []error

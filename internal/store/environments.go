@@ -68,12 +68,12 @@ func (s *Store) EnsureEnvironment(ctx context.Context, name, secretKeyHash strin
 	return env, created, nil
 }
 
+// insertEnv inserts the environment unless it exists. The conflict has no
+// target: two instances inserting the same name at once collide on the
+// placeholder's unique index as well as on the name's, and PostgreSQL may
+// report either; both mean the environment is there.
 func (s *Store) insertEnv(ctx context.Context, tx *sql.Tx, name string) (bool, error) {
 	now := ms(s.now())
-	// ON CONFLICT DO NOTHING on any unique index, not only name's: the
-	// placeholder in secret_key_hash is made from the name and has a unique
-	// index of its own, which PostgreSQL checks apart from name's, so two
-	// instances creating one environment at once collide there too.
 	res, err := tx.ExecContext(ctx, s.q(`INSERT INTO environments (name, secret_key_hash, created_at, updated_at) VALUES (?, `+envPlaceholder+`, ?, ?) ON CONFLICT DO NOTHING`),
 		name, name, now, now)
 	if err != nil {

@@ -139,14 +139,15 @@ func (s *Store) fileSize() int64 {
 	return n
 }
 
-// Size is the database's size in bytes: the SQLite file and its log, or the
-// PostgreSQL database (pg_database_size).
+// Size is the database's size in bytes: the SQLite file and its log, or on
+// PostgreSQL the tables of latchkey's schema with their indexes and TOAST.
 func (s *Store) Size(ctx context.Context) (int64, error) {
 	if s.dialect == "sqlite" {
 		return s.fileSize(), nil
 	}
 	var n int64
-	if err := s.db.QueryRowContext(ctx, `SELECT pg_database_size(current_database())`).Scan(&n); err != nil {
+	if err := s.db.QueryRowContext(ctx, `SELECT COALESCE(SUM(pg_total_relation_size(c.oid)), 0)::BIGINT FROM pg_class c
+		JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = current_schema() AND c.relkind = 'r'`).Scan(&n); err != nil {
 		return 0, fmt.Errorf("store: size: %w", mapErr(err))
 	}
 	return n, nil

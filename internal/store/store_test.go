@@ -45,7 +45,7 @@ func OpenTestPostgres(t *testing.T, url string) *store.Store {
 }
 
 // openTestPostgresConns is OpenTestPostgres with a pool of conns connections.
-func openTestPostgresConns(t *testing.T, url string, conns int) *store.Store {
+func openTestPostgresConns(t testing.TB, url string, conns int) *store.Store {
 	t.Helper()
 	ctx := context.Background()
 	b := make([]byte, 6)

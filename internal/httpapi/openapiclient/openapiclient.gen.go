@@ -1117,8 +1117,11 @@ type ListConnectionsParams struct {
 	// Limit Page size (absent: all).
 	Limit *int `form:"limit,omitempty" json:"limit,omitempty"`
 
-	// Page 0-based page number (with `limit`).
+	// Page 0-based page number (with `limit`); not with `cursor`.
 	Page *int `form:"page,omitempty" json:"page,omitempty"`
+
+	// Cursor latchkey addition: the `next_cursor` of the previous page; the page after it. Opaque; not with `page`.
+	Cursor *string `form:"cursor,omitempty" json:"cursor,omitempty"`
 }
 
 // DeleteConnectionParams defines parameters for DeleteConnection.
@@ -2028,7 +2031,14 @@ type ClientInterface interface {
 
 	// ListConnections List connections, newest first (no credentials)
 	//
-	// **Differs from Nango:** also filters by `status`; items carry `status` and `credentials_expires_at`.
+	// Two ways to page: `limit` and `page` (Nango's), or `limit` and `cursor`: every answer with more
+	// connections after it carries `next_cursor`; pass it back as `cursor` (with the same filters) for
+	// the next page. A cursor page is read from an index where the last one ended, so any page costs
+	// the same, however deep; an offset page costs more the deeper it is.
+	//
+	// **Differs from Nango:** also filters by `status`; items carry `status` and `credentials_expires_at`;
+	// `cursor` and `next_cursor` are latchkey additions; without `limit`, at most 10,000 connections
+	// are listed (then `next_cursor` says there are more).
 	//
 	// Corresponds with GET /connections (the `ListConnections` operationId).
 	ListConnections(ctx context.Context, params *ListConnectionsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -2686,7 +2696,14 @@ func (c *Client) ConnectTelemetryWithBody(ctx context.Context, contentType strin
 
 // ListConnections List connections, newest first (no credentials)
 //
-// **Differs from Nango:** also filters by `status`; items carry `status` and `credentials_expires_at`.
+// Two ways to page: `limit` and `page` (Nango's), or `limit` and `cursor`: every answer with more
+// connections after it carries `next_cursor`; pass it back as `cursor` (with the same filters) for
+// the next page. A cursor page is read from an index where the last one ended, so any page costs
+// the same, however deep; an offset page costs more the deeper it is.
+//
+// **Differs from Nango:** also filters by `status`; items carry `status` and `credentials_expires_at`;
+// `cursor` and `next_cursor` are latchkey additions; without `limit`, at most 10,000 connections
+// are listed (then `next_cursor` says there are more).
 //
 // Corresponds with GET /connections (the `ListConnections` operationId).
 func (c *Client) ListConnections(ctx context.Context, params *ListConnectionsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -4161,6 +4178,18 @@ func NewListConnectionsRequest(server string, params *ListConnectionsParams) (*h
 		if params.Page != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "page", *params.Page, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -6416,7 +6445,14 @@ type ClientWithResponsesInterface interface {
 
 	// ListConnectionsWithResponse List connections, newest first (no credentials)
 	//
-	// **Differs from Nango:** also filters by `status`; items carry `status` and `credentials_expires_at`.
+	// Two ways to page: `limit` and `page` (Nango's), or `limit` and `cursor`: every answer with more
+	// connections after it carries `next_cursor`; pass it back as `cursor` (with the same filters) for
+	// the next page. A cursor page is read from an index where the last one ended, so any page costs
+	// the same, however deep; an offset page costs more the deeper it is.
+	//
+	// **Differs from Nango:** also filters by `status`; items carry `status` and `credentials_expires_at`;
+	// `cursor` and `next_cursor` are latchkey additions; without `limit`, at most 10,000 connections
+	// are listed (then `next_cursor` says there are more).
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -7695,9 +7731,12 @@ type ListConnectionsResponse struct {
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *struct {
 		Connections []ConnectionSummary `json:"connections"`
+
+		// NextCursor latchkey addition: present when more connections follow; the `cursor` of the next page (URL-safe, opaque).
+		NextCursor *string `json:"next_cursor,omitempty"`
 	}
 	// JSON400 the response for an HTTP 400 `application/json` response
-	JSON400 *QueryInvalid
+	JSON400 *Error
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *Unauthorized
 	// JSON429 the response for an HTTP 429 `application/json` response
@@ -7715,12 +7754,15 @@ type ListConnectionsResponse struct {
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r ListConnectionsResponse) GetJSON200() *struct {
 	Connections []ConnectionSummary `json:"connections"`
+
+	// NextCursor latchkey addition: present when more connections follow; the `cursor` of the next page (URL-safe, opaque).
+	NextCursor *string `json:"next_cursor,omitempty"`
 } {
 	return r.JSON200
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
-func (r ListConnectionsResponse) GetJSON400() *QueryInvalid {
+func (r ListConnectionsResponse) GetJSON400() *Error {
 	return r.JSON400
 }
 
@@ -11469,7 +11511,14 @@ func (c *ClientWithResponses) ConnectTelemetryWithBodyWithResponse(ctx context.C
 
 // ListConnectionsWithResponse List connections, newest first (no credentials)
 //
-// **Differs from Nango:** also filters by `status`; items carry `status` and `credentials_expires_at`.
+// Two ways to page: `limit` and `page` (Nango's), or `limit` and `cursor`: every answer with more
+// connections after it carries `next_cursor`; pass it back as `cursor` (with the same filters) for
+// the next page. A cursor page is read from an index where the last one ended, so any page costs
+// the same, however deep; an offset page costs more the deeper it is.
+//
+// **Differs from Nango:** also filters by `status`; items carry `status` and `credentials_expires_at`;
+// `cursor` and `next_cursor` are latchkey additions; without `limit`, at most 10,000 connections
+// are listed (then `next_cursor` says there are more).
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -12976,6 +13025,9 @@ func ParseListConnectionsResponse(rsp *http.Response) (*ListConnectionsResponse,
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
 		var dest struct {
 			Connections []ConnectionSummary `json:"connections"`
+
+			// NextCursor latchkey addition: present when more connections follow; the `cursor` of the next page (URL-safe, opaque).
+			NextCursor *string `json:"next_cursor,omitempty"`
 		}
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
@@ -12983,7 +13035,7 @@ func ParseListConnectionsResponse(rsp *http.Response) (*ListConnectionsResponse,
 		response.JSON200 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
-		var dest QueryInvalid
+		var dest Error
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
