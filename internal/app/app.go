@@ -188,6 +188,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, deps Deps) (
 	a = &App{cfg: cfg, log: log, store: st, keys: ring}
 	a.oplog = oplog.New(st, log)
 	a.metrics = newMetrics(st, a.oplog, clk)
+	st.OnNoticeFailed(a.metrics.ChangeNoticeFailed)
 	a.keyService = secretkeys.New(secretkeys.Options{Store: st, Clock: clk, Logger: log, Broadcast: st.Announce, NoticeFailed: a.metrics.ChangeNoticeFailed})
 	a.audit = audit.New(st, clk, log)
 	whTimeout := deps.WebhookTimeout
@@ -417,11 +418,12 @@ func (a *App) ServeListener(ctx context.Context, ln net.Listener, ready func(add
 	if st := a.store; st.Dialect() == "postgres" {
 		background.Go(func() {
 			st.Follow(bg, a.cfg.DatabaseURL, func(payload string) {
-				if !a.keyService.Invalidate(payload) {
+				if !st.Invalidate(payload) && !a.keyService.Invalidate(payload) {
 					a.connections.Invalidate(payload)
 				}
 				a.metrics.ChangeNoticeReceived()
 			}, func() {
+				st.ResetCache()
 				a.keyService.ResetCache()
 				a.connections.ResetCache()
 			}, a.log)
