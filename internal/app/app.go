@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"runtime"
 	"runtime/debug"
@@ -402,6 +403,14 @@ func (a *App) ServeListener(ctx context.Context, ln net.Listener, ready func(add
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
 	}
+	if addr := a.cfg.PprofAddr; addr != "" {
+		stopProfiler, err := a.serveProfiler(addr)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		defer stopProfiler()
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	// Background work stops after the requests in flight, and Serve returns
@@ -444,6 +453,25 @@ func (a *App) ServeListener(ctx context.Context, ln net.Listener, ready func(add
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
+}
+
+// serveProfiler serves Go's profiler (net/http/pprof) on a listener of its
+// own (LATCHKEY_PPROF_ADDR), never on the public one; it returns what stops it.
+func (a *App) serveProfiler(addr string) (func(), error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("LATCHKEY_PPROF_ADDR %s: %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelWarn)}
+	go func() { _ = srv.Serve(ln) }()
+	a.log.Info("profiler listening", "addr", ln.Addr().String(), "path", "/debug/pprof/")
+	return func() { _ = srv.Close() }, nil
 }
 
 // instanceID names this process in cluster-wide leases.
