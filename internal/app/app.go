@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"runtime"
 	"runtime/debug"
@@ -190,6 +191,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, deps Deps) (
 	a = &App{cfg: cfg, log: log, store: st, keys: ring}
 	a.oplog = oplog.New(st, log)
 	a.metrics = newMetrics(st, a.oplog, clk)
+	st.OnNoticeFailed(a.metrics.ChangeNoticeFailed)
 	a.keyService = secretkeys.New(secretkeys.Options{Store: st, Clock: clk, Logger: log, Broadcast: st.Announce, NoticeFailed: a.metrics.ChangeNoticeFailed})
 	a.audit = audit.New(st, clk, log)
 	whTimeout := deps.WebhookTimeout
@@ -406,6 +408,14 @@ func (a *App) ServeListener(ctx context.Context, ln net.Listener, ready func(add
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
 	}
+	if addr := a.cfg.PprofAddr; addr != "" {
+		stopProfiler, err := a.serveProfiler(addr)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		defer stopProfiler()
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	// Background work stops after the requests in flight, and Serve returns
@@ -422,11 +432,12 @@ func (a *App) ServeListener(ctx context.Context, ln net.Listener, ready func(add
 	if st := a.store; st.Dialect() == "postgres" {
 		background.Go(func() {
 			st.Follow(bg, a.cfg.DatabaseURL, func(payload string) {
-				if !a.keyService.Invalidate(payload) {
+				if !st.Invalidate(payload) && !a.keyService.Invalidate(payload) {
 					a.connections.Invalidate(payload)
 				}
 				a.metrics.ChangeNoticeReceived()
 			}, func() {
+				st.ResetCache()
 				a.keyService.ResetCache()
 				a.connections.ResetCache()
 			}, a.log)
@@ -447,6 +458,25 @@ func (a *App) ServeListener(ctx context.Context, ln net.Listener, ready func(add
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
+}
+
+// serveProfiler serves Go's profiler (net/http/pprof) on a listener of its
+// own (LATCHKEY_PPROF_ADDR), never on the public one; it returns what stops it.
+func (a *App) serveProfiler(addr string) (func(), error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("LATCHKEY_PPROF_ADDR %s: %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelWarn)}
+	go func() { _ = srv.Serve(ln) }()
+	a.log.Info("profiler listening", "addr", ln.Addr().String(), "path", "/debug/pprof/")
+	return func() { _ = srv.Close() }, nil
 }
 
 // newInstanceID names an App in cluster-wide leases: host and a random part,

@@ -15,6 +15,7 @@ import (
 	"github.com/latchkeyhq/latchkey/internal/app"
 	"github.com/latchkeyhq/latchkey/internal/atlassiansim"
 	"github.com/latchkeyhq/latchkey/internal/config"
+	"github.com/latchkeyhq/latchkey/internal/testdb"
 )
 
 // cannedUpstream answers every request with one recorded answer of the
@@ -86,33 +87,60 @@ func BenchmarkProxyCall(b *testing.B) {
 		runProxyCalls(b, rp, path, nil)
 	})
 	b.Run("latchkey", func(b *testing.B) {
-		env := map[string]string{"LATCHKEY_DATA_DIR": b.TempDir(), "LATCHKEY_SECRET_KEY": testSecretKey, "LATCHKEY_LOG_LEVEL": "error", "LATCHKEY_LOG_FORMAT": "json"}
-		cfg, err := config.Load(func(k string) string { return env[k] }, nil, io.Discard)
-		if err != nil {
-			b.Fatal(err)
-		}
-		a, err := app.New(context.Background(), cfg, app.NewLogger(cfg, io.Discard), app.Deps{Transport: up})
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.Cleanup(func() { a.Close() })
-		h := a.Handler()
-		call := func(method, target, body string) {
-			req := httptest.NewRequest(method, target, strings.NewReader(body))
-			req.Header.Set("Authorization", "Bearer "+testSecretKey)
-			req.Header.Set("Content-Type", "application/json")
-			rec := httptest.NewRecorder()
-			h.ServeHTTP(rec, req)
-			if rec.Code >= 300 {
-				b.Fatalf("%s %s: %d %s", method, target, rec.Code, rec.Body)
-			}
-		}
-		call("POST", "/integrations", `{"provider":"`+atlassian+`","unique_key":"jira"}`)
-		call("POST", "/connections", `{"provider_config_key":"jira","connection_id":"bench","credentials":{"type":"BASIC","username":"`+atlassiansim.DemoEmail+
-			`","password":"`+atlassiansim.DemoToken+`"},"connection_config":{"cloudId":"`+atlassiansim.DemoCloudID+`"}}`)
+		a, h := benchApp(b, up)
 		runProxyCalls(b, h, "/proxy"+path, http.Header{"Authorization": {"Bearer " + testSecretKey}, "Provider-Config-Key": {"jira"}, "Connection-Id": {"bench"}})
 		a.FlushEvents()
 	})
+}
+
+// BenchmarkCredentialReadCall is GET /connections/{id} with its credentials
+// through latchkey's whole handler, without sockets, on SQLite (and on
+// PostgreSQL with LATCHKEY_TEST_DATABASE_URL: CredentialReadCall/postgres).
+func BenchmarkCredentialReadCall(b *testing.B) {
+	up := recordMyself(b)
+	b.Run("sqlite", func(b *testing.B) {
+		_, h := benchApp(b, up)
+		runProxyCalls(b, h, "/connections/bench?provider_config_key=jira", http.Header{"Authorization": {"Bearer " + testSecretKey}})
+	})
+	b.Run("postgres", func(b *testing.B) {
+		_, h := benchApp(b, up, "LATCHKEY_DATABASE_URL="+testdb.PostgresURL(b))
+		runProxyCalls(b, h, "/connections/bench?provider_config_key=jira", http.Header{"Authorization": {"Bearer " + testSecretKey}})
+	})
+}
+
+// benchApp is a latchkey configured as the bench harness runs it (log level
+// error) over the in-memory upstream, with integration "jira" and its
+// connection "bench".
+func benchApp(b *testing.B, up http.RoundTripper, extraEnv ...string) (*app.App, http.Handler) {
+	env := map[string]string{"LATCHKEY_DATA_DIR": b.TempDir(), "LATCHKEY_SECRET_KEY": testSecretKey, "LATCHKEY_LOG_LEVEL": "error", "LATCHKEY_LOG_FORMAT": "json"}
+	for _, kv := range extraEnv {
+		k, v, _ := strings.Cut(kv, "=")
+		env[k] = v
+	}
+	cfg, err := config.Load(func(k string) string { return env[k] }, nil, io.Discard)
+	if err != nil {
+		b.Fatal(err)
+	}
+	a, err := app.New(context.Background(), cfg, app.NewLogger(cfg, io.Discard), app.Deps{Transport: up})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { a.Close() })
+	h := a.Handler()
+	call := func(method, target, body string) {
+		req := httptest.NewRequest(method, target, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+testSecretKey)
+		req.Header.Set("Content-Type", "application/json")
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code >= 300 {
+			b.Fatalf("%s %s: %d %s", method, target, rec.Code, rec.Body)
+		}
+	}
+	call("POST", "/integrations", `{"provider":"`+atlassian+`","unique_key":"jira"}`)
+	call("POST", "/connections", `{"provider_config_key":"jira","connection_id":"bench","credentials":{"type":"BASIC","username":"`+atlassiansim.DemoEmail+
+		`","password":"`+atlassiansim.DemoToken+`"},"connection_config":{"cloudId":"`+atlassiansim.DemoCloudID+`"}}`)
+	return a, h
 }
 
 func runProxyCalls(b *testing.B, h http.Handler, target string, header http.Header) {

@@ -40,7 +40,13 @@ type Store struct {
 	stmtMu     sync.RWMutex
 	stmts      map[string]*sql.Stmt // prepared read statements, by query text
 	unprepared atomic.Int64         // reads run unprepared: the cache was full
+
+	cache        *readCache // integrations and environments (cache.go)
+	noticeFailed func()
 }
+
+// readConns is the size of the SQLite read pool, every connection kept open.
+const readConns = 8
 
 // OpenSQLite opens (creating if needed) the SQLite database at path.
 func OpenSQLite(ctx context.Context, path string) (*Store, error) {
@@ -71,8 +77,15 @@ func OpenSQLite(ctx context.Context, path string) (*Store, error) {
 		wdb.Close()
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
-	rdb.SetMaxOpenConns(8)
-	return &Store{db: rdb, wdb: wdb, dialect: "sqlite", path: path, now: time.Now, stmts: map[string]*sql.Stmt{}}, nil
+	// Readers keep their connections (database/sql keeps 2 idle ones by
+	// default): a new SQLite connection costs a file open, a schema read and
+	// the statements prepared again, so under concurrency the pool would spend
+	// its time opening connections.
+	rdb.SetMaxOpenConns(readConns)
+	rdb.SetMaxIdleConns(readConns)
+	rdb.SetConnMaxIdleTime(0)
+	rdb.SetConnMaxLifetime(0)
+	return &Store{db: rdb, wdb: wdb, dialect: "sqlite", path: path, now: time.Now, stmts: map[string]*sql.Stmt{}, cache: newReadCache()}, nil
 }
 
 // maxStmts bounds the statement cache. Every query text the store sends is
