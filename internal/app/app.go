@@ -160,6 +160,9 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, deps Deps) (
 	} else if n > 0 {
 		log.Info("database migrated", "applied", n, "dialect", st.Dialect())
 	}
+	if err := convertForReclaim(ctx, st, log); err != nil {
+		return nil, err
+	}
 	ring, err := loadKeys(ctx, cfg, st, log)
 	if err != nil {
 		return nil, err
@@ -477,6 +480,26 @@ func (a *App) serveProfiler(addr string) (func(), error) {
 	go func() { _ = srv.Serve(ln) }()
 	a.log.Info("profiler listening", "addr", ln.Addr().String(), "path", "/debug/pprof/")
 	return func() { _ = srv.Close() }, nil
+}
+
+// convertForReclaim converts a SQLite file made by a latchkey older than the
+// retention job, once, so the job can give purged space back to the file
+// system. It runs before anything is served: the VACUUM holds every writer.
+func convertForReclaim(ctx context.Context, st *store.Store, log *slog.Logger) error {
+	old, err := st.NeedsVacuumConversion(ctx)
+	if err != nil || !old {
+		return err
+	}
+	size, _ := st.Size(ctx)
+	log.Info("converting the SQLite file for the retention job (once; it rewrites the file, needs as much free disk, and writes wait until it ends)",
+		"size_bytes", size)
+	start := time.Now()
+	if err := st.ConvertForReclaim(ctx); err != nil {
+		return err
+	}
+	after, _ := st.Size(ctx)
+	log.Info("SQLite file converted", "took", time.Since(start).Round(time.Millisecond).String(), "size_bytes", after)
+	return nil
 }
 
 // newInstanceID names an App in cluster-wide leases: host and a random part,

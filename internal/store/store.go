@@ -259,6 +259,14 @@ func (s *Store) Migrate(ctx context.Context) (int, error) {
 			if n > 0 {
 				return nil
 			}
+			if s.dialect == "postgres" {
+				// A migration may build an index over a table that grew for
+				// months (0008 indexes the operation log): the pool's
+				// statement_timeout is for requests, not for this.
+				if _, err := tx.ExecContext(ctx, `SET LOCAL statement_timeout = 0`); err != nil {
+					return err
+				}
+			}
 			if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
 				return fmt.Errorf("%s: %w", m.Name, err)
 			}
