@@ -46,6 +46,20 @@ func (p *Provider) ResolveBaseURL(override string, vars Vars) (*url.URL, error) 
 	if tmpl == "" {
 		return nil, fmt.Errorf("provider %s has no base URL", p.Name)
 	}
+	s, err := interpolateURL(tmpl, vars)
+	if err != nil {
+		return nil, err
+	}
+	u, ok := httpx.ParseHTTPURL(strings.TrimRight(s, "/"))
+	if !ok || u.User != nil || u.Fragment != "" {
+		return nil, fmt.Errorf("%w: base URL %q is not an absolute http(s) URL", ErrUnsafeURL, s)
+	}
+	return u, nil
+}
+
+// interpolateURL places the connection's values in a URL template, each
+// checked by urlValue (the first unsafe value is the error).
+func interpolateURL(tmpl string, vars Vars) (string, error) {
 	var badValue error
 	s, err := Interpolate(tmpl, vars, func(v string) string {
 		safe, err := urlValue(v)
@@ -55,16 +69,9 @@ func (p *Provider) ResolveBaseURL(override string, vars Vars) (*url.URL, error) 
 		return safe
 	})
 	if err != nil {
-		return nil, err
+		return "", err
 	}
-	if badValue != nil {
-		return nil, badValue
-	}
-	u, ok := httpx.ParseHTTPURL(strings.TrimRight(s, "/"))
-	if !ok || u.User != nil || u.Fragment != "" {
-		return nil, fmt.Errorf("%w: base URL %q is not an absolute http(s) URL", ErrUnsafeURL, s)
-	}
-	return u, nil
+	return s, badValue
 }
 
 // JoinEndpoint appends endpoint (a path with an optional query) to base. It refuses
