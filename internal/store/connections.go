@@ -198,23 +198,14 @@ func (s *Store) Connection(ctx context.Context, envID, integrationID int64, conn
 // ListConnections returns matching connections, newest first (ties broken by id).
 func (s *Store) ListConnections(ctx context.Context, envID int64, f domain.ConnectionFilter) ([]*domain.Connection, error) {
 	query, args := s.listQuery(envID, f)
-	rows, err := s.read(ctx, query, args...)
+	out, err := readAll(ctx, s, "list connections", query, scanConnection, args...)
 	if err != nil {
-		return nil, fmt.Errorf("store: list connections: %w", mapErr(err))
-	}
-	defer rows.Close()
-	out := []*domain.Connection{}
-	for rows.Next() {
-		c, err := scanConnection(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, c)
+		return nil, err
 	}
 	if f.After == nil && f.Before != nil {
 		slices.Reverse(out)
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // listQuery is ListConnections' SQL and arguments.

@@ -67,20 +67,7 @@ func (s *Store) Integration(ctx context.Context, envID int64, uniqueKey string) 
 
 // ListIntegrations returns the environment's integrations, oldest first.
 func (s *Store) ListIntegrations(ctx context.Context, envID int64) ([]*domain.Integration, error) {
-	rows, err := s.read(ctx, `SELECT `+integrationColumns+` FROM integrations WHERE environment_id = ? ORDER BY created_at, id`, envID)
-	if err != nil {
-		return nil, fmt.Errorf("store: list integrations: %w", mapErr(err))
-	}
-	defer rows.Close()
-	var out []*domain.Integration
-	for rows.Next() {
-		i, err := scanIntegration(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, i)
-	}
-	return out, rows.Err()
+	return readAll(ctx, s, "list integrations", `SELECT `+integrationColumns+` FROM integrations WHERE environment_id = ? ORDER BY created_at, id`, scanIntegration, envID)
 }
 
 // UpdateIntegration writes the mutable fields (unique key, display name,

@@ -155,6 +155,25 @@ func (s *Store) readRow(ctx context.Context, query string, args ...any) interfac
 	return st.QueryRowContext(ctx, args...)
 }
 
+// readAll runs a read and scans every row with scan (never a nil slice);
+// what names the read in its error.
+func readAll[T any](ctx context.Context, s *Store, what, query string, scan func(row interface{ Scan(...any) error }) (T, error), args ...any) ([]T, error) {
+	rows, err := s.read(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: %s: %w", what, mapErr(err))
+	}
+	defer rows.Close()
+	out := []T{}
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
 // read runs a multi-row read through the statement cache.
 func (s *Store) read(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
 	query = s.q(query)

@@ -165,20 +165,7 @@ func (s *Store) ListWebhooks(ctx context.Context, envID int64, status string, be
 	}
 	q += ` ORDER BY id DESC LIMIT ?`
 	args = append(args, limit)
-	rows, err := s.read(ctx, q, args...)
-	if err != nil {
-		return nil, fmt.Errorf("store: list webhooks: %w", mapErr(err))
-	}
-	defer rows.Close()
-	out := []*domain.OutboxMessage{}
-	for rows.Next() {
-		m, err := scanOutbox(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, m)
-	}
-	return out, rows.Err()
+	return readAll(ctx, s, "list webhooks", q, scanOutbox, args...)
 }
 
 // Webhook loads one delivery with its attempts.
