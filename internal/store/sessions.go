@@ -111,7 +111,9 @@ func (s *Store) wexec(ctx context.Context, query string, args ...any) (sql.Resul
 }
 
 func (s *Store) txRowFunc(ctx context.Context, tx *sql.Tx) rowFunc {
-	return func(query string, args ...any) interface{ Scan(...any) error } { return s.txRow(ctx, tx, query, args...) }
+	return func(query string, args ...any) interface{ Scan(...any) error } {
+		return s.txRow(ctx, tx, query, args...)
+	}
 }
 
 func nonNilMap[K comparable, V any](m map[K]V) map[K]V {
