@@ -40,6 +40,7 @@ type Store struct {
 	wstmts map[string]*sql.Stmt // prepared write statements (SQLite), by query text
 	wanted map[string]bool      // write statements to prepare before the next transaction
 
+	group        group      // SQLite's write transactions, committed together (group.go)
 	cache        *readCache // integrations and environments (cache.go)
 	noticeFailed func()
 }
@@ -380,7 +381,7 @@ func (s *Store) q(query string) string {
 
 func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 	if s.dialect != "postgres" {
-		s.prepareWanted(ctx)
+		return s.grouped(ctx, fn) // group.go
 	}
 	tx, err := s.wdb.BeginTx(ctx, nil)
 	if err != nil {
