@@ -14,6 +14,8 @@ func (s *Store) InsertEvent(ctx context.Context, e *domain.Event) error {
 	return s.insertEvent(ctx, s.wdb, e)
 }
 
+// insertEvent writes e through db: the write pool, or a transaction's
+// txExecer.
 func (s *Store) insertEvent(ctx context.Context, db interface {
 	ExecContext(context.Context, string, ...any) (sql.Result, error)
 }, e *domain.Event) error {

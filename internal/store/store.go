@@ -40,7 +40,10 @@ type Store struct {
 	stmtMu     sync.RWMutex
 	stmts      map[string]*sql.Stmt // prepared read statements, by query text
 	unprepared atomic.Int64         // reads run unprepared: the cache was full
+	wstmts     map[string]*sql.Stmt // prepared write statements (SQLite), by query text
+	wanted     map[string]bool      // write statements to prepare before the next transaction
 
+	group        group      // SQLite's write transactions, committed together (group.go)
 	cache        *readCache // integrations and environments (cache.go)
 	noticeFailed func()
 }
@@ -85,7 +88,7 @@ func OpenSQLite(ctx context.Context, path string) (*Store, error) {
 	rdb.SetMaxIdleConns(readConns)
 	rdb.SetConnMaxIdleTime(0)
 	rdb.SetConnMaxLifetime(0)
-	return &Store{db: rdb, wdb: wdb, dialect: "sqlite", path: path, now: time.Now, stmts: map[string]*sql.Stmt{}, cache: newReadCache()}, nil
+	return &Store{db: rdb, wdb: wdb, dialect: "sqlite", path: path, now: time.Now, stmts: map[string]*sql.Stmt{}, wstmts: map[string]*sql.Stmt{}, wanted: map[string]bool{}, cache: newReadCache()}, nil
 }
 
 // maxStmts bounds the statement cache. Every query text the store sends is
@@ -136,6 +139,96 @@ func (s *Store) StatementStats() (cached int, unprepared int64) {
 	s.stmtMu.RLock()
 	defer s.stmtMu.RUnlock()
 	return len(s.stmts), s.unprepared.Load()
+}
+
+// On SQLite every write goes through one connection, where the driver would
+// parse each statement again every time (a large share of a creation's
+// cost): wstmts keeps the busiest ones prepared on it. PostgreSQL's driver
+// keeps prepared statements per connection by itself.
+func (s *Store) wprepared(ctx context.Context, query string) (*sql.Stmt, error) {
+	s.stmtMu.RLock()
+	st, ok := s.wstmts[query]
+	s.stmtMu.RUnlock()
+	if ok {
+		return st, nil
+	}
+	st, err := s.wdb.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	s.stmtMu.Lock()
+	defer s.stmtMu.Unlock()
+	if prev, ok := s.wstmts[query]; ok {
+		st.Close()
+		return prev, nil
+	}
+	if len(s.wstmts) < maxStmts {
+		s.wstmts[query] = st
+	}
+	return st, nil
+}
+
+// txStmt is query ready to run in tx, from the write statement cache on
+// SQLite; nil means as text (q is applied by the callers below, and applying
+// it twice changes nothing): always on PostgreSQL, and on SQLite the first
+// time, as a statement cannot be prepared for the cache while the one write
+// connection is in a transaction; the next transaction prepares it before
+// it begins (prepareWanted).
+func (s *Store) txStmt(ctx context.Context, tx *sql.Tx, query string) *sql.Stmt {
+	if s.dialect == "postgres" {
+		return nil
+	}
+	s.stmtMu.RLock()
+	st, ok := s.wstmts[query]
+	s.stmtMu.RUnlock()
+	if ok {
+		return tx.StmtContext(ctx, st)
+	}
+	s.stmtMu.Lock()
+	if len(s.wanted) < maxStmts {
+		s.wanted[query] = true
+	}
+	s.stmtMu.Unlock()
+	return nil
+}
+
+// prepareWanted prepares the statements transactions ran as text, outside
+// any transaction of this goroutine. A failure only leaves them as text.
+func (s *Store) prepareWanted(ctx context.Context) {
+	s.stmtMu.RLock()
+	n := len(s.wanted)
+	s.stmtMu.RUnlock()
+	if n == 0 {
+		return
+	}
+	s.stmtMu.Lock()
+	queries := make([]string, 0, len(s.wanted))
+	for q := range s.wanted {
+		queries = append(queries, q)
+	}
+	clear(s.wanted)
+	s.stmtMu.Unlock()
+	for _, q := range queries {
+		_, _ = s.wprepared(ctx, q)
+	}
+}
+
+// txExec runs a write statement in tx (txStmt).
+func (s *Store) txExec(ctx context.Context, tx *sql.Tx, query string, args ...any) (sql.Result, error) {
+	st := s.txStmt(ctx, tx, query)
+	if st == nil {
+		return tx.ExecContext(ctx, s.q(query), args...)
+	}
+	return st.ExecContext(ctx, args...)
+}
+
+// txRow runs a single-row statement in tx (txStmt).
+func (s *Store) txRow(ctx context.Context, tx *sql.Tx, query string, args ...any) interface{ Scan(...any) error } {
+	st := s.txStmt(ctx, tx, query)
+	if st == nil {
+		return tx.QueryRowContext(ctx, s.q(query), args...)
+	}
+	return st.QueryRowContext(ctx, args...)
 }
 
 type errRow struct{ err error }
@@ -193,7 +286,10 @@ func (s *Store) Close() error {
 	for _, st := range s.stmts {
 		st.Close()
 	}
-	s.stmts = map[string]*sql.Stmt{}
+	for _, st := range s.wstmts {
+		st.Close()
+	}
+	s.stmts, s.wstmts = map[string]*sql.Stmt{}, map[string]*sql.Stmt{}
 	s.stmtMu.Unlock()
 	err := s.wdb.Close()
 	if s.db != s.wdb {
@@ -347,6 +443,9 @@ func (s *Store) q(query string) string {
 }
 
 func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
+	if s.dialect != "postgres" {
+		return s.grouped(ctx, fn) // group.go
+	}
 	tx, err := s.wdb.BeginTx(ctx, nil)
 	if err != nil {
 		return mapErr(err)

@@ -17,7 +17,7 @@ func (s *Store) enqueue(ctx context.Context, tx *sql.Tx, msgs []domain.OutboxMes
 		if !m.NextAttemptAt.IsZero() {
 			next = ms(m.NextAttemptAt)
 		}
-		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO webhook_outbox (environment_id, url, target, event_type, connection_id, body, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
+		if _, err := s.txExec(ctx, tx, `INSERT INTO webhook_outbox (environment_id, url, target, event_type, connection_id, body, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 			m.EnvironmentID, m.URL, domain.WebhookTarget(m.URL), m.EventType, m.ConnectionID, string(m.Body), next, now); err != nil {
 			return err
 		}
