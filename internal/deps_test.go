@@ -53,7 +53,7 @@ var allowed = map[string][]string{
 	// never the store or the wiring.
 	"internal/httpapi": {"internal/audit", "internal/connect", "internal/connections", "internal/domain", "internal/environment", "internal/httpx", "internal/integrations", "internal/lifecycle",
 		"internal/provider", "internal/proxy", "internal/secret", "internal/secretkeys", "internal/throttle", "internal/webhook"},
-	"internal/console": {"internal/audit", "internal/clock", "internal/connect", "internal/connections", "internal/domain", "internal/environment", "internal/integrations",
+	"internal/console": {"internal/audit", "internal/clock", "internal/connect", "internal/connections", "internal/domain", "internal/environment", "internal/httpx", "internal/integrations",
 		"internal/lifecycle", "internal/provider", "internal/secret", "internal/secretkeys", "internal/throttle", "internal/webhook"},
 
 	// Maintenance: re-sealing every secret under the newest key.

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"runtime"
 	"runtime/debug"
@@ -159,6 +160,9 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, deps Deps) (
 	} else if n > 0 {
 		log.Info("database migrated", "applied", n, "dialect", st.Dialect())
 	}
+	if err := convertForReclaim(ctx, st, log); err != nil {
+		return nil, err
+	}
 	ring, err := loadKeys(ctx, cfg, st, log)
 	if err != nil {
 		return nil, err
@@ -190,6 +194,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, deps Deps) (
 	a = &App{cfg: cfg, log: log, store: st, keys: ring}
 	a.oplog = oplog.New(st, log)
 	a.metrics = newMetrics(st, a.oplog, clk)
+	st.OnNoticeFailed(a.metrics.ChangeNoticeFailed)
 	a.keyService = secretkeys.New(secretkeys.Options{Store: st, Clock: clk, Logger: log, Broadcast: st.Announce, NoticeFailed: a.metrics.ChangeNoticeFailed})
 	a.audit = audit.New(st, clk, log)
 	whTimeout := deps.WebhookTimeout
@@ -406,6 +411,14 @@ func (a *App) ServeListener(ctx context.Context, ln net.Listener, ready func(add
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
 	}
+	if addr := a.cfg.PprofAddr; addr != "" {
+		stopProfiler, err := a.serveProfiler(addr)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		defer stopProfiler()
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	// Background work stops after the requests in flight, and Serve returns
@@ -422,11 +435,12 @@ func (a *App) ServeListener(ctx context.Context, ln net.Listener, ready func(add
 	if st := a.store; st.Dialect() == "postgres" {
 		background.Go(func() {
 			st.Follow(bg, a.cfg.DatabaseURL, func(payload string) {
-				if !a.keyService.Invalidate(payload) {
+				if !st.Invalidate(payload) && !a.keyService.Invalidate(payload) {
 					a.connections.Invalidate(payload)
 				}
 				a.metrics.ChangeNoticeReceived()
 			}, func() {
+				st.ResetCache()
 				a.keyService.ResetCache()
 				a.connections.ResetCache()
 			}, a.log)
@@ -446,6 +460,45 @@ func (a *App) ServeListener(ctx context.Context, ln net.Listener, ready func(add
 	if err := srv.Shutdown(sctx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
+	return nil
+}
+
+// serveProfiler serves Go's profiler (net/http/pprof) on a listener of its
+// own (LATCHKEY_PPROF_ADDR), never on the public one; it returns what stops it.
+func (a *App) serveProfiler(addr string) (func(), error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("LATCHKEY_PPROF_ADDR %s: %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelWarn)}
+	go func() { _ = srv.Serve(ln) }()
+	a.log.Info("profiler listening", "addr", ln.Addr().String(), "path", "/debug/pprof/")
+	return func() { _ = srv.Close() }, nil
+}
+
+// convertForReclaim converts a SQLite file made by a latchkey older than the
+// retention job, once, so the job can give purged space back to the file
+// system. It runs before anything is served: the VACUUM holds every writer.
+func convertForReclaim(ctx context.Context, st *store.Store, log *slog.Logger) error {
+	old, err := st.NeedsVacuumConversion(ctx)
+	if err != nil || !old {
+		return err
+	}
+	size, _ := st.Size(ctx)
+	log.Info("converting the SQLite file for the retention job (once; it rewrites the file, needs as much free disk, and writes wait until it ends)",
+		"size_bytes", size)
+	start := time.Now()
+	if err := st.ConvertForReclaim(ctx); err != nil {
+		return err
+	}
+	after, _ := st.Size(ctx)
+	log.Info("SQLite file converted", "took", time.Since(start).Round(time.Millisecond).String(), "size_bytes", after)
 	return nil
 }
 

@@ -492,19 +492,17 @@ func TestConnectUISecurity(t *testing.T) {
 // The embedded flow: a host page on another origin loads the real
 // @nangohq/frontend bundle and calls openConnectUI; the iframe gets the token by
 // postMessage, and the host receives the connect event with the connection id.
-func TestConnectUIEmbeddedWithNangoFrontend(t *testing.T) {
+// nangoFrontendHost is a host app on another origin that loads the real
+// @nangohq/frontend bundle (tests/sdk, pinned) and opens the Connect UI of
+// latchkeyURL with the session token; window.events collects its onEvent calls.
+func nangoFrontendHost(t *testing.T, latchkeyURL, token string) *httptest.Server {
+	t.Helper()
 	dist := os.Getenv("LATCHKEY_TEST_NANGO_FRONTEND")
 	if dist == "" {
 		dist, _ = filepath.Abs("../../tests/sdk/node_modules/@nangohq/frontend/dist")
 	}
 	if _, err := os.Stat(filepath.Join(dist, "index.js")); err != nil && os.Getenv("LATCHKEY_TEST_CHROME") != "" {
 		t.Fatalf("@nangohq/frontend is not installed at %s: run npm ci in tests/sdk", dist)
-	}
-	h := newHarness(t)
-	h.integration("jira", atlassian)
-	s, err := h.c.CreateConnectSession(h.ctx(), client.ConnectSessionRequest{EndUser: &client.EndUser{ID: "embedded-user"}})
-	if err != nil {
-		t.Fatal(err)
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/frontend/", http.StripPrefix("/frontend/", http.FileServer(http.Dir(dist))))
@@ -513,20 +511,36 @@ func TestConnectUIEmbeddedWithNangoFrontend(t *testing.T) {
 		w.Write([]byte(`<!doctype html><html><body><h2>Host app</h2><script type="module">
 import Nango from '/frontend/index.js';
 window.events = [];
-const nango = new Nango({ connectSessionToken: '` + s.Token + `' });
-nango.openConnectUI({ baseURL: '` + h.srv.URL + `/connect', apiURL: '` + h.srv.URL + `', onEvent: (e) => window.events.push(e) });
+const nango = new Nango({ connectSessionToken: '` + token + `' });
+nango.openConnectUI({ baseURL: '` + latchkeyURL + `/connect', apiURL: '` + latchkeyURL + `', onEvent: (e) => window.events.push(e) });
 </script></body></html>`))
 	})
 	host := httptest.NewServer(mux)
-	defer host.Close()
+	t.Cleanup(host.Close)
+	return host
+}
 
-	b := newBrowser(t, 1200, 900)
+// connectUIFrame opens the host page and returns the Connect UI's iframe, to
+// run actions in.
+func (b *browser) connectUIFrame(host *httptest.Server) chromedp.QueryOption {
+	b.t.Helper()
 	b.do(chromedp.Navigate(host.URL+"/host.html"), chromedp.WaitReady(chromedp.CSS(`iframe#connect-ui`)))
 	frames, err := chromedp.Run(b.ctx, chromedp.Nodes(chromedp.CSS(`iframe#connect-ui`)))
 	if err != nil || len(frames) != 1 {
-		t.Fatalf("iframe: %v %d", err, len(frames))
+		b.t.Fatalf("iframe: %v %d", err, len(frames))
 	}
-	in := chromedp.FromNode(frames[0])
+	return chromedp.FromNode(frames[0])
+}
+
+func TestConnectUIEmbeddedWithNangoFrontend(t *testing.T) {
+	h := newHarness(t)
+	h.integration("jira", atlassian)
+	s, err := h.c.CreateConnectSession(h.ctx(), client.ConnectSessionRequest{EndUser: &client.EndUser{ID: "embedded-user"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := newBrowser(t, 1200, 900)
+	in := b.connectUIFrame(nangoFrontendHost(t, h.srv.URL, s.Token))
 	b.do(chromedp.WaitVisible(chromedp.CSS(`#f-cloudId`), in))
 	src := evalJS[string](b, `document.querySelector('iframe#connect-ui').src`)
 	if strings.Contains(src, "session_token") || strings.Contains(src, s.Token) {

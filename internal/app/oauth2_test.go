@@ -64,6 +64,10 @@ func TestOAuth2LinkAndSiteChoice(t *testing.T) {
 		!strings.Contains(e.Message, "Directory > Service accounts") {
 		t.Errorf("wrong secret: %+v", e)
 	}
+	// What Atlassian said, apart, for the Connect UI to quote.
+	if e := apiErr(t, err); e.Payload["provider_said"] != "access_denied: Unauthorized" || e.Payload["provider_status"] != float64(401) {
+		t.Errorf("wrong secret, payload: %v", e.Payload)
+	}
 	_, err = h.c.SubmitOAuth2CC(ctx, tok, "jira", nil, atlassiansim.DemoClientID, "")
 	if e := apiErr(t, err); e.Code != "invalid_fields" || len(e.Errors) != 1 || e.Errors[0].Path[0] != "client_secret" {
 		t.Errorf("empty secret: %+v", e)

@@ -3,11 +3,13 @@ package app_test
 import (
 	"context"
 	"net"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/latchkeyhq/latchkey/client"
+	"github.com/latchkeyhq/latchkey/internal/atlassiansim"
 )
 
 // The retention job, as the app wires it: with the settings taken from the
@@ -113,5 +115,68 @@ func TestServeRunsRetention(t *testing.T) {
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A connection broken for longer than the event retention still shows why:
+// the operation-log entry its errors[].log_id names outlives the retention
+// while the connection points at it, and goes with the next run once the
+// connection is ok again.
+func TestRetentionKeepsWhyAConnectionFails(t *testing.T) {
+	h := newHarness(t, "LATCHKEY_EVENT_RETENTION=720h")
+	h.tokens()
+	h.integration("jira", atlassian)
+	id := h.connect(h.session(client.ConnectSessionRequest{}), "jira")
+	h.sim.Revoke(atlassiansim.DemoToken)
+	h.advance(25 * time.Hour)
+	h.check()
+	c := h.status(id)
+	if c.Status != "invalid_credentials" || len(c.Errors) != 1 {
+		t.Fatalf("after the revocation: %+v", c)
+	}
+	logID := c.Errors[0].LogID
+	for range 31 { // 31 days of failing checks: the first failure is past the retention
+		h.advance(25 * time.Hour)
+		h.check()
+	}
+	h.app.FlushEvents()
+	purge := func() {
+		t.Helper()
+		if _, ran, err := h.app.Retention().RunOnce(h.ctx()); !ran || err != nil {
+			t.Fatal(ran, err)
+		}
+	}
+	events := func() map[string]bool {
+		t.Helper()
+		page, err := h.c.ConnectionEvents(h.ctx(), "jira", id, client.PageOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids := map[string]bool{}
+		for _, e := range page.Data {
+			ids[strconv.FormatInt(e.ID, 10)] = true
+		}
+		return ids
+	}
+	purge()
+	c = h.status(id)
+	if len(c.Errors) != 1 || c.Errors[0].LogID != logID || !events()[logID] {
+		t.Fatalf("errors %+v: the event %s they name is gone (events left %v)", c.Errors, logID, events())
+	}
+	// Reconnected, nothing points at it any more: the next run purges it.
+	rs, err := h.c.CreateReconnectSession(h.ctx(), client.ReconnectSessionRequest{ConnectionID: id, IntegrationID: "jira"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.c.SubmitBasic(h.ctx(), rs.Token, "jira", map[string]string{"cloudId": atlassiansim.DemoCloudID}, "jira-bot@serviceaccount.atlassian.com", jiraOnlyToken); err != nil {
+		t.Fatal(err)
+	}
+	if c := h.status(id); c.Status != "ok" || len(c.Errors) != 0 {
+		t.Fatalf("reconnected: %+v", c)
+	}
+	h.app.FlushEvents()
+	purge()
+	if events()[logID] {
+		t.Errorf("event %s outlived the retention after the connection recovered", logID)
 	}
 }

@@ -25,10 +25,12 @@ const demoUsage = `Usage:
   latchkey demo --sim-only [--sim-addr 127.0.0.1:9999]
 
 Runs latchkey on a temporary data dir next to a simulated Atlassian, creates an
-integration and a connect session, and prints the secret key, the connect link
-and the simulated service account's Cloud ID, email and API token. Open the link
-in a browser, or follow the README's curl walkthrough. Runs until stopped (Ctrl-C,
-SIGTERM); the data is deleted then, unless --keep.
+integration of each Atlassian provider (API token, OAuth 2.0) and a connect
+session, and prints the secret key, the connect link, the simulated service
+account's Cloud ID, email and API token, and its OAuth 2.0 client ID and secret
+(reaching two sites). Open the link in a browser, or follow the README's curl
+walkthrough. Runs until stopped (Ctrl-C, SIGTERM); the data is deleted then,
+unless --keep.
 
 With --sim-only it runs only the simulated Atlassian, for a latchkey serve of
 your own started with
@@ -141,8 +143,13 @@ func demo(ctx context.Context, args []string, _ func(string) string, stdout, std
 	defer a.Close()
 	err = a.ServeListener(ctx, ln, func(string) {
 		c := client.New(cfg.PublicURL, key)
-		for provider, key := range map[string]string{"atlassian-service-account-api-token": "atlassian", "atlassian-service-account-oauth2": "atlassian-oauth"} {
-			if _, err := c.CreateIntegration(ctx, client.CreateIntegrationRequest{Provider: provider, UniqueKey: key}); err != nil {
+		// In this order, so the Connect UI lists the API token first (a map's
+		// order changes from run to run).
+		for _, in := range []struct{ provider, key string }{
+			{"atlassian-service-account-api-token", "atlassian"},
+			{"atlassian-service-account-oauth2", "atlassian-oauth"},
+		} {
+			if _, err := c.CreateIntegration(ctx, client.CreateIntegrationRequest{Provider: in.provider, UniqueKey: in.key}); err != nil {
 				fmt.Fprintf(stderr, "latchkey demo: create integration: %v\n", err)
 				stop()
 				return
@@ -165,7 +172,8 @@ func demo(ctx context.Context, args []string, _ func(string) string, stdout, std
 
        %s
 
-  2. Fill in the form with the simulated service account:
+  2. Pick "Atlassian Service Account (API Token)" and fill in the form with the simulated
+     service account:
 
        Cloud ID               %s
        Service Account Email  %s
@@ -173,11 +181,13 @@ func demo(ctx context.Context, args []string, _ func(string) string, stdout, std
 
      Try a wrong token or another Cloud ID first to see how latchkey says what is wrong.
 
-     Or, with OAuth 2.0 client credentials (integration atlassian-oauth; the credential reaches
-     two sites, so pick one: %s or %s):
+     Or pick "Atlassian Service Account (OAuth 2.0)" and link its OAuth 2.0 client credentials;
+     they reach two sites, so the form asks you to pick one (%s or %s):
 
        Client ID              %s
        Client Secret          %s
+
+     The same with curl (integration atlassian-oauth, the site named by its subdomain):
 
        curl -s -g -X POST '%s/oauth2/auth/atlassian-oauth?connect_session_token=%s&params[subdomain]=%s' \
          -H 'Content-Type: application/json' -d '{"client_id":"%s","client_secret":"%s"}'

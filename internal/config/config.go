@@ -186,7 +186,7 @@ var Settings = []Setting{
 			"with a token as well, a scrape needs both",
 		See:   "docs/metrics.md",
 		parse: into(func(c *Config) *[]netip.Prefix { return &c.MetricsAllowedNetworks }, networks)},
-	{Env: "LATCHKEY_PPROF_ADDR", DefaultDoc: "off", Pending: true,
+	{Env: "LATCHKEY_PPROF_ADDR", DefaultDoc: "off",
 		Help:  "`host:port` of a separate listener for Go's profiler (`net/http/pprof`); never the public listener: bind it to loopback or a private network",
 		parse: pprofAddr},
 	{Env: "LATCHKEY_TRUSTED_PROXIES",

@@ -25,7 +25,9 @@ type Store interface {
 	Integration(ctx context.Context, envID int64, uniqueKey string) (*domain.Integration, error)
 	ListIntegrations(ctx context.Context, envID int64) ([]*domain.Integration, error)
 	Connection(ctx context.Context, envID, integrationID int64, connectionID string) (*domain.Connection, error)
-	CreateConnectSession(ctx context.Context, c *domain.ConnectSession) (*domain.ConnectSession, error)
+	// CreateConnectSession stores a session and, in the same transaction, the
+	// audit-trail entries audit makes of it.
+	CreateConnectSession(ctx context.Context, c *domain.ConnectSession, audit ...func(*domain.ConnectSession) *domain.AuditEntry) (*domain.ConnectSession, error)
 	ConnectSessionByTokenHash(ctx context.Context, hash string, now time.Time) (*domain.ConnectSession, error)
 	DeleteConnectSession(ctx context.Context, id int64) error
 	TakeSessionAttempt(ctx context.Context, sessionID int64, now time.Time, burst float64, refill time.Duration) (bool, time.Duration, error)

@@ -50,8 +50,13 @@ type NewSession struct {
 	Session *domain.ConnectSession
 }
 
-// CreateSession validates a session request and stores the session.
-func (s *Service) CreateSession(ctx context.Context, env *domain.Environment, req *SessionRequest) (*NewSession, error) {
+// Audit makes the audit-trail entry of a stored session; it is written in
+// the session's transaction.
+type Audit = func(*domain.ConnectSession) *domain.AuditEntry
+
+// CreateSession validates a session request and stores the session (with its
+// audit-trail entry, when audit is given).
+func (s *Service) CreateSession(ctx context.Context, env *domain.Environment, req *SessionRequest, audit ...Audit) (*NewSession, error) {
 	var errs []domain.FieldError
 	if req.EndUser == nil && req.Tags == nil {
 		errs = append(errs, domain.Field("invalid_type", "end_user is required (or tags).", "end_user"))
@@ -63,12 +68,12 @@ func (s *Service) CreateSession(ctx context.Context, env *domain.Environment, re
 	if errs = append(errs, more...); len(errs) > 0 {
 		return nil, domain.InvalidFields("invalid_body", errs)
 	}
-	return s.storeSession(ctx, sess)
+	return s.storeSession(ctx, sess, audit)
 }
 
 // CreateReconnectSession creates a session pinned to an existing connection.
 // It needs no end user: the connection already has one.
-func (s *Service) CreateReconnectSession(ctx context.Context, env *domain.Environment, req *ReconnectRequest) (*NewSession, error) {
+func (s *Service) CreateReconnectSession(ctx context.Context, env *domain.Environment, req *ReconnectRequest, audit ...Audit) (*NewSession, error) {
 	var errs []domain.FieldError
 	if req.ConnectionID == "" {
 		errs = append(errs, domain.Field("invalid_type", "connection_id is required.", "connection_id"))
@@ -96,17 +101,17 @@ func (s *Service) CreateReconnectSession(ctx context.Context, env *domain.Enviro
 	}
 	sess.ReconnectIntegration, sess.ReconnectConnectionID = req.IntegrationID, req.ConnectionID
 	sess.AllowedIntegrations = []string{req.IntegrationID}
-	return s.storeSession(ctx, sess)
+	return s.storeSession(ctx, sess, audit)
 }
 
-func (s *Service) storeSession(ctx context.Context, sess *domain.ConnectSession) (*NewSession, error) {
+func (s *Service) storeSession(ctx context.Context, sess *domain.ConnectSession, audit []Audit) (*NewSession, error) {
 	token, err := secret.RandomToken(SessionTokenPrefix)
 	if err != nil {
 		return nil, err
 	}
 	sess.TokenHash = secret.HashToken(token)
 	sess.ExpiresAt = s.clock.Now().Add(s.sessionTTL)
-	stored, err := s.store.CreateConnectSession(ctx, sess)
+	stored, err := s.store.CreateConnectSession(ctx, sess, audit...)
 	if err != nil {
 		return nil, err
 	}

@@ -25,13 +25,19 @@ type target struct {
 
 type targetCache struct {
 	mu sync.RWMutex
-	m  map[string]target
+	m  map[targetID]target
 }
 
-func newTargetCache() *targetCache { return &targetCache{m: map[string]target{}} }
+func newTargetCache() *targetCache { return &targetCache{m: map[targetID]target{}} }
 
-func targetKey(envID int64, integrationKey, connectionID string) string {
-	return fmt.Sprintf("%d\x00%s\x00%s", envID, integrationKey, connectionID)
+// targetID names a cached target; a struct, so a lookup builds no string.
+type targetID struct {
+	env                       int64
+	integration, connectionID string
+}
+
+func targetKey(envID int64, integrationKey, connectionID string) targetID {
+	return targetID{envID, integrationKey, connectionID}
 }
 
 // notice is what one instance tells the others when a connection changed; an
@@ -43,7 +49,7 @@ type notice struct {
 	ConnectionID string `json:"connection_id,omitempty"`
 }
 
-func (c *targetCache) get(k string, now time.Time) (target, bool) {
+func (c *targetCache) get(k targetID, now time.Time) (target, bool) {
 	c.mu.RLock()
 	t, ok := c.m[k]
 	c.mu.RUnlock()
@@ -53,16 +59,16 @@ func (c *targetCache) get(k string, now time.Time) (target, bool) {
 	return t, true
 }
 
-func (c *targetCache) put(k string, t target) {
+func (c *targetCache) put(k targetID, t target) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if len(c.m) > 50_000 {
-		c.m = map[string]target{}
+		c.m = map[targetID]target{}
 	}
 	c.m[k] = t
 }
 
-func (c *targetCache) drop(k string) {
+func (c *targetCache) drop(k targetID) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	delete(c.m, k)
@@ -71,7 +77,7 @@ func (c *targetCache) drop(k string) {
 func (c *targetCache) clear() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.m = map[string]target{}
+	c.m = map[targetID]target{}
 }
 
 // ProxyTarget returns a connection with its decrypted credentials and its
@@ -106,7 +112,7 @@ func (s *Service) ProxyTarget(ctx context.Context, envID int64, integrationKey, 
 
 // withFreshToken gives an OAUTH2_CC target a token that is not about to
 // expire, caching the connection that carries it.
-func (s *Service) withFreshToken(ctx context.Context, k string, c *domain.Connection, p *provider.Provider) (*domain.Connection, *provider.Provider, error) {
+func (s *Service) withFreshToken(ctx context.Context, k targetID, c *domain.Connection, p *provider.Provider) (*domain.Connection, *provider.Provider, error) {
 	if c.Credentials.Type != domain.AuthModeOAuth2CC || TokenFresh(p, c.Credentials, s.clock.Now()) {
 		return c, p, nil
 	}

@@ -8,19 +8,15 @@ package connectui
 import (
 	"bytes"
 	"crypto/rand"
-	"crypto/sha256"
 	"embed"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"html/template"
-	"io/fs"
 	"log/slog"
 	"net/http"
-	"path"
-	"strings"
 
+	"github.com/latchkeyhq/latchkey/internal/httpx"
 	"github.com/latchkeyhq/latchkey/internal/provider"
 )
 
@@ -39,18 +35,12 @@ type Options struct {
 	Logger         *slog.Logger
 }
 
-type asset struct {
-	body        []byte
-	contentType string
-}
-
 // UI holds the prepared templates, assets and guides.
 type UI struct {
 	opts   Options
 	page   *template.Template
 	guide  *template.Template
-	assets map[string]asset  // by hashed name
-	urls   map[string]string // logical name → /connect/assets/hashed name
+	assets *httpx.Assets
 	guides map[string]*renderedGuide
 	msgs   messages
 }
@@ -63,33 +53,15 @@ func New(o Options) (*UI, error) {
 	if o.PrimaryColor == "" {
 		o.PrimaryColor = "#0052CC"
 	}
-	u := &UI{opts: o, assets: map[string]asset{}, urls: map[string]string{}}
+	u := &UI{opts: o}
 	var err error
 	if u.msgs, err = loadMessages(i18nFS, "i18n"); err != nil {
 		return nil, err
 	}
-	entries, err := fs.ReadDir(staticFS, "static")
-	if err != nil {
+	if u.assets, err = httpx.LoadAssets(staticFS, "static", "/connect/assets"); err != nil {
 		return nil, err
 	}
-	for _, e := range entries {
-		b, err := staticFS.ReadFile("static/" + e.Name())
-		if err != nil {
-			return nil, err
-		}
-		sum := sha256.Sum256(b)
-		ext := path.Ext(e.Name())
-		hashed := strings.TrimSuffix(e.Name(), ext) + "." + hex.EncodeToString(sum[:6]) + ext
-		ct := map[string]string{".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8", ".svg": "image/svg+xml"}[ext]
-		u.assets[hashed] = asset{body: b, contentType: ct}
-		u.urls[e.Name()] = "/connect/assets/" + hashed
-	}
-	funcs := template.FuncMap{"asset": func(name string) (string, error) {
-		if p, ok := u.urls[name]; ok {
-			return p, nil
-		}
-		return "", fmt.Errorf("no asset %q", name)
-	}}
+	funcs := template.FuncMap{"asset": u.assets.URL}
 	if u.page, err = template.New("page.html").Funcs(funcs).ParseFS(templateFS, "templates/page.html"); err != nil {
 		return nil, fmt.Errorf("connect UI template: %w", err)
 	}
@@ -117,7 +89,7 @@ func (u *UI) Mount(mux interface {
 }) {
 	mux.HandleFunc("GET /connect", u.servePage)
 	mux.HandleFunc("GET /connect/{$}", u.servePage)
-	mux.HandleFunc("GET /connect/assets/{file}", u.serveAsset)
+	mux.HandleFunc("GET /connect/assets/{file}", u.assets.ServeHTTP)
 	mux.HandleFunc("GET /docs/connect/{provider}", u.serveGuide)
 }
 
@@ -163,17 +135,6 @@ func (u *UI) servePage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	_, _ = w.Write(buf.Bytes())
-}
-
-func (u *UI) serveAsset(w http.ResponseWriter, r *http.Request) {
-	a, ok := u.assets[r.PathValue("file")]
-	if !ok {
-		http.NotFound(w, r)
-		return
-	}
-	w.Header().Set("Content-Type", a.contentType)
-	w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
-	_, _ = w.Write(a.body)
 }
 
 func (u *UI) log() *slog.Logger {

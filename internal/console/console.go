@@ -12,9 +12,7 @@ package console
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"embed"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"html/template"
@@ -33,6 +31,7 @@ import (
 	"github.com/latchkeyhq/latchkey/internal/connections"
 	"github.com/latchkeyhq/latchkey/internal/domain"
 	"github.com/latchkeyhq/latchkey/internal/environment"
+	"github.com/latchkeyhq/latchkey/internal/httpx"
 	"github.com/latchkeyhq/latchkey/internal/integrations"
 	"github.com/latchkeyhq/latchkey/internal/lifecycle"
 	"github.com/latchkeyhq/latchkey/internal/provider"
@@ -94,16 +93,10 @@ type Console struct {
 	clock   clock.Clock
 	log     *slog.Logger
 	pages   map[string]*template.Template
-	assets  map[string]asset  // by hashed name
-	urls    map[string]string // logical name → /admin/assets/hashed name
+	assets  *httpx.Assets
 	limiter *throttle.Throttle
 	origin  string // of PublicURL
 	secure  bool   // PublicURL is https
-}
-
-type asset struct {
-	body        []byte
-	contentType string
 }
 
 // Prefix is where the console lives.
@@ -111,7 +104,7 @@ const Prefix = "/admin"
 
 // New prepares the console: a broken template fails the start, not a request.
 func New(o Options) (*Console, error) {
-	c := &Console{o: o, clock: clock.Or(o.Clock), log: o.Logger, pages: map[string]*template.Template{}, assets: map[string]asset{}, urls: map[string]string{}}
+	c := &Console{o: o, clock: clock.Or(o.Clock), log: o.Logger, pages: map[string]*template.Template{}}
 	c.limiter = throttle.New(signInBurst, signInRefill, c.clock.Now, o.TrustedProxies)
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
@@ -122,21 +115,9 @@ func New(o Options) (*Console, error) {
 		c.origin = u.Scheme + "://" + u.Host
 		c.secure = u.Scheme == "https"
 	}
-	entries, err := fs.ReadDir(staticFS, "static")
-	if err != nil {
+	var err error
+	if c.assets, err = httpx.LoadAssets(staticFS, "static", Prefix+"/assets"); err != nil {
 		return nil, err
-	}
-	for _, e := range entries {
-		b, err := staticFS.ReadFile("static/" + e.Name())
-		if err != nil {
-			return nil, err
-		}
-		sum := sha256.Sum256(b)
-		ext := path.Ext(e.Name())
-		hashed := strings.TrimSuffix(e.Name(), ext) + "." + hex.EncodeToString(sum[:6]) + ext
-		ct := map[string]string{".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8", ".svg": "image/svg+xml"}[ext]
-		c.assets[hashed] = asset{body: b, contentType: ct}
-		c.urls[e.Name()] = Prefix + "/assets/" + hashed
 	}
 	files, err := fs.Glob(templateFS, "templates/*.html")
 	if err != nil {
@@ -166,7 +147,7 @@ type Router interface {
 
 // Mount adds the console's routes.
 func (c *Console) Mount(mux Router) {
-	mux.HandleFunc("GET "+Prefix+"/assets/{file}", c.serveAsset)
+	mux.HandleFunc("GET "+Prefix+"/assets/{file}", c.assets.ServeHTTP)
 	mux.HandleFunc("GET "+Prefix+"/sign-in", c.signInPage)
 	mux.HandleFunc("POST "+Prefix+"/sign-in", c.signIn)
 	mux.HandleFunc("POST "+Prefix+"/sign-out", c.action(c.signOut))
@@ -198,17 +179,6 @@ func (c *Console) Mount(mux Router) {
 	mux.HandleFunc(Prefix+"/", c.page(func(q *request) error {
 		return domain.NotFound("not_found", "There is no such page in the console.")
 	}))
-}
-
-func (c *Console) serveAsset(w http.ResponseWriter, r *http.Request) {
-	a, ok := c.assets[r.PathValue("file")]
-	if !ok {
-		http.NotFound(w, r)
-		return
-	}
-	w.Header().Set("Content-Type", a.contentType)
-	w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
-	_, _ = w.Write(a.body)
 }
 
 // request is one request to a page or an action of a signed-in operator.

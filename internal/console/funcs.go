@@ -1,7 +1,6 @@
 package console
 
 import (
-	"fmt"
 	"html/template"
 	"strings"
 	"time"
@@ -14,12 +13,7 @@ import (
 // reading ("in 3 days"), computed on the console's clock.
 func (c *Console) funcs() template.FuncMap {
 	return template.FuncMap{
-		"asset": func(name string) (string, error) {
-			if p, ok := c.urls[name]; ok {
-				return p, nil
-			}
-			return "", fmt.Errorf("no asset %q", name)
-		},
+		"asset": c.assets.URL,
 		"when": func(t any) string {
 			if tt, ok := timeOf(t); ok {
 				return tt.UTC().Format("2006-01-02 15:04 UTC")

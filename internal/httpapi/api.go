@@ -85,7 +85,9 @@ type API struct {
 	publicURL    string
 	version      string
 	primaryColor string
-	handler      http.Handler
+	mux          *recordingMux
+	proxyRoute   http.Handler // the /proxy/ route, which front serves without the router
+	cookiePrefix string
 	routeList    []Route
 	proxy        *proxy.Proxy
 	metrics      http.Handler
@@ -119,12 +121,13 @@ func New(o Options) *API {
 		o.Extra(mux)
 	}
 	a.routeList = mux.routes
-	a.handler = a.recoverPanics(withRequestID(accessLog(a.log, securityHeaders(cors(o.CookiePrefix, a.refuseDotSegments(mux))))))
+	a.mux = mux
+	a.cookiePrefix = o.CookiePrefix
 	return a
 }
 
-// ServeHTTP implements http.Handler.
-func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.handler.ServeHTTP(w, r) }
+// ServeHTTP implements http.Handler (middleware.go).
+func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.front(w, r) }
 
 // routes lists every route, top to bottom.
 func (a *API) routes(mux *recordingMux) {
@@ -167,7 +170,7 @@ func (a *API) routes(mux *recordingMux) {
 	a.route(mux, "GET /providers/{provider}", SecretKeyOrSession, a.getProvider)
 
 	if a.proxy != nil {
-		a.route(mux, "/proxy/", SecretKey, func(w http.ResponseWriter, r *http.Request) error {
+		a.proxyRoute = a.route(mux, proxyPattern, SecretKey, func(w http.ResponseWriter, r *http.Request) error {
 			return a.proxy.Serve(w, r, callerFrom(r).env.ID)
 		})
 	}

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 
 	"github.com/latchkeyhq/latchkey/internal/audit"
+	"github.com/latchkeyhq/latchkey/internal/connect"
 	"github.com/latchkeyhq/latchkey/internal/domain"
 )
 
@@ -17,6 +18,21 @@ func (a *API) record(r *http.Request, action, target, detail string) {
 	c := callerFrom(r)
 	a.audit.Record(r.Context(), domain.AuditEntry{EnvironmentID: c.env.ID, SecretKeyID: c.keyID, Via: domain.ViaAPI,
 		Action: action, Target: target, Detail: detail, Client: clientString(a.throttle.Client(r))})
+}
+
+// auditing is record for a session creation: the entry, made from the
+// stored session (action, target, detail), is written in the session's
+// transaction. None without an audit trail.
+func (a *API) auditing(r *http.Request, what func(*domain.ConnectSession) (action, target, detail string)) []connect.Audit {
+	if a.audit == nil {
+		return nil
+	}
+	c := callerFrom(r)
+	client := clientString(a.throttle.Client(r))
+	return []connect.Audit{func(s *domain.ConnectSession) *domain.AuditEntry {
+		action, target, detail := what(s)
+		return &domain.AuditEntry{EnvironmentID: c.env.ID, SecretKeyID: c.keyID, Via: domain.ViaAPI, Action: action, Target: target, Detail: detail, Client: client}
+	}}
 }
 
 type auditView struct {

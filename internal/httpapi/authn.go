@@ -22,7 +22,13 @@ type caller struct {
 
 type callerKey struct{}
 
-func callerFrom(r *http.Request) *caller { return r.Context().Value(callerKey{}).(*caller) }
+// callerFrom is who made r, on a route guard let through.
+func callerFrom(r *http.Request) *caller {
+	if st := stateOf(r.Context()); st != nil && st.caller.env != nil {
+		return &st.caller
+	}
+	return r.Context().Value(callerKey{}).(*caller)
+}
 
 // bearer reads "Authorization: Bearer <token>" (the scheme is
 // case-insensitive); a bare token or another scheme is malformed.
@@ -41,10 +47,10 @@ func bearer(r *http.Request) (string, *domain.Error) {
 
 // authenticate finds who is calling, refusing an address that has failed too
 // often (throttle.go) and counting a new failure.
-func (a *API) authenticate(r *http.Request, allowSecret, allowSession bool) (*caller, error) {
+func (a *API) authenticate(r *http.Request, allowSecret, allowSession bool) (caller, error) {
 	addr := a.throttle.Client(r)
 	if wait, blocked := a.throttle.Wait(addr); blocked {
-		return nil, tooManyFailures(wait)
+		return caller{}, tooManyFailures(wait)
 	}
 	c, err := a.credential(r, allowSecret, allowSession)
 	if err != nil && guessing(err) {
@@ -67,33 +73,33 @@ func (a *API) sessionFromToken(r *http.Request, token string) (*domain.ConnectSe
 	return sess, err
 }
 
-func (a *API) credential(r *http.Request, allowSecret, allowSession bool) (*caller, error) {
+func (a *API) credential(r *http.Request, allowSecret, allowSession bool) (caller, error) {
 	token, p := bearer(r)
 	if p != nil {
-		return nil, p
+		return caller{}, p
 	}
 	if strings.HasPrefix(token, connect.SessionTokenPrefix) {
 		if !allowSession {
-			return nil, domain.Unauthenticated("unknown_account", "This route needs the environment's secret key, not a connect session token.")
+			return caller{}, domain.Unauthenticated("unknown_account", "This route needs the environment's secret key, not a connect session token.")
 		}
 		sess, err := a.connect.SessionByToken(r.Context(), token)
 		if err != nil {
-			return nil, err
+			return caller{}, err
 		}
 		env, err := a.envs.EnvironmentByID(r.Context(), sess.EnvironmentID)
 		if err != nil {
-			return nil, err
+			return caller{}, err
 		}
-		return &caller{env: env, session: sess}, nil
+		return caller{env: env, session: sess}, nil
 	}
 	if !allowSecret {
-		return nil, domain.Unauthenticated("invalid_connect_session_token_format", "This route needs a connect session token.")
+		return caller{}, domain.Unauthenticated("invalid_connect_session_token_format", "This route needs a connect session token.")
 	}
 	env, key, err := a.keys.Authenticate(r.Context(), token)
 	if err != nil {
-		return nil, err
+		return caller{}, err
 	}
-	return &caller{env: env, keyID: key.ID}, nil
+	return caller{env: env, keyID: key.ID}, nil
 }
 
 func (a *API) guard(h handlerFunc, allowSecret, allowSession bool) http.Handler {
@@ -102,6 +108,11 @@ func (a *API) guard(h handlerFunc, allowSecret, allowSession bool) http.Handler 
 		if err != nil {
 			return err
 		}
-		return h(w, r.WithContext(context.WithValue(r.Context(), callerKey{}, c)))
+		if st := stateOf(r.Context()); st != nil {
+			// The request's state holds the caller: no second copy of the request.
+			st.caller = c
+			return h(w, r)
+		}
+		return h(w, r.WithContext(context.WithValue(r.Context(), callerKey{}, &caller{env: c.env, keyID: c.keyID, session: c.session})))
 	})
 }

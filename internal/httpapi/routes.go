@@ -51,8 +51,12 @@ func (m *recordingMux) HandleFunc(pattern string, h func(http.ResponseWriter, *h
 	m.Handle(pattern, http.HandlerFunc(h))
 }
 
-// route registers h at pattern behind the check its access level asks for.
-func (a *API) route(mux *recordingMux, pattern string, access Access, h handlerFunc) {
+// proxyPattern is the proxy's route.
+const proxyPattern = "/proxy/"
+
+// route registers h at pattern behind the check its access level asks for,
+// and returns the handler registered.
+func (a *API) route(mux *recordingMux, pattern string, access Access, h handlerFunc) http.Handler {
 	var handler http.Handler
 	switch access {
 	case SecretKey:
@@ -67,6 +71,7 @@ func (a *API) route(mux *recordingMux, pattern string, access Access, h handlerF
 	handler = a.checkText(handler)
 	mux.ServeMux.Handle(pattern, handler)
 	mux.routes = append(mux.routes, Route{Pattern: pattern, Access: access})
+	return handler
 }
 
 // Routes lists every pattern registered on the router, in registration order.

@@ -37,11 +37,12 @@ func (a *API) createSession(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(w, r, &req); err != nil {
 		return err
 	}
-	s, err := a.connect.CreateSession(r.Context(), callerFrom(r).env, &req)
+	s, err := a.connect.CreateSession(r.Context(), callerFrom(r).env, &req, a.auditing(r, func(s *domain.ConnectSession) (string, string, string) {
+		return audit.SessionCreate, sessionTarget(s), ""
+	})...)
 	if err != nil {
 		return err
 	}
-	a.record(r, audit.SessionCreate, sessionTarget(s.Session), "")
 	return a.replySession(w, s)
 }
 
@@ -53,11 +54,12 @@ func (a *API) createReconnectSession(w http.ResponseWriter, r *http.Request) err
 	if err := decodeJSON(w, r, &req); err != nil {
 		return err
 	}
-	s, err := a.connect.CreateReconnectSession(r.Context(), callerFrom(r).env, &req)
+	s, err := a.connect.CreateReconnectSession(r.Context(), callerFrom(r).env, &req, a.auditing(r, func(s *domain.ConnectSession) (string, string, string) {
+		return audit.ReconnectCreate, req.IntegrationID + "/" + req.ConnectionID, "session " + strconv.FormatInt(s.ID, 10)
+	})...)
 	if err != nil {
 		return err
 	}
-	a.record(r, audit.ReconnectCreate, req.IntegrationID+"/"+req.ConnectionID, "session "+strconv.FormatInt(s.Session.ID, 10))
 	return a.replySession(w, s)
 }
 

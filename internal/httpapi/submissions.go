@@ -73,7 +73,7 @@ type submitReply struct {
 // accountSummary picks the display facts of a linked account from its config.
 func accountSummary(cfg map[string]any) map[string]string {
 	out := map[string]string{}
-	for _, k := range []string{"displayName", "accountId", "accountType", "emailAddress", "cloudId", "subdomain"} {
+	for _, k := range []string{"displayName", "accountId", "accountType", "emailAddress", "cloudId", "subdomain", "siteName", "siteUrl"} {
 		if v, ok := cfg[k].(string); ok && v != "" {
 			out[k] = v
 		}

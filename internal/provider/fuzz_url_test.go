@@ -76,3 +76,52 @@ func FuzzJoinEndpoint(f *testing.F) {
 		}
 	})
 }
+
+// FuzzJoinRequestURL: the proxy's way of joining (the request's path and
+// query as net/http parsed them, not parsed again) gives what JoinEndpoint
+// gives for the same endpoint: the same URL, or an error for both.
+func FuzzJoinRequestURL(f *testing.F) {
+	for _, s := range [][2]string{
+		{"https://acme.atlassian.net", "/rest/api/3/myself"},
+		{"https://acme.atlassian.net", "/rest/api/3/search?jql=a%3Db"},
+		{"https://acme.atlassian.net", "/rest/api/3/issue/A%2FB"},
+		{"https://api.example.com/v2", "/v2/items?a=1&b=%2F"},
+		{"https://api.example.com/v2", "/%2e%2e/admin"},
+		{"https://api.example.com/v2", "/%2F%2Fevil.com/x"},
+		{"https://api.example.com/v2", "/a%5C..%5Cb"},
+		{"https://api.example.com/v2", "/x?y=1#frag"},
+		{"https://api.example.com/v2", "/x?y=\\"},
+		{"https://api.example.com/a%20b", "/a%20b/x"},
+		{"http://127.0.0.1:8080/base/", "/base/x/"},
+	} {
+		f.Add(s[0], s[1])
+	}
+	f.Fuzz(func(t *testing.T, rawBase, endpoint string) {
+		base, err := url.Parse(rawBase)
+		if err != nil || (base.Scheme != "https" && base.Scheme != "http") || base.Host == "" || base.User != nil || base.Fragment != "" || base.RawQuery != "" || base.Opaque != "" {
+			return
+		}
+		// What net/http hands the proxy for GET /proxy<endpoint>.
+		req, err := url.ParseRequestURI("/proxy" + endpoint)
+		if err != nil || !strings.HasPrefix(req.EscapedPath(), "/proxy/") {
+			return
+		}
+		escaped := strings.TrimPrefix(req.EscapedPath(), "/proxy")
+		whole := escaped
+		if req.RawQuery != "" {
+			whole += "?" + req.RawQuery
+		}
+		want, wantErr := provider.JoinEndpoint(base, whole)
+		got, err := provider.JoinRequestURL(base, escaped, req.RawQuery)
+		switch {
+		case (err == nil) != (wantErr == nil):
+			t.Fatalf("JoinRequestURL(%q, %q, %q) = %v, %v; JoinEndpoint gives %v, %v", rawBase, escaped, req.RawQuery, got, err, want, wantErr)
+		case err != nil:
+			if !errors.Is(err, provider.ErrUnsafeURL) {
+				t.Errorf("JoinRequestURL(%q, %q, %q): error %v is not ErrUnsafeURL", rawBase, escaped, req.RawQuery, err)
+			}
+		case got.String() != want.String() || got.Path != want.Path || got.RawQuery != want.RawQuery:
+			t.Fatalf("JoinRequestURL(%q, %q, %q) = %q; JoinEndpoint gives %q", rawBase, escaped, req.RawQuery, got, want)
+		}
+	})
+}

@@ -127,19 +127,9 @@ func (p *Provider) BuildTokenRequest(c domain.Credentials, cfg map[string]any, o
 		return nil, errors.New(reason)
 	}
 	vars := Vars{ConnectionConfig: cfg, Credentials: CredentialVars(c)}
-	var badValue error
-	raw, err := Interpolate(p.TokenURL.For(domain.AuthModeOAuth2CC), vars, func(v string) string {
-		safe, err := urlValue(v)
-		if err != nil && badValue == nil {
-			badValue = err
-		}
-		return safe
-	})
+	raw, err := interpolateURL(p.TokenURL.For(domain.AuthModeOAuth2CC), vars)
 	if err != nil {
 		return nil, err
-	}
-	if badValue != nil {
-		return nil, badValue
 	}
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil {

@@ -46,6 +46,20 @@ func (p *Provider) ResolveBaseURL(override string, vars Vars) (*url.URL, error) 
 	if tmpl == "" {
 		return nil, fmt.Errorf("provider %s has no base URL", p.Name)
 	}
+	s, err := interpolateURL(tmpl, vars)
+	if err != nil {
+		return nil, err
+	}
+	u, ok := httpx.ParseHTTPURL(strings.TrimRight(s, "/"))
+	if !ok || u.User != nil || u.Fragment != "" {
+		return nil, fmt.Errorf("%w: base URL %q is not an absolute http(s) URL", ErrUnsafeURL, s)
+	}
+	return u, nil
+}
+
+// interpolateURL places the connection's values in a URL template, each
+// checked by urlValue (the first unsafe value is the error).
+func interpolateURL(tmpl string, vars Vars) (string, error) {
 	var badValue error
 	s, err := Interpolate(tmpl, vars, func(v string) string {
 		safe, err := urlValue(v)
@@ -55,16 +69,9 @@ func (p *Provider) ResolveBaseURL(override string, vars Vars) (*url.URL, error) 
 		return safe
 	})
 	if err != nil {
-		return nil, err
+		return "", err
 	}
-	if badValue != nil {
-		return nil, badValue
-	}
-	u, ok := httpx.ParseHTTPURL(strings.TrimRight(s, "/"))
-	if !ok || u.User != nil || u.Fragment != "" {
-		return nil, fmt.Errorf("%w: base URL %q is not an absolute http(s) URL", ErrUnsafeURL, s)
-	}
-	return u, nil
+	return s, badValue
 }
 
 // JoinEndpoint appends endpoint (a path with an optional query) to base. It refuses
@@ -78,17 +85,70 @@ func JoinEndpoint(base *url.URL, endpoint string) (*url.URL, error) {
 	if err != nil || ep.Scheme != "" || ep.Host != "" || ep.User != nil || ep.Opaque != "" {
 		return nil, fmt.Errorf("%w: endpoint %q must be a path", ErrUnsafeURL, truncate(endpoint, 60))
 	}
-	// Judge the decoded path: %2e%2e, %2f and %5c must not sneak through.
-	if strings.Contains(ep.Path, "\\") || strings.HasPrefix(ep.Path, "//") {
-		return nil, fmt.Errorf("%w: endpoint %q", ErrUnsafeURL, truncate(endpoint, 60))
+	if err := checkEndpointPath(ep.Path, func() string { return endpoint }); err != nil {
+		return nil, err
 	}
-	for _, seg := range strings.Split(ep.Path, "/") {
+	u, err := joinPath(base, ep.EscapedPath())
+	if err != nil {
+		return nil, err
+	}
+	u.RawQuery = ep.RawQuery
+	return u, nil
+}
+
+// JoinRequestURL is JoinEndpoint for an endpoint already parsed (a request's
+// escaped path and raw query, as net/http read them), without parsing it again.
+func JoinRequestURL(base *url.URL, escapedPath, rawQuery string) (*url.URL, error) {
+	if !strings.HasPrefix(escapedPath, "/") || strings.Contains(rawQuery, "#") {
+		endpoint := escapedPath
+		if rawQuery != "" {
+			endpoint += "?" + rawQuery
+		}
+		return JoinEndpoint(base, endpoint)
+	}
+	endpoint := func() string { // for messages only
+		if rawQuery == "" {
+			return escapedPath
+		}
+		return escapedPath + "?" + rawQuery
+	}
+	if strings.Contains(escapedPath, "\\") || strings.Contains(rawQuery, "\\") || strings.HasPrefix(escapedPath, "//") {
+		return nil, fmt.Errorf("%w: endpoint %q", ErrUnsafeURL, truncate(endpoint(), 60))
+	}
+	path, err := url.PathUnescape(escapedPath)
+	if err != nil {
+		return nil, fmt.Errorf("%w: endpoint %q must be a path", ErrUnsafeURL, truncate(endpoint(), 60))
+	}
+	if err := checkEndpointPath(path, endpoint); err != nil {
+		return nil, err
+	}
+	u, err := joinPath(base, escapedPath)
+	if err != nil {
+		return nil, err
+	}
+	u.RawQuery = rawQuery
+	return u, nil
+}
+
+// checkEndpointPath judges an endpoint's decoded path: %2e%2e, %2f and %5c
+// must not sneak through.
+func checkEndpointPath(path string, endpoint func() string) error {
+	if strings.Contains(path, "\\") || strings.HasPrefix(path, "//") {
+		return fmt.Errorf("%w: endpoint %q", ErrUnsafeURL, truncate(endpoint(), 60))
+	}
+	for rest := path; rest != ""; {
+		var seg string
+		seg, rest, _ = strings.Cut(rest, "/")
 		if seg == ".." || seg == "." {
-			return nil, fmt.Errorf("%w: endpoint %q contains a dot segment", ErrUnsafeURL, truncate(endpoint, 60))
+			return fmt.Errorf("%w: endpoint %q contains a dot segment", ErrUnsafeURL, truncate(endpoint(), 60))
 		}
 	}
+	return nil
+}
+
+// joinPath appends an escaped endpoint path to base's path.
+func joinPath(base *url.URL, epPath string) (*url.URL, error) {
 	basePath := strings.TrimRight(base.EscapedPath(), "/") // escaped, like epPath: joined is unescaped once
-	epPath := ep.EscapedPath()
 	// Nango accepts an endpoint that already starts with the base path.
 	if basePath != "" && (epPath == basePath || strings.HasPrefix(epPath, basePath+"/")) {
 		epPath = strings.TrimPrefix(epPath, basePath)
@@ -98,7 +158,6 @@ func JoinEndpoint(base *url.URL, endpoint string) (*url.URL, error) {
 	if err := setEscapedPath(u, joined); err != nil {
 		return nil, err
 	}
-	u.RawQuery = ep.RawQuery
 	return u, nil
 }
 

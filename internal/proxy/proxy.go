@@ -11,15 +11,20 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
 	"regexp"
+	"runtime"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
+	"weak"
 
 	"github.com/latchkeyhq/latchkey/internal/clock"
 	"github.com/latchkeyhq/latchkey/internal/domain"
@@ -78,8 +83,9 @@ func (noRecorder) ProxyRetry(string, int)                   {}
 
 // Proxy is the /proxy handler.
 type Proxy struct {
-	o  Options
-	rp *httputil.ReverseProxy
+	o      Options
+	rp     *httputil.ReverseProxy
+	routes routes
 }
 
 // maxReplayBody is the largest request body kept in memory so it can be sent
@@ -96,6 +102,8 @@ func New(o Options) *Proxy {
 		o.Metrics = noRecorder{}
 	}
 	p := &Proxy{o: o}
+	p.routes.m = map[weak.Pointer[domain.Connection]]*route{}
+	p.routes.forget = p.routes.drop
 	p.rp = &httputil.ReverseProxy{
 		Rewrite:   func(*httputil.ProxyRequest) {}, // the request is fully built before ServeHTTP
 		Transport: &retryTransport{p: p},
@@ -105,20 +113,36 @@ func New(o Options) *Proxy {
 		FlushInterval: 0,
 		ErrorHandler:  p.upstreamError,
 		ErrorLog:      slog.NewLogLogger(o.Logger.Handler(), slog.LevelDebug),
+		// Without a pool every call allocates a 32 KB copy buffer.
+		BufferPool: bufferPool{},
 	}
 	return p
 }
 
-// call is the per-request state shared with the retry transport.
+// bufferPool lends the reverse proxy its copy buffers.
+type bufferPool struct{}
+
+var buffers = sync.Pool{New: func() any { return new([32 << 10]byte) }}
+
+func (bufferPool) Get() []byte  { return buffers.Get().(*[32 << 10]byte)[:] }
+func (bufferPool) Put(b []byte) { buffers.Put((*[32 << 10]byte)(b[:32<<10])) }
+
+// call is the per-request state shared with the retry transport, allocated
+// once per call (the status recorder included).
 type call struct {
-	integration string
-	attempts    int
-	maxAttempts int
-	replayable  bool
-	statuses    func(int) bool
-	retryAt     []string
-	retryAfter  []string
-	lastStatus  int
+	rec          httpx.StatusRecorder
+	integration  string
+	connectionID string
+	attempts     int
+	maxAttempts  int
+	replayable   bool
+	// retryOn are the statuses Retry-On adds; retrySpec the provider's own
+	// (proxy.retry.error_code), which replace Nango's default rule.
+	retryOn    []int
+	retrySpec  string
+	retryAt    []string
+	retryAfter []string
+	lastStatus int
 	// err is why no answer came from the provider (set by the reverse
 	// proxy's error handler, before anything is written).
 	err *domain.Error
@@ -147,10 +171,10 @@ func (p *Proxy) Serve(w http.ResponseWriter, r *http.Request, envID int64) error
 	if err != nil {
 		return err
 	}
-	rec := &httpx.StatusRecorder{ResponseWriter: w}
-	p.rp.ServeHTTP(rec, out.WithContext(context.WithValue(out.Context(), callKey{}, c)))
+	c.rec.ResponseWriter = w
+	p.rp.ServeHTTP(&c.rec, out)
 	elapsed := time.Since(start)
-	status, code := rec.Status, ""
+	status, code := c.rec.Status, ""
 	if c.err != nil {
 		status, code = 0, c.err.Code
 	}
@@ -158,21 +182,85 @@ func (p *Proxy) Serve(w http.ResponseWriter, r *http.Request, envID int64) error
 	if p.o.Events != nil {
 		result := code
 		if c.err == nil {
-			result = strconv.Itoa(status)
+			result = statusText(status)
 		}
 		outcome := "success"
-		if c.err != nil || rec.Status >= 400 {
+		if c.err != nil || c.rec.Status >= 400 {
 			outcome = "failure"
 		}
-		p.o.Events(&domain.Event{EnvironmentID: envID, IntegrationKey: c.integration, ConnectionID: r.Header.Get("Connection-Id"), Kind: "proxy",
-			Outcome: outcome, Code: result,
-			Message: fmt.Sprintf("%s %s → %s in %s (%d attempt%s)", r.Method, out.URL.Path, result, elapsed.Round(time.Millisecond), c.attempts, plural(c.attempts)),
-			At:      p.o.Clock.Now()})
+		p.o.Events(&domain.Event{EnvironmentID: envID, IntegrationKey: c.integration, ConnectionID: c.connectionID, Kind: "proxy",
+			Outcome: outcome, Code: result, Message: summary(r.Method, out.URL.Path, result, elapsed, c.attempts), At: p.o.Clock.Now()})
 	}
 	if c.err != nil {
 		return c.err
 	}
 	return nil
+}
+
+// summary is an operation-log entry's message: "GET /rest/api/3/myself → 200
+// in 12ms (1 attempt)", made in one allocation.
+func summary(method, path, result string, elapsed time.Duration, attempts int) string {
+	var arr [256]byte
+	b := append(arr[:0], method...)
+	b = append(b, ' ')
+	b = append(b, path...)
+	b = append(b, " → "...)
+	b = append(b, result...)
+	b = append(b, " in "...)
+	b = appendMillis(b, elapsed)
+	b = append(b, " ("...)
+	b = strconv.AppendInt(b, int64(attempts), 10)
+	b = append(b, " attempt"...)
+	b = append(b, plural(attempts)...)
+	b = append(b, ')')
+	return string(b)
+}
+
+// appendMillis appends d rounded to the millisecond as Duration.String
+// writes it ("0s", "12ms", "1.5s", "2m3.004s", "1h0m0s").
+func appendMillis(b []byte, d time.Duration) []byte {
+	d = d.Round(time.Millisecond)
+	if d < 0 {
+		b = append(b, '-')
+		d = -d
+	}
+	switch {
+	case d == 0:
+		return append(b, "0s"...)
+	case d < time.Second:
+		return append(strconv.AppendInt(b, int64(d/time.Millisecond), 10), "ms"...)
+	}
+	if h := d / time.Hour; h > 0 {
+		b = append(strconv.AppendInt(b, int64(h), 10), 'h')
+	}
+	if d >= time.Minute {
+		b = append(strconv.AppendInt(b, int64(d%time.Hour/time.Minute), 10), 'm')
+	}
+	b = strconv.AppendInt(b, int64(d%time.Minute/time.Second), 10)
+	if ms := int64(d % time.Second / time.Millisecond); ms > 0 {
+		b = append(b, '.')
+		digits := []byte{byte('0' + ms/100), byte('0' + ms/10%10), byte('0' + ms%10)}
+		for digits[len(digits)-1] == '0' {
+			digits = digits[:len(digits)-1]
+		}
+		b = append(b, digits...)
+	}
+	return append(b, 's')
+}
+
+// statuses are the text of every status a provider may answer, made once.
+var statuses = func() (s [600]string) {
+	for i := 100; i < len(s); i++ {
+		s[i] = strconv.Itoa(i)
+	}
+	return s
+}()
+
+func statusText(status int) string {
+	if status >= 100 && status < len(statuses) {
+		return statuses[status]
+	}
+	return strconv.Itoa(status)
 }
 
 func plural(n int) string {
@@ -203,10 +291,11 @@ func (p *Proxy) prepare(r *http.Request, envID int64) (*call, *http.Request, err
 		}
 		return nil, nil, domain.Invalid("invalid_headers", "The Connection-Id and Provider-Config-Key headers are required.", errs...)
 	}
-	for name, v := range map[string]string{"Connection-Id": connID, "Provider-Config-Key": key} {
-		if len(v) > 255 || !utf8.ValidString(v) {
-			return nil, nil, bad("invalid_headers", name+" must be valid UTF-8 of at most 255 bytes.", strings.ToLower(name))
-		}
+	if e := checkHeader("Connection-Id", connID); e != nil {
+		return nil, nil, e
+	}
+	if e := checkHeader("Provider-Config-Key", key); e != nil {
+		return nil, nil, e
 	}
 	retries := 0
 	if v := h.Get("Retries"); v != "" {
@@ -230,64 +319,62 @@ func (p *Proxy) prepare(r *http.Request, envID int64) (*call, *http.Request, err
 	if err != nil {
 		return nil, nil, err
 	}
-	vars := provider.Vars{ConnectionConfig: conn.ConnectionConfig, Credentials: provider.CredentialVars(conn.Credentials)}
 	override := h.Get("Base-Url-Override")
 	if override != "" && !p.originAllowed(override) {
 		return nil, nil, domain.Invalid("base_url_override_not_allowed", "Base-Url-Override must name an origin listed in LATCHKEY_PROXY_ALLOWED_ORIGINS.")
 	}
-	if override == "" && (prov.Proxy == nil || prov.Proxy.BaseURL == "") {
-		return nil, nil, bad("unsupported_provider", fmt.Sprintf("Provider %s has no proxy base URL.", prov.Name))
+	var rt *route
+	if override == "" {
+		rt, err = p.routes.get(conn, prov)
+	} else {
+		rt, err = newRoute(conn, prov, override)
 	}
-	base, err := prov.ResolveBaseURL(override, vars)
+	if err != nil {
+		return nil, nil, err
+	}
+	target, err := provider.JoinRequestURL(rt.base, strings.TrimPrefix(r.URL.EscapedPath(), "/proxy"), r.URL.RawQuery)
 	if err != nil {
 		return nil, nil, urlProblem(err)
 	}
-	endpoint := strings.TrimPrefix(r.URL.EscapedPath(), "/proxy")
-	if r.URL.RawQuery != "" {
-		endpoint += "?" + r.URL.RawQuery
-	}
-	target, err := provider.JoinEndpoint(base, endpoint)
-	if err != nil {
-		return nil, nil, urlProblem(err)
-	}
-	if prov.Proxy != nil && len(prov.Proxy.Query) > 0 {
+	if rt.query != nil {
 		q := target.Query()
-		for k, tmpl := range prov.Proxy.Query {
-			if v, err := provider.Interpolate(tmpl, vars, nil); err == nil {
-				q.Set(k, v)
-			}
-		}
+		maps.Copy(q, rt.query)
 		target.RawQuery = q.Encode()
 	}
-	auth, err := prov.AuthHeaders(conn.Credentials, vars)
-	if err != nil {
-		return nil, nil, urlProblem(err)
+	if rt.authErr != nil {
+		return nil, nil, rt.authErr
 	}
 
-	out := r.Clone(r.Context())
+	// The caller's headers stay behind but for a few; the route's are shared
+	// (the reverse proxy sends a copy).
+	header := make(http.Header, len(passThrough)+len(rt.auth)+2)
+	for _, n := range passThrough {
+		if v := h[n]; len(v) > 0 {
+			header[n] = v
+		}
+	}
+	maps.Copy(header, rt.auth)
+	for name, vs := range h {
+		if rest, ok := strings.CutPrefix(name, "Nango-Proxy-"); ok && rest != "" {
+			header[http.CanonicalHeaderKey(rest)] = vs
+		}
+	}
+	header["User-Agent"] = userAgent
+	c := &call{integration: key, connectionID: connID, maxAttempts: retries + 1, replayable: true, retryOn: extra}
+	if prov.Proxy != nil && prov.Proxy.Retry != nil {
+		c.retrySpec = strings.Join(prov.Proxy.Retry.ErrorCode, ",")
+		c.retryAt, c.retryAfter = prov.Proxy.Retry.At, prov.Proxy.Retry.After
+	}
+	// One shallow copy carries the call; the reverse proxy makes the deep one.
+	out := r.WithContext(context.WithValue(r.Context(), callKey{}, c))
 	out.URL = target
 	out.Host = ""
 	out.RequestURI = ""
-	out.Header = http.Header{}
-	for _, n := range passThrough {
-		if v := h.Values(n); len(v) > 0 {
-			out.Header[n] = v
-		}
-	}
-	for k, v := range auth {
-		out.Header[k] = v
-	}
-	for name, vs := range h {
-		if rest, ok := strings.CutPrefix(name, "Nango-Proxy-"); ok && rest != "" {
-			out.Header[http.CanonicalHeaderKey(rest)] = vs
-		}
-	}
-	out.Header.Set("User-Agent", "latchkey")
+	out.Header = header
 	switch r.Method {
 	case http.MethodGet, http.MethodHead, http.MethodOptions:
 		out.Body, out.ContentLength = http.NoBody, 0
 	}
-	c := &call{integration: key, maxAttempts: retries + 1, replayable: true, statuses: defaultRetryable(prov, extra)}
 	if conn.Credentials.Type == domain.AuthModeOAuth2CC && p.o.Refresher != nil {
 		stale := conn.Credentials.Token
 		c.refresh = func(ctx context.Context) (http.Header, error) {
@@ -297,9 +384,6 @@ func (p *Proxy) prepare(r *http.Request, envID int64) (*call, *http.Request, err
 			}
 			return fp.AuthHeaders(fresh.Credentials, provider.Vars{ConnectionConfig: fresh.ConnectionConfig, Credentials: provider.CredentialVars(fresh.Credentials)})
 		}
-	}
-	if prov.Proxy != nil && prov.Proxy.Retry != nil {
-		c.retryAt, c.retryAfter = prov.Proxy.Retry.At, prov.Proxy.Retry.After
 	}
 	if (retries > 0 || c.refresh != nil) && out.Body != nil && out.Body != http.NoBody {
 		buf, err := io.ReadAll(io.LimitReader(out.Body, maxReplayBody+1))
@@ -319,6 +403,89 @@ func (p *Proxy) prepare(r *http.Request, envID int64) (*call, *http.Request, err
 		}
 	}
 	return c, out, nil
+}
+
+var userAgent = []string{"latchkey"}
+
+func checkHeader(name, v string) *domain.Error {
+	if len(v) > 255 || !utf8.ValidString(v) {
+		return bad("invalid_headers", name+" must be valid UTF-8 of at most 255 bytes.", strings.ToLower(name))
+	}
+	return nil
+}
+
+// route is what every call to one connection shares: the provider's base
+// URL resolved with the connection's values, the provider's query
+// parameters, and the headers that authenticate the call.
+type route struct {
+	prov  *provider.Provider
+	base  *url.URL
+	query url.Values // proxy.query, resolved; nil when there is none
+	auth  http.Header
+	// authErr is why the headers could not be made; it is the call's answer
+	// once its endpoint is found valid.
+	authErr *domain.Error
+}
+
+func newRoute(conn *domain.Connection, prov *provider.Provider, override string) (*route, error) {
+	vars := provider.Vars{ConnectionConfig: conn.ConnectionConfig, Credentials: provider.CredentialVars(conn.Credentials)}
+	if override == "" && (prov.Proxy == nil || prov.Proxy.BaseURL == "") {
+		return nil, bad("unsupported_provider", fmt.Sprintf("Provider %s has no proxy base URL.", prov.Name))
+	}
+	base, err := prov.ResolveBaseURL(override, vars)
+	if err != nil {
+		return nil, urlProblem(err)
+	}
+	rt := &route{prov: prov, base: base}
+	if prov.Proxy != nil && len(prov.Proxy.Query) > 0 {
+		rt.query = url.Values{}
+		for k, tmpl := range prov.Proxy.Query {
+			if v, err := provider.Interpolate(tmpl, vars, nil); err == nil {
+				rt.query.Set(k, v)
+			}
+		}
+	}
+	if rt.auth, err = prov.AuthHeaders(conn.Credentials, vars); err != nil {
+		rt.authErr = urlProblem(err)
+	}
+	return rt, nil
+}
+
+// routes keeps each connection's route while the connection lives. The
+// resolver hands out the same *domain.Connection for a connection until it
+// changes (an edit, a renewed token: a new value), so the key is the value
+// itself, held weakly: a route goes when its connection does.
+type routes struct {
+	mu     sync.RWMutex
+	m      map[weak.Pointer[domain.Connection]]*route
+	forget func(weak.Pointer[domain.Connection])
+}
+
+func (rs *routes) get(conn *domain.Connection, prov *provider.Provider) (*route, error) {
+	k := weak.Make(conn)
+	rs.mu.RLock()
+	rt := rs.m[k]
+	rs.mu.RUnlock()
+	if rt != nil && rt.prov == prov {
+		return rt, nil
+	}
+	rt, err := newRoute(conn, prov, "")
+	if err != nil {
+		return nil, err
+	}
+	rs.mu.Lock()
+	if _, known := rs.m[k]; !known {
+		runtime.AddCleanup(conn, rs.forget, k)
+	}
+	rs.m[k] = rt
+	rs.mu.Unlock()
+	return rt, nil
+}
+
+func (rs *routes) drop(k weak.Pointer[domain.Connection]) {
+	rs.mu.Lock()
+	delete(rs.m, k)
+	rs.mu.Unlock()
 }
 
 func urlProblem(err error) *domain.Error {
@@ -346,26 +513,19 @@ func (p *Proxy) originAllowed(raw string) bool {
 	return false
 }
 
-// defaultRetryable is Nango's rule: 5xx and 429, plus Retry-On. (Nango also
+// retryable is Nango's rule: 5xx and 429, plus Retry-On. (Nango also
 // retries 401, which a token refresh can cure: latchkey refreshes an OAUTH2_CC
 // token once on a 401 whatever Retries says, see retryTransport; BASIC and
-// API_KEY credentials cannot change between attempts.)
-func defaultRetryable(prov *provider.Provider, extra []int) func(int) bool {
-	var spec string
-	if prov.Proxy != nil && prov.Proxy.Retry != nil {
-		spec = strings.Join(prov.Proxy.Retry.ErrorCode, ",")
+// API_KEY credentials cannot change between attempts.) A provider's own
+// proxy.retry.error_code replaces the 5xx-and-429 part.
+func (c *call) retryable(status int) bool {
+	if slices.Contains(c.retryOn, status) {
+		return true
 	}
-	return func(status int) bool {
-		for _, e := range extra {
-			if e == status {
-				return true
-			}
-		}
-		if spec != "" {
-			return matchSpec(spec, status)
-		}
-		return status >= 500 || status == http.StatusTooManyRequests
+	if c.retrySpec != "" {
+		return matchSpec(c.retrySpec, status)
 	}
+	return status >= 500 || status == http.StatusTooManyRequests
 }
 
 // matchSpec reads "5xx", "500-502", "403" (comma-separated).

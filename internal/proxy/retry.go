@@ -70,7 +70,7 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			attempt-- // the refresh's attempt does not count against Retries
 			continue
 		}
-		if last || !c.statuses(res.StatusCode) {
+		if last || !c.retryable(res.StatusCode) {
 			return res, nil
 		}
 		wait, ok := t.waitFor(c, res.Header, attempt)

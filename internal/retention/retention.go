@@ -270,9 +270,6 @@ func (j *Job) RunOnce(ctx context.Context) (res Result, ran bool, err error) {
 		"console_sessions", res.ConsoleSessions, "batches", res.Batches, "took", res.Took.Round(time.Millisecond).String()}
 	if r := res.Reclaimed; r.SizeBefore > 0 {
 		attrs = append(attrs, "reclaimed_pages", r.Pages, "size_before", r.SizeBefore, "size_after", r.SizeAfter)
-		if r.Converted {
-			attrs = append(attrs, "converted_to_incremental_vacuum", true)
-		}
 	}
 	if err != nil {
 		o.Logger.Warn("retention run failed", append(attrs, "err", err)...)

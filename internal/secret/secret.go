@@ -223,6 +223,23 @@ func RandomToken(prefix string) (string, error) {
 // HashToken is the stored form of a high-entropy token: its SHA-256 digest in hex.
 // A slow KDF adds nothing for 256-bit random values and would cost every request.
 func HashToken(token string) string {
-	sum := sha256.Sum256([]byte(token))
-	return hex.EncodeToString(sum[:])
+	var d TokenDigest
+	HashTokenTo(&d, token)
+	return string(d[:])
+}
+
+// TokenDigest is HashToken's result without a string of its own: a caller
+// that only looks it up (every authenticated request does) allocates nothing.
+type TokenDigest [2 * sha256.Size]byte
+
+// HashTokenTo writes HashToken(token) into d.
+func HashTokenTo(d *TokenDigest, token string) {
+	var sum [sha256.Size]byte
+	if buf := [128]byte{}; len(token) <= len(buf) {
+		// Keys fit: hashed from the stack, not from a copy on the heap.
+		sum = sha256.Sum256(buf[:copy(buf[:], token)])
+	} else {
+		sum = sha256.Sum256([]byte(token))
+	}
+	hex.Encode(d[:], sum[:])
 }

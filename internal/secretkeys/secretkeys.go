@@ -99,11 +99,13 @@ func unknownKey() *domain.Error {
 // as SHA-256 digests, so the indexed lookup by digest tells an attacker nothing
 // through timing; the final comparison is constant-time anyway.
 func (s *Service) Authenticate(ctx context.Context, key string) (*domain.Environment, *domain.SecretKey, error) {
-	digest := secret.HashToken(key)
+	var d secret.TokenDigest
+	secret.HashTokenTo(&d, key)
 	s.mu.RLock()
-	e, ok := s.cache[digest]
+	e, ok := s.cache[string(d[:])] // no string made for the lookup
 	s.mu.RUnlock()
 	if !ok || time.Since(e.at) > CacheTTL {
+		digest := string(d[:])
 		k, env, err := s.store.SecretKeyByDigest(ctx, digest)
 		if errors.Is(err, domain.ErrNotFound) {
 			return nil, nil, unknownKey()
@@ -119,7 +121,7 @@ func (s *Service) Authenticate(ctx context.Context, key string) (*domain.Environ
 		s.cache[digest] = e
 		s.mu.Unlock()
 	}
-	if subtle.ConstantTimeCompare([]byte(e.key.Digest), []byte(digest)) != 1 {
+	if subtle.ConstantTimeCompare([]byte(e.key.Digest), d[:]) != 1 {
 		return nil, nil, unknownKey()
 	}
 	s.touch(ctx, e.key.ID)

@@ -9,14 +9,21 @@ import (
 
 // InsertAudit appends an entry to the audit trail.
 func (s *Store) InsertAudit(ctx context.Context, e *domain.AuditEntry) error {
+	if err := s.insertAudit(s.wrow(ctx), e); err != nil {
+		return fmt.Errorf("store: insert audit entry: %w", mapErr(err))
+	}
+	return nil
+}
+
+func (s *Store) insertAudit(row rowFunc, e *domain.AuditEntry) error {
 	at := e.At
 	if at.IsZero() {
 		at = s.now()
 	}
-	err := s.wdb.QueryRowContext(ctx, s.q(`INSERT INTO audit_log (environment_id, secret_key_id, via, action, target, detail, client, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`),
+	err := row(`INSERT INTO audit_log (environment_id, secret_key_id, via, action, target, detail, client, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
 		e.EnvironmentID, e.SecretKeyID, e.Via, e.Action, e.Target, e.Detail, e.Client, ms(at)).Scan(&e.ID)
 	if err != nil {
-		return fmt.Errorf("store: insert audit entry: %w", mapErr(err))
+		return err
 	}
 	e.At = fromMS(ms(at))
 	return nil

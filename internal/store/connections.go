@@ -110,11 +110,11 @@ func (s *Store) upsertConnection(ctx context.Context, tx *sql.Tx, in *domain.Con
 		// insert of the same connection wait and then fall through to the update,
 		// instead of failing on the unique key.
 		var pk int64
-		err := tx.QueryRowContext(ctx, s.q(`INSERT INTO connections (environment_id, integration_id, connection_id, provider, connection_config, credentials, credentials_key_id,
+		err := s.txRow(ctx, tx, `INSERT INTO connections (environment_id, integration_id, connection_id, provider, connection_config, credentials, credentials_key_id,
 				metadata, has_end_user, end_user_id, end_user_email, end_user_display_name, end_user_org_id, end_user_org_display_name, end_user_tags,
 				tags, webhook_url_override, status, errors, warnings, last_verified_at, credentials_expires_at, created_at, updated_at)
 				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-				ON CONFLICT (integration_id, connection_id) DO NOTHING RETURNING id`),
+				ON CONFLICT (integration_id, connection_id) DO NOTHING RETURNING id`,
 			in.EnvironmentID, in.IntegrationID, in.ConnectionID, in.Provider, mustJSON(nonNilMap(in.ConnectionConfig)), in.SealedCredentials, keyID,
 			nullableJSON(in.Metadata), eu.has, eu.id, eu.email, eu.name, eu.orgID, eu.orgName, eu.tagsJSON,
 			mustJSON(nonNilMap(in.Tags)), in.WebhookURLOverride, status, mustJSON(errs), mustJSON(warnings),
@@ -154,12 +154,13 @@ func (s *Store) upsertConnection(ctx context.Context, tx *sql.Tx, in *domain.Con
 				return err
 			}
 		}
-		if created || len(in.Tags) > 0 {
-			if err := s.writeTags(ctx, tx, pk, in.Tags); err != nil {
+		// A new row has no tags yet (they go with their connection: ON DELETE CASCADE).
+		if len(in.Tags) > 0 {
+			if err := s.writeTags(ctx, tx, pk, in.Tags, created); err != nil {
 				return err
 			}
 		}
-		out, err = scanConnection(tx.QueryRowContext(ctx, s.q(`SELECT `+connectionColumns+connectionFrom+` WHERE c.id = ?`), pk))
+		out, err = scanConnection(s.txRow(ctx, tx, `SELECT `+connectionColumns+connectionFrom+` WHERE c.id = ?`, pk))
 		return err
 	}()
 	if err != nil {
@@ -168,9 +169,12 @@ func (s *Store) upsertConnection(ctx context.Context, tx *sql.Tx, in *domain.Con
 	return out, created, nil
 }
 
-func (s *Store) writeTags(ctx context.Context, tx *sql.Tx, pk int64, tags map[string]string) error {
-	if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM connection_tags WHERE connection_pk = ?`), pk); err != nil {
-		return err
+// writeTags replaces a connection's tags (fresh: it has none yet).
+func (s *Store) writeTags(ctx context.Context, tx *sql.Tx, pk int64, tags map[string]string, fresh bool) error {
+	if !fresh {
+		if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM connection_tags WHERE connection_pk = ?`), pk); err != nil {
+			return err
+		}
 	}
 	keys := make([]string, 0, len(tags))
 	for k := range tags {
@@ -178,7 +182,7 @@ func (s *Store) writeTags(ctx context.Context, tx *sql.Tx, pk int64, tags map[st
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO connection_tags (connection_pk, key, value) VALUES (?, ?, ?)`), pk, k, tags[k]); err != nil {
+		if _, err := s.txExec(ctx, tx, `INSERT INTO connection_tags (connection_pk, key, value) VALUES (?, ?, ?)`, pk, k, tags[k]); err != nil {
 			return err
 		}
 	}
@@ -198,23 +202,14 @@ func (s *Store) Connection(ctx context.Context, envID, integrationID int64, conn
 // ListConnections returns matching connections, newest first (ties broken by id).
 func (s *Store) ListConnections(ctx context.Context, envID int64, f domain.ConnectionFilter) ([]*domain.Connection, error) {
 	query, args := s.listQuery(envID, f)
-	rows, err := s.read(ctx, query, args...)
+	out, err := readAll(ctx, s, "list connections", query, scanConnection, args...)
 	if err != nil {
-		return nil, fmt.Errorf("store: list connections: %w", mapErr(err))
-	}
-	defer rows.Close()
-	out := []*domain.Connection{}
-	for rows.Next() {
-		c, err := scanConnection(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, c)
+		return nil, err
 	}
 	if f.After == nil && f.Before != nil {
 		slices.Reverse(out)
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // listQuery is ListConnections' SQL and arguments.
@@ -387,7 +382,7 @@ func (s *Store) PatchConnection(ctx context.Context, envID, integrationID int64,
 			return err
 		}
 		if p.Tags != nil {
-			return s.writeTags(ctx, tx, pk, *p.Tags)
+			return s.writeTags(ctx, tx, pk, *p.Tags, false)
 		}
 		return nil
 	})

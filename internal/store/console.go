@@ -93,20 +93,7 @@ func (s *Store) ConnectionCounts(ctx context.Context, envID int64, now, horizon 
 }
 
 func (s *Store) connectionList(ctx context.Context, query string, args ...any) ([]*domain.Connection, error) {
-	rows, err := s.read(ctx, `SELECT `+connectionColumns+connectionFrom+query, args...)
-	if err != nil {
-		return nil, fmt.Errorf("store: list connections: %w", mapErr(err))
-	}
-	defer rows.Close()
-	out := []*domain.Connection{}
-	for rows.Next() {
-		c, err := scanConnection(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	return out, rows.Err()
+	return readAll(ctx, s, "list connections", `SELECT `+connectionColumns+connectionFrom+query, scanConnection, args...)
 }
 
 // ExpiringSoon lists up to limit connections of an environment whose token

@@ -110,12 +110,18 @@ func (s *Store) EnvironmentBySecretKeyHash(ctx context.Context, hash string) (*d
 	return e, err
 }
 
-// EnvironmentByID loads an environment.
+// EnvironmentByID loads an environment (from memory when it was read less
+// than CacheTTL ago, cache.go).
 func (s *Store) EnvironmentByID(ctx context.Context, id int64) (*domain.Environment, error) {
+	e, gen, ok := s.cache.environment(id)
+	if ok {
+		return e, nil
+	}
 	e, err := scanEnv(s.readRow(ctx, `SELECT `+envColumns+` FROM environments WHERE id = ?`, id))
 	if err != nil {
 		return nil, fmt.Errorf("store: environment %d: %w", id, err)
 	}
+	s.cache.putEnvironment(id, gen, e)
 	return e, nil
 }
 
@@ -163,6 +169,7 @@ func (s *Store) EnvironmentByName(ctx context.Context, name string) (*domain.Env
 // SetEnvironmentWebhooks sets the primary and secondary webhook URLs ("" clears).
 func (s *Store) SetEnvironmentWebhooks(ctx context.Context, envID int64, primary, secondary string) error {
 	res, err := s.wdb.ExecContext(ctx, s.q(`UPDATE environments SET webhook_url = ?, webhook_secondary_url = ?, updated_at = ? WHERE id = ?`), primary, secondary, ms(s.now()), envID)
+	s.changed(ctx, false, envID)
 	if err != nil {
 		return fmt.Errorf("store: set webhooks: %w", mapErr(err))
 	}
@@ -175,6 +182,7 @@ func (s *Store) SetEnvironmentWebhooks(ctx context.Context, envID int64, primary
 // SetWebhookSigningKey stores a sealed signing key.
 func (s *Store) SetWebhookSigningKey(ctx context.Context, envID int64, sealed string) error {
 	_, err := s.wdb.ExecContext(ctx, s.q(`UPDATE environments SET webhook_signing_key = ?, updated_at = ? WHERE id = ?`), sealed, ms(s.now()), envID)
+	s.changed(ctx, false, envID)
 	if err != nil {
 		return fmt.Errorf("store: set signing key: %w", mapErr(err))
 	}

@@ -14,6 +14,8 @@ func (s *Store) InsertEvent(ctx context.Context, e *domain.Event) error {
 	return s.insertEvent(ctx, s.wdb, e)
 }
 
+// insertEvent writes e through db: the write pool, or a transaction's
+// txExecer.
 func (s *Store) insertEvent(ctx context.Context, db interface {
 	ExecContext(context.Context, string, ...any) (sql.Result, error)
 }, e *domain.Event) error {
@@ -45,22 +47,15 @@ func (s *Store) ListEvents(ctx context.Context, envID int64, integrationKey, con
 	}
 	query += ` ORDER BY id DESC LIMIT ?`
 	args = append(args, limit)
-	rows, err := s.read(ctx, query, args...)
-	if err != nil {
-		return nil, fmt.Errorf("store: list events: %w", mapErr(err))
-	}
-	defer rows.Close()
-	out := []*domain.Event{}
-	for rows.Next() {
+	return readAll(ctx, s, "list events", query, func(row interface{ Scan(...any) error }) (*domain.Event, error) {
 		var e domain.Event
 		var at int64
-		if err := rows.Scan(&e.ID, &e.EnvironmentID, &e.IntegrationKey, &e.ConnectionID, &e.Kind, &e.Outcome, &e.Code, &e.Message, &at); err != nil {
+		if err := row.Scan(&e.ID, &e.EnvironmentID, &e.IntegrationKey, &e.ConnectionID, &e.Kind, &e.Outcome, &e.Code, &e.Message, &at); err != nil {
 			return nil, err
 		}
 		e.At = fromMS(at)
-		out = append(out, &e)
-	}
-	return out, rows.Err()
+		return &e, nil
+	}, args...)
 }
 
 // InsertEvents appends several events in one transaction, many rows per

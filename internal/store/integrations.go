@@ -45,34 +45,29 @@ func (s *Store) CreateIntegration(ctx context.Context, in *domain.Integration) (
 	if err != nil {
 		return nil, fmt.Errorf("store: create integration %s: %w", in.UniqueKey, err)
 	}
+	s.changed(ctx, true, in.EnvironmentID)
 	return out, nil
 }
 
-// Integration loads an integration by its unique key.
+// Integration loads an integration by its unique key (from memory when it
+// was read less than CacheTTL ago, cache.go).
 func (s *Store) Integration(ctx context.Context, envID int64, uniqueKey string) (*domain.Integration, error) {
+	k := integrationID{envID, uniqueKey}
+	in, gen, ok := s.cache.integration(k)
+	if ok {
+		return in, nil
+	}
 	out, err := scanIntegration(s.readRow(ctx, `SELECT `+integrationColumns+` FROM integrations WHERE environment_id = ? AND unique_key = ?`, envID, uniqueKey))
 	if err != nil {
 		return nil, fmt.Errorf("store: integration %s: %w", uniqueKey, err)
 	}
+	s.cache.putIntegration(k, gen, out)
 	return out, nil
 }
 
 // ListIntegrations returns the environment's integrations, oldest first.
 func (s *Store) ListIntegrations(ctx context.Context, envID int64) ([]*domain.Integration, error) {
-	rows, err := s.read(ctx, `SELECT `+integrationColumns+` FROM integrations WHERE environment_id = ? ORDER BY created_at, id`, envID)
-	if err != nil {
-		return nil, fmt.Errorf("store: list integrations: %w", mapErr(err))
-	}
-	defer rows.Close()
-	var out []*domain.Integration
-	for rows.Next() {
-		i, err := scanIntegration(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, i)
-	}
-	return out, rows.Err()
+	return readAll(ctx, s, "list integrations", `SELECT `+integrationColumns+` FROM integrations WHERE environment_id = ? ORDER BY created_at, id`, scanIntegration, envID)
 }
 
 // UpdateIntegration writes the mutable fields (unique key, display name,
@@ -82,6 +77,7 @@ func (s *Store) UpdateIntegration(ctx context.Context, in *domain.Integration) (
 		WHERE id = ? AND environment_id = ? RETURNING `+integrationColumns),
 		in.UniqueKey, in.DisplayName, boolInt(in.ForwardWebhooks), mustJSON(in.Config), ms(s.now()), in.ID, in.EnvironmentID)
 	out, err := scanIntegration(row)
+	s.changed(ctx, true, in.EnvironmentID)
 	if err != nil {
 		return nil, fmt.Errorf("store: update integration %d: %w", in.ID, err)
 	}
@@ -91,6 +87,7 @@ func (s *Store) UpdateIntegration(ctx context.Context, in *domain.Integration) (
 // DeleteIntegration removes an integration and, by cascade, its connections.
 func (s *Store) DeleteIntegration(ctx context.Context, envID int64, uniqueKey string) error {
 	res, err := s.wdb.ExecContext(ctx, s.q(`DELETE FROM integrations WHERE environment_id = ? AND unique_key = ?`), envID, uniqueKey)
+	s.changed(ctx, true, envID)
 	if err != nil {
 		return fmt.Errorf("store: delete integration %s: %w", uniqueKey, mapErr(err))
 	}

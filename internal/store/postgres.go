@@ -57,7 +57,7 @@ func OpenPostgres(ctx context.Context, url string, o PostgresOptions) (*Store, e
 		db.Close()
 		return nil, fmt.Errorf("store: connect to PostgreSQL: %w", err)
 	}
-	return &Store{db: db, wdb: db, dialect: "postgres", now: time.Now, stmts: map[string]*sql.Stmt{}}, nil
+	return &Store{db: db, wdb: db, dialect: "postgres", now: time.Now, stmts: map[string]*sql.Stmt{}, wstmts: map[string]*sql.Stmt{}, wanted: map[string]bool{}, cache: newReadCache()}, nil
 }
 
 // migrationLockID is the advisory lock instances take while migrating.

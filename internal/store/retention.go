@@ -16,8 +16,15 @@ import (
 
 // purge deletes up to limit rows of table picked by the inner query, which
 // selects ids and ends with "LIMIT ?".
-func (s *Store) purge(ctx context.Context, what, table, pick string, args ...any) (int64, error) {
-	res, err := s.wdb.ExecContext(ctx, s.q(`DELETE FROM `+table+` WHERE id IN (`+pick+`)`), args...)
+// still, when not empty, repeats the inner query's condition on the rows
+// deleted: on PostgreSQL a row changed by another transaction while the
+// delete waited for it is checked again against the outer WHERE only (a
+// webhook retried by hand meanwhile is pending again and must stay).
+func (s *Store) purge(ctx context.Context, what, table, still, pick string, args ...any) (int64, error) {
+	if still != "" {
+		still = " AND " + still
+	}
+	res, err := s.wdb.ExecContext(ctx, s.q(`DELETE FROM `+table+` WHERE id IN (`+pick+`)`+still), args...)
 	if err != nil {
 		return 0, fmt.Errorf("store: purge %s: %w", what, mapErr(err))
 	}
@@ -27,7 +34,14 @@ func (s *Store) purge(ctx context.Context, what, table, pick string, args ...any
 // PurgeEvents deletes up to limit operation-log entries written before before,
 // oldest first.
 func (s *Store) PurgeEvents(ctx context.Context, before time.Time, limit int) (int64, error) {
-	return s.purge(ctx, "events", "events", `SELECT id FROM events WHERE at < ? ORDER BY at LIMIT ?`, ms(before), limit)
+	// An entry its connection's errors point at (errors[].log_id: why the
+	// connection is failing) is kept however old, as long as the connection
+	// points at it; two index lookups per old entry find out.
+	return s.purge(ctx, "events", "events", "", `SELECT id FROM events WHERE at < ?
+		AND NOT EXISTS (SELECT 1 FROM integrations i JOIN connections c ON c.integration_id = i.id AND c.connection_id = events.connection_id
+			WHERE i.environment_id = events.environment_id AND i.unique_key = events.integration_key
+			AND c.errors LIKE '%"log_id":"' || events.id || '"%')
+		ORDER BY at LIMIT ?`, ms(before), limit)
 }
 
 // PurgeWebhooks deletes up to limit webhook deliveries that finished
@@ -35,26 +49,27 @@ func (s *Store) PurgeEvents(ctx context.Context, before time.Time, limit int) (i
 // foreign key cascades). A delivery still pending or being retried is never
 // deleted, however old.
 func (s *Store) PurgeWebhooks(ctx context.Context, before time.Time, limit int) (int64, error) {
-	return s.purge(ctx, "webhook deliveries", "webhook_outbox", `SELECT id FROM webhook_outbox
+	const finished = `(delivered_at IS NOT NULL OR failed_at IS NOT NULL)`
+	return s.purge(ctx, "webhook deliveries", "webhook_outbox", finished, `SELECT id FROM webhook_outbox
 		WHERE (delivered_at IS NOT NULL OR failed_at IS NOT NULL) AND COALESCE(delivered_at, failed_at) < ?
 		ORDER BY COALESCE(delivered_at, failed_at) LIMIT ?`, ms(before), limit)
 }
 
 // PurgeSessions deletes up to limit connect sessions that expired before before.
 func (s *Store) PurgeSessions(ctx context.Context, before time.Time, limit int) (int64, error) {
-	return s.purge(ctx, "connect sessions", "connect_sessions", `SELECT id FROM connect_sessions WHERE expires_at < ? ORDER BY expires_at LIMIT ?`, ms(before), limit)
+	return s.purge(ctx, "connect sessions", "connect_sessions", "", `SELECT id FROM connect_sessions WHERE expires_at < ? ORDER BY expires_at LIMIT ?`, ms(before), limit)
 }
 
 // PurgeAudit deletes up to limit audit entries (of every environment) written
 // before before. The retention job calls it with now - LATCHKEY_EVENT_RETENTION.
 func (s *Store) PurgeAudit(ctx context.Context, before time.Time, limit int) (int64, error) {
-	return s.purge(ctx, "audit entries", "audit_log", `SELECT id FROM audit_log WHERE at < ? ORDER BY at LIMIT ?`, ms(before), limit)
+	return s.purge(ctx, "audit entries", "audit_log", "", `SELECT id FROM audit_log WHERE at < ? ORDER BY at LIMIT ?`, ms(before), limit)
 }
 
 // PurgeConsoleSessions deletes up to limit console sessions past their
 // absolute expiry at now or idle since before idleBefore.
 func (s *Store) PurgeConsoleSessions(ctx context.Context, now, idleBefore time.Time, limit int) (int64, error) {
-	return s.purge(ctx, "console sessions", "console_sessions", `SELECT id FROM console_sessions WHERE expires_at <= ? OR last_seen_at < ? LIMIT ?`,
+	return s.purge(ctx, "console sessions", "console_sessions", "", `SELECT id FROM console_sessions WHERE expires_at <= ? OR last_seen_at < ? LIMIT ?`,
 		ms(now), ms(idleBefore), limit)
 }
 
@@ -62,9 +77,6 @@ func (s *Store) PurgeConsoleSessions(ctx context.Context, now, idleBefore time.T
 type Reclaimed struct {
 	// Pages is how many free pages were cut off the database file.
 	Pages int64
-	// Converted is true when the file was converted to incremental
-	// auto-vacuum first (a one-off VACUUM).
-	Converted bool
 	// SizeBefore and SizeAfter are the sizes of the database file and its
 	// write-ahead log together, in bytes.
 	SizeBefore, SizeAfter int64
@@ -74,12 +86,42 @@ type Reclaimed struct {
 // list so that PRAGMA incremental_vacuum can cut them off the file.
 const incrementalVacuum = 2
 
+// NeedsVacuumConversion is true for a SQLite file made before latchkey set
+// auto_vacuum=INCREMENTAL (at creation, in OpenSQLite): Reclaim cannot cut
+// its free pages off until ConvertForReclaim has run once.
+func (s *Store) NeedsVacuumConversion(ctx context.Context) (bool, error) {
+	if s.dialect != "sqlite" {
+		return false, nil
+	}
+	var mode int64
+	if err := s.wdb.QueryRowContext(ctx, `PRAGMA auto_vacuum`).Scan(&mode); err != nil {
+		return false, fmt.Errorf("store: auto_vacuum: %w", mapErr(err))
+	}
+	return mode != incrementalVacuum, nil
+}
+
+// ConvertForReclaim converts an old SQLite file to incremental auto-vacuum
+// with one VACUUM, which rewrites the file (it needs as much free disk as the
+// file's size) and holds the write lock until it ends: about 15 s for 300 MB
+// on a busy 2-core machine. latchkey serve runs it once at start, before it
+// answers anything, so no request waits behind it. Killed midway, the file
+// stays as it was and the next start converts it.
+func (s *Store) ConvertForReclaim(ctx context.Context) error {
+	if _, err := s.wdb.ExecContext(ctx, `PRAGMA auto_vacuum = INCREMENTAL`); err != nil {
+		return fmt.Errorf("store: convert to incremental vacuum: %w", mapErr(err))
+	}
+	if _, err := s.wdb.ExecContext(ctx, `VACUUM`); err != nil {
+		return fmt.Errorf("store: convert to incremental vacuum: %w", mapErr(err))
+	}
+	return nil
+}
+
 // Reclaim gives the space freed by purges back to the file system. On SQLite
 // it cuts the free pages off the end of the file, step pages at a time (each
 // step a short write of its own), then checkpoints the write-ahead log and
-// truncates it. A file made before latchkey set auto_vacuum=INCREMENTAL
-// (at creation, in OpenSQLite) cannot do that: it is converted once, with a
-// VACUUM that rewrites the file and holds the write lock while it runs.
+// truncates it. A file not yet converted (NeedsVacuumConversion) keeps its
+// free pages for new rows and only has its log truncated: Reclaim never runs
+// the VACUUM that would hold every writer back.
 // On PostgreSQL it does nothing: autovacuum makes the deleted rows' space
 // reusable, and the tables stop growing.
 func (s *Store) Reclaim(ctx context.Context, step int) (Reclaimed, error) {
@@ -88,20 +130,11 @@ func (s *Store) Reclaim(ctx context.Context, step int) (Reclaimed, error) {
 		return out, nil
 	}
 	out.SizeBefore = s.fileSize()
-	var mode int64
-	if err := s.wdb.QueryRowContext(ctx, `PRAGMA auto_vacuum`).Scan(&mode); err != nil {
-		return out, fmt.Errorf("store: reclaim: %w", mapErr(err))
+	old, err := s.NeedsVacuumConversion(ctx)
+	if err != nil {
+		return out, err
 	}
-	if mode != incrementalVacuum {
-		if _, err := s.wdb.ExecContext(ctx, `PRAGMA auto_vacuum = INCREMENTAL`); err != nil {
-			return out, fmt.Errorf("store: reclaim: %w", mapErr(err))
-		}
-		if _, err := s.wdb.ExecContext(ctx, `VACUUM`); err != nil {
-			return out, fmt.Errorf("store: reclaim: convert to incremental vacuum: %w", mapErr(err))
-		}
-		out.Converted = true
-	}
-	for {
+	for !old {
 		var free int64
 		if err := s.wdb.QueryRowContext(ctx, `PRAGMA freelist_count`).Scan(&free); err != nil {
 			return out, fmt.Errorf("store: reclaim: %w", mapErr(err))

@@ -13,7 +13,8 @@ import (
 )
 
 // A SQLite file made before latchkey set auto_vacuum=INCREMENTAL cannot cut
-// free pages off its end: the first Reclaim converts it (one VACUUM), and
+// free pages off its end: Reclaim leaves it alone (it never runs the VACUUM
+// that would hold every writer back), ConvertForReclaim converts it once, and
 // from then on it gives purged space back like a new file.
 func TestReclaimConvertsAnOldFile(t *testing.T) {
 	ctx := context.Background()
@@ -76,15 +77,24 @@ func TestReclaimConvertsAnOldFile(t *testing.T) {
 			break
 		}
 	}
+	if old, err := s.NeedsVacuumConversion(ctx); err != nil || !old {
+		t.Fatalf("an old file needs converting: %v %v", old, err)
+	}
 	r, err := s.Reclaim(ctx, 100)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !r.Converted || mode() != 2 || r.SizeAfter > full/2 {
-		t.Errorf("reclaim: %+v (%d bytes full); auto_vacuum now %d, want 2 (incremental)", r, full, mode())
+	if r.Pages != 0 || mode() != 0 {
+		t.Errorf("Reclaim of an unconverted file: %+v, auto_vacuum %d: it must not convert it", r, mode())
 	}
-	// Converted, it reclaims without another VACUUM.
-	if r, _ := s.Reclaim(ctx, 100); r.Converted {
-		t.Errorf("converted twice: %+v", r)
+	if err := s.ConvertForReclaim(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if old, _ := s.NeedsVacuumConversion(ctx); old || mode() != 2 {
+		t.Errorf("after converting: auto_vacuum %d, want 2 (incremental)", mode())
+	}
+	// Converted, Reclaim checkpoints the rewritten file out of the log.
+	if r, err := s.Reclaim(ctx, 100); err != nil || r.SizeAfter > full/2 {
+		t.Errorf("reclaim after converting: %+v %v (%d bytes full)", r, err, full)
 	}
 }

@@ -44,20 +44,7 @@ func (s *Store) SecretKeyByDigest(ctx context.Context, digest string) (*domain.S
 
 // ListSecretKeys lists an environment's keys, revoked ones included, oldest first.
 func (s *Store) ListSecretKeys(ctx context.Context, envID int64) ([]*domain.SecretKey, error) {
-	rows, err := s.read(ctx, `SELECT `+secretKeyColumns+` FROM secret_keys k WHERE k.environment_id = ? ORDER BY k.id`, envID)
-	if err != nil {
-		return nil, fmt.Errorf("store: list secret keys: %w", mapErr(err))
-	}
-	defer rows.Close()
-	out := []*domain.SecretKey{}
-	for rows.Next() {
-		k, err := scanSecretKey(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, k)
-	}
-	return out, rows.Err()
+	return readAll(ctx, s, "list secret keys", `SELECT `+secretKeyColumns+` FROM secret_keys k WHERE k.environment_id = ? ORDER BY k.id`, scanSecretKey, envID)
 }
 
 // CreateSecretKey adds a key (its digest) to an environment, unless the

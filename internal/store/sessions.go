@@ -35,7 +35,11 @@ func scanSession(row interface{ Scan(...any) error }) (*domain.ConnectSession, e
 }
 
 // CreateConnectSession stores a session; only the token's hash is kept.
-func (s *Store) CreateConnectSession(ctx context.Context, c *domain.ConnectSession) (*domain.ConnectSession, error) {
+//
+// audit, when given, makes the audit-trail entries of the creation (from the
+// stored session: they name its id), written in the same transaction: a
+// session is never created without its entry.
+func (s *Store) CreateConnectSession(ctx context.Context, c *domain.ConnectSession, audit ...func(*domain.ConnectSession) *domain.AuditEntry) (*domain.ConnectSession, error) {
 	var endUser sql.NullString
 	if c.EndUser != nil {
 		endUser = sql.NullString{String: mustJSON(c.EndUser), Valid: true}
@@ -44,16 +48,72 @@ func (s *Store) CreateConnectSession(ctx context.Context, c *domain.ConnectSessi
 	if allowed == nil {
 		allowed = []string{}
 	}
-	row := s.wdb.QueryRowContext(ctx, s.q(`INSERT INTO connect_sessions (environment_id, token_hash, end_user, allowed_integrations, config_defaults, overrides,
+	insert := func(row rowFunc) (*domain.ConnectSession, error) {
+		return scanSession(row(`INSERT INTO connect_sessions (environment_id, token_hash, end_user, allowed_integrations, config_defaults, overrides,
 		webhook_url_override, tags, reconnect_integration, reconnect_connection_id, expires_at, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING `+sessionColumns),
-		c.EnvironmentID, c.TokenHash, endUser, mustJSON(allowed), mustJSON(nonNilMap(c.ConfigDefaults)), mustJSON(nonNilMap(c.Overrides)),
-		c.WebhookURLOverride, mustJSON(nonNilMap(c.Tags)), c.ReconnectIntegration, c.ReconnectConnectionID, ms(c.ExpiresAt), ms(s.now()))
-	out, err := scanSession(row)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING `+sessionColumns,
+			c.EnvironmentID, c.TokenHash, endUser, mustJSON(allowed), mustJSON(nonNilMap(c.ConfigDefaults)), mustJSON(nonNilMap(c.Overrides)),
+			c.WebhookURLOverride, mustJSON(nonNilMap(c.Tags)), c.ReconnectIntegration, c.ReconnectConnectionID, ms(c.ExpiresAt), ms(s.now())))
+	}
+	var out *domain.ConnectSession
+	var err error
+	if len(audit) == 0 {
+		out, err = insert(s.wrow(ctx))
+	} else {
+		err = s.tx(ctx, func(tx *sql.Tx) error {
+			if out, err = insert(s.txRowFunc(ctx, tx)); err != nil {
+				return err
+			}
+			for _, entry := range audit {
+				if e := entry(out); e != nil {
+					if err := s.insertAudit(s.txRowFunc(ctx, tx), e); err != nil {
+						return err
+					}
+				}
+			}
+			return nil
+		})
+	}
 	if err != nil {
 		return nil, fmt.Errorf("store: create connect session: %w", err)
 	}
 	return out, nil
+}
+
+// rowFunc runs a single-row statement (with ? placeholders) somewhere: on
+// the write pool (wrow) or in a transaction (txRowFunc).
+type rowFunc func(query string, args ...any) interface{ Scan(...any) error }
+
+func (s *Store) wrow(ctx context.Context) rowFunc {
+	return func(query string, args ...any) interface{ Scan(...any) error } {
+		if s.dialect == "postgres" {
+			return s.wdb.QueryRowContext(ctx, s.q(query), args...)
+		}
+		st, err := s.wprepared(ctx, query)
+		if err != nil {
+			return errRow{err}
+		}
+		return st.QueryRowContext(ctx, args...)
+	}
+}
+
+// wexec runs a write statement (with ? placeholders) on its own, through the
+// write statement cache on SQLite.
+func (s *Store) wexec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if s.dialect == "postgres" {
+		return s.wdb.ExecContext(ctx, s.q(query), args...)
+	}
+	st, err := s.wprepared(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return st.ExecContext(ctx, args...)
+}
+
+func (s *Store) txRowFunc(ctx context.Context, tx *sql.Tx) rowFunc {
+	return func(query string, args ...any) interface{ Scan(...any) error } {
+		return s.txRow(ctx, tx, query, args...)
+	}
 }
 
 func nonNilMap[K comparable, V any](m map[K]V) map[K]V {
@@ -84,32 +144,42 @@ func (s *Store) DeleteConnectSession(ctx context.Context, id int64) error {
 // bucket (burst attempts, one more every refill) kept on the session row, so
 // every instance draws from the same bucket. When none is left it returns how
 // long until one is.
+//
+// Every submission pays for it before its credentials reach the provider, so
+// it is one statement (no transaction around a read and a write): the row is
+// updated only when the refilled bucket holds an attempt, and the database
+// makes concurrent submissions take turns on the row. A refused attempt
+// changes nothing (the bucket's level follows from its last spend), and reads
+// the row only to say how long to wait.
 func (s *Store) TakeSessionAttempt(ctx context.Context, sessionID int64, now time.Time, burst float64, refill time.Duration) (bool, time.Duration, error) {
-	ok, wait := false, time.Duration(0)
-	lock := ""
+	least := "MIN"
 	if s.dialect == "postgres" {
-		lock = " FOR UPDATE"
+		least = "LEAST"
 	}
-	err := s.tx(ctx, func(tx *sql.Tx) error {
-		var tokens sql.NullFloat64
-		var at sql.NullInt64
-		if err := tx.QueryRowContext(ctx, s.q(`SELECT attempt_tokens, attempt_at FROM connect_sessions WHERE id = ?`+lock), sessionID).Scan(&tokens, &at); err != nil {
-			return err
-		}
-		t := burst
-		if tokens.Valid && at.Valid {
-			t = math.Min(burst, tokens.Float64+float64(now.Sub(fromMS(at.Int64)))/float64(refill))
-		}
-		if t >= 1 {
-			ok, t = true, t-1
-		} else {
-			wait = time.Duration((1 - t) * float64(refill))
-		}
-		_, err := tx.ExecContext(ctx, s.q(`UPDATE connect_sessions SET attempt_tokens = ?, attempt_at = ? WHERE id = ?`), t, ms(now), sessionID)
-		return err
-	})
+	// The bucket refilled until now: burst when never used.
+	level := least + `(CAST(? AS DOUBLE PRECISION), COALESCE(attempt_tokens + (CAST(? AS BIGINT) - attempt_at) / CAST(? AS DOUBLE PRECISION), CAST(? AS DOUBLE PRECISION)))`
+	perMS := float64(refill) / float64(time.Millisecond)
+	levelArgs := []any{burst, ms(now), perMS, burst}
+	args := append(append(append([]any{}, levelArgs...), ms(now), sessionID), levelArgs...)
+	res, err := s.wexec(ctx, `UPDATE connect_sessions SET attempt_tokens = `+level+` - 1, attempt_at = ? WHERE id = ? AND `+level+` >= 1`, args...)
 	if err != nil {
-		return false, 0, fmt.Errorf("store: session attempt: %w", err)
+		return false, 0, fmt.Errorf("store: session attempt: %w", mapErr(err))
 	}
-	return ok, wait, nil
+	if n, _ := res.RowsAffected(); n == 1 {
+		return true, 0, nil
+	}
+	var tokens sql.NullFloat64
+	var at sql.NullInt64
+	if err := s.wdb.QueryRowContext(ctx, s.q(`SELECT attempt_tokens, attempt_at FROM connect_sessions WHERE id = ?`), sessionID).Scan(&tokens, &at); err != nil {
+		return false, 0, fmt.Errorf("store: session attempt: %w", mapErr(err))
+	}
+	t := burst
+	if tokens.Valid && at.Valid {
+		t = math.Min(burst, tokens.Float64+float64(now.Sub(fromMS(at.Int64)))/float64(refill))
+	}
+	if t >= 1 {
+		// Refilled since the update looked: a rare race; this attempt waits for the next.
+		return false, time.Second, nil
+	}
+	return false, time.Duration((1 - t) * float64(refill)), nil
 }

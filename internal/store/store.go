@@ -40,7 +40,16 @@ type Store struct {
 	stmtMu     sync.RWMutex
 	stmts      map[string]*sql.Stmt // prepared read statements, by query text
 	unprepared atomic.Int64         // reads run unprepared: the cache was full
+	wstmts     map[string]*sql.Stmt // prepared write statements (SQLite), by query text
+	wanted     map[string]bool      // write statements to prepare before the next transaction
+
+	group        group      // SQLite's write transactions, committed together (group.go)
+	cache        *readCache // integrations and environments (cache.go)
+	noticeFailed func()
 }
+
+// readConns is the size of the SQLite read pool, every connection kept open.
+const readConns = 8
 
 // OpenSQLite opens (creating if needed) the SQLite database at path.
 func OpenSQLite(ctx context.Context, path string) (*Store, error) {
@@ -71,8 +80,15 @@ func OpenSQLite(ctx context.Context, path string) (*Store, error) {
 		wdb.Close()
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
-	rdb.SetMaxOpenConns(8)
-	return &Store{db: rdb, wdb: wdb, dialect: "sqlite", path: path, now: time.Now, stmts: map[string]*sql.Stmt{}}, nil
+	// Readers keep their connections (database/sql keeps 2 idle ones by
+	// default): a new SQLite connection costs a file open, a schema read and
+	// the statements prepared again, so under concurrency the pool would spend
+	// its time opening connections.
+	rdb.SetMaxOpenConns(readConns)
+	rdb.SetMaxIdleConns(readConns)
+	rdb.SetConnMaxIdleTime(0)
+	rdb.SetConnMaxLifetime(0)
+	return &Store{db: rdb, wdb: wdb, dialect: "sqlite", path: path, now: time.Now, stmts: map[string]*sql.Stmt{}, wstmts: map[string]*sql.Stmt{}, wanted: map[string]bool{}, cache: newReadCache()}, nil
 }
 
 // maxStmts bounds the statement cache. Every query text the store sends is
@@ -125,6 +141,96 @@ func (s *Store) StatementStats() (cached int, unprepared int64) {
 	return len(s.stmts), s.unprepared.Load()
 }
 
+// On SQLite every write goes through one connection, where the driver would
+// parse each statement again every time (a large share of a creation's
+// cost): wstmts keeps the busiest ones prepared on it. PostgreSQL's driver
+// keeps prepared statements per connection by itself.
+func (s *Store) wprepared(ctx context.Context, query string) (*sql.Stmt, error) {
+	s.stmtMu.RLock()
+	st, ok := s.wstmts[query]
+	s.stmtMu.RUnlock()
+	if ok {
+		return st, nil
+	}
+	st, err := s.wdb.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	s.stmtMu.Lock()
+	defer s.stmtMu.Unlock()
+	if prev, ok := s.wstmts[query]; ok {
+		st.Close()
+		return prev, nil
+	}
+	if len(s.wstmts) < maxStmts {
+		s.wstmts[query] = st
+	}
+	return st, nil
+}
+
+// txStmt is query ready to run in tx, from the write statement cache on
+// SQLite; nil means as text (q is applied by the callers below, and applying
+// it twice changes nothing): always on PostgreSQL, and on SQLite the first
+// time, as a statement cannot be prepared for the cache while the one write
+// connection is in a transaction; the next transaction prepares it before
+// it begins (prepareWanted).
+func (s *Store) txStmt(ctx context.Context, tx *sql.Tx, query string) *sql.Stmt {
+	if s.dialect == "postgres" {
+		return nil
+	}
+	s.stmtMu.RLock()
+	st, ok := s.wstmts[query]
+	s.stmtMu.RUnlock()
+	if ok {
+		return tx.StmtContext(ctx, st)
+	}
+	s.stmtMu.Lock()
+	if len(s.wanted) < maxStmts {
+		s.wanted[query] = true
+	}
+	s.stmtMu.Unlock()
+	return nil
+}
+
+// prepareWanted prepares the statements transactions ran as text, outside
+// any transaction of this goroutine. A failure only leaves them as text.
+func (s *Store) prepareWanted(ctx context.Context) {
+	s.stmtMu.RLock()
+	n := len(s.wanted)
+	s.stmtMu.RUnlock()
+	if n == 0 {
+		return
+	}
+	s.stmtMu.Lock()
+	queries := make([]string, 0, len(s.wanted))
+	for q := range s.wanted {
+		queries = append(queries, q)
+	}
+	clear(s.wanted)
+	s.stmtMu.Unlock()
+	for _, q := range queries {
+		_, _ = s.wprepared(ctx, q)
+	}
+}
+
+// txExec runs a write statement in tx (txStmt).
+func (s *Store) txExec(ctx context.Context, tx *sql.Tx, query string, args ...any) (sql.Result, error) {
+	st := s.txStmt(ctx, tx, query)
+	if st == nil {
+		return tx.ExecContext(ctx, s.q(query), args...)
+	}
+	return st.ExecContext(ctx, args...)
+}
+
+// txRow runs a single-row statement in tx (txStmt).
+func (s *Store) txRow(ctx context.Context, tx *sql.Tx, query string, args ...any) interface{ Scan(...any) error } {
+	st := s.txStmt(ctx, tx, query)
+	if st == nil {
+		return tx.QueryRowContext(ctx, s.q(query), args...)
+	}
+	return st.QueryRowContext(ctx, args...)
+}
+
 type errRow struct{ err error }
 
 func (r errRow) Scan(...any) error { return r.err }
@@ -140,6 +246,25 @@ func (s *Store) readRow(ctx context.Context, query string, args ...any) interfac
 		return s.db.QueryRowContext(ctx, query, args...)
 	}
 	return st.QueryRowContext(ctx, args...)
+}
+
+// readAll runs a read and scans every row with scan (never a nil slice);
+// what names the read in its error.
+func readAll[T any](ctx context.Context, s *Store, what, query string, scan func(row interface{ Scan(...any) error }) (T, error), args ...any) ([]T, error) {
+	rows, err := s.read(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: %s: %w", what, mapErr(err))
+	}
+	defer rows.Close()
+	out := []T{}
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
 }
 
 // read runs a multi-row read through the statement cache.
@@ -161,7 +286,10 @@ func (s *Store) Close() error {
 	for _, st := range s.stmts {
 		st.Close()
 	}
-	s.stmts = map[string]*sql.Stmt{}
+	for _, st := range s.wstmts {
+		st.Close()
+	}
+	s.stmts, s.wstmts = map[string]*sql.Stmt{}, map[string]*sql.Stmt{}
 	s.stmtMu.Unlock()
 	err := s.wdb.Close()
 	if s.db != s.wdb {
@@ -246,6 +374,14 @@ func (s *Store) Migrate(ctx context.Context) (int, error) {
 			if n > 0 {
 				return nil
 			}
+			if s.dialect == "postgres" {
+				// A migration may build an index over a table that grew for
+				// months (0008 indexes the operation log): the pool's
+				// statement_timeout is for requests, not for this.
+				if _, err := tx.ExecContext(ctx, `SET LOCAL statement_timeout = 0`); err != nil {
+					return err
+				}
+			}
 			if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
 				return fmt.Errorf("%s: %w", m.Name, err)
 			}
@@ -307,6 +443,9 @@ func (s *Store) q(query string) string {
 }
 
 func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
+	if s.dialect != "postgres" {
+		return s.grouped(ctx, fn) // group.go
+	}
 	tx, err := s.wdb.BeginTx(ctx, nil)
 	if err != nil {
 		return mapErr(err)

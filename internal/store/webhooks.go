@@ -17,7 +17,7 @@ func (s *Store) enqueue(ctx context.Context, tx *sql.Tx, msgs []domain.OutboxMes
 		if !m.NextAttemptAt.IsZero() {
 			next = ms(m.NextAttemptAt)
 		}
-		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO webhook_outbox (environment_id, url, target, event_type, connection_id, body, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
+		if _, err := s.txExec(ctx, tx, `INSERT INTO webhook_outbox (environment_id, url, target, event_type, connection_id, body, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 			m.EnvironmentID, m.URL, domain.WebhookTarget(m.URL), m.EventType, m.ConnectionID, string(m.Body), next, now); err != nil {
 			return err
 		}
@@ -165,20 +165,7 @@ func (s *Store) ListWebhooks(ctx context.Context, envID int64, status string, be
 	}
 	q += ` ORDER BY id DESC LIMIT ?`
 	args = append(args, limit)
-	rows, err := s.read(ctx, q, args...)
-	if err != nil {
-		return nil, fmt.Errorf("store: list webhooks: %w", mapErr(err))
-	}
-	defer rows.Close()
-	out := []*domain.OutboxMessage{}
-	for rows.Next() {
-		m, err := scanOutbox(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, m)
-	}
-	return out, rows.Err()
+	return readAll(ctx, s, "list webhooks", q, scanOutbox, args...)
 }
 
 // Webhook loads one delivery with its attempts.

@@ -28,11 +28,21 @@ func (w *writeTx) Enqueue(ctx context.Context, msgs []domain.OutboxMessage) erro
 }
 
 func (w *writeTx) InsertEvent(ctx context.Context, e *domain.Event) error {
-	return w.s.insertEvent(ctx, w.tx, e)
+	return w.s.insertEvent(ctx, txExecer{w.s, w.tx}, e)
+}
+
+// txExecer runs statements in a transaction through the write statement cache.
+type txExecer struct {
+	s  *Store
+	tx *sql.Tx
+}
+
+func (t txExecer) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	return t.s.txExec(ctx, t.tx, query, args...)
 }
 
 func (w *writeTx) EndConnectSession(ctx context.Context, id int64) error {
-	res, err := w.tx.ExecContext(ctx, w.s.q(`DELETE FROM connect_sessions WHERE id = ?`), id)
+	res, err := w.s.txExec(ctx, w.tx, `DELETE FROM connect_sessions WHERE id = ?`, id)
 	if err != nil {
 		return err
 	}

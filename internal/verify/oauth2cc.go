@@ -58,8 +58,16 @@ func (cc *clientCredentials) token(ctx context.Context, p *provider.Provider, cf
 	case res.err != nil || res.status >= 500 || res.status == http.StatusTooManyRequests:
 		return nil, cc.http.unavailable(p.DisplayName, res)
 	case res.status >= 400:
-		return nil, domain.Invalid(CodeInvalidCredentials, fmt.Sprintf("%s did not accept this client ID and secret (HTTP %d%s). Check that both were copied whole, and that the credential has not expired or been revoked.",
-			p.DisplayName, res.status, oauthSaid(res.body)))
+		said := oauthSaid(res.body)
+		e := domain.Invalid(CodeInvalidCredentials, fmt.Sprintf("%s did not accept this client ID and secret (HTTP %d%s). Check that both were copied whole, and that the credential has not expired or been revoked.",
+			p.DisplayName, res.status, said))
+		// What the provider answered, apart, so the Connect UI can quote it
+		// inside a sentence of its own language.
+		e.Payload = map[string]any{"provider_status": res.status}
+		if said != "" {
+			e.Payload["provider_said"] = strings.TrimPrefix(said, ", ")
+		}
+		return nil, e
 	case !res.ok():
 		return nil, domain.Invalid(CodeTokenFetchFailed, fmt.Sprintf("Failed to fetch client credentials token: %s answered HTTP %d.", p.DisplayName, res.status))
 	}

@@ -412,9 +412,61 @@
       button.appendChild(h('span', { text: on ? t('busy', { provider: providerName() }) : submitLabel }));
       status.textContent = on ? t('busy', { provider: providerName() }) : '';
     }
-    function showAlert(msg) {
+    // showAlert says msg; said, when given, is what the provider answered,
+    // quoted in its own language (English) after the page's sentence.
+    function showAlert(msg, said) {
       alertBox.textContent = msg;
+      if (msg && said) alertBox.appendChild(h('span', { class: 'said' }, ' ' + t('provider_said', { provider: providerName() }) + ' ', h('q', { lang: 'en', text: said })));
       alertBox.hidden = !msg;
+    }
+
+    // ---------- site picker ----------
+    // A credential that reaches several sites (Atlassian OAuth 2.0) gets a 400
+    // listing them; the page lists them as radio buttons and sends the chosen
+    // one as params[cloudId] with the next submission.
+    var picker = null;
+    function showSitePicker(sites, chosen) {
+      if (picker) picker.box.remove();
+      var error = h('p', { class: 'error', id: 'site-err', hidden: true });
+      var radios = [];
+      var items = sites.map(function (site, i) {
+        var id = 'site-' + i, host = String(site.url || '').replace(/^https?:\/\//, '').replace(/\/$/, '');
+        var input = h('input', { type: 'radio', name: 'site', id: id, value: site.cloudId, checked: site.cloudId === chosen });
+        input.setAttribute('aria-describedby', 'site-err');
+        input.addEventListener('change', function () { pickError(''); });
+        // Enter picks the focused site and submits, as Enter in a text field does.
+        input.addEventListener('keydown', function (ev) {
+          if (ev.key !== 'Enter') return;
+          ev.preventDefault();
+          input.checked = true;
+          pickError('');
+          if (!state.busy) submit();
+        });
+        radios.push(input);
+        return h('li', null, h('label', { class: 'site', for: id }, input,
+          h('span', { class: 'site-text' }, h('span', { class: 'site-name', text: site.name || host }), host ? h('span', { class: 'site-url', text: host }) : null)));
+      });
+      var box = h('fieldset', { class: 'sites', 'aria-describedby': 'site-desc' },
+        h('legend', { text: t('site_legend') }),
+        h('p', { class: 'desc', id: 'site-desc', text: t('site_pick_body', { count: sites.length, provider: providerName() }) }),
+        h('ul', { class: 'site-list', role: 'presentation' }, items), error);
+      form.insertBefore(box, button);
+      picker = { box: box, radios: radios, error: error };
+    }
+    function pickError(msg) {
+      if (!picker) return;
+      picker.error.textContent = msg;
+      picker.error.hidden = !msg;
+      picker.box.classList.toggle('invalid', !!msg);
+      picker.radios.forEach(function (r) { if (msg) r.setAttribute('aria-invalid', 'true'); else r.removeAttribute('aria-invalid'); });
+    }
+    function pickedSite() {
+      var r = picker && picker.radios.filter(function (x) { return x.checked; })[0];
+      return r ? r.value : '';
+    }
+    function focusPicker() {
+      var r = picker.radios.filter(function (x) { return x.checked; })[0] || picker.radios[0];
+      if (r) r.focus();
     }
     function fieldByPath(path) {
       if (!path || !path.length) return null;
@@ -440,6 +492,18 @@
         firstBad.input.focus();
         return;
       }
+      if (picker) {
+        var site = pickedSite();
+        if (!site) {
+          pickError(t('err_site_pick'));
+          showAlert(t('err_site_required', { provider: providerName() }));
+          focusPicker();
+          return;
+        }
+        // The site picked wins over any site the form carried (a reconnect's, a preset).
+        params.cloudId = site;
+        delete params.subdomain;
+      }
       var qs = 'connect_session_token=' + encodeURIComponent(token);
       Object.keys(params).forEach(function (k) { qs += '&params[' + encodeURIComponent(k) + ']=' + encodeURIComponent(params[k]); });
       if (expiry) qs += '&credentials_expires_at=' + encodeURIComponent(endOfLocalDay(expiry));
@@ -457,7 +521,18 @@
     // them (for a field check, the page's own wording when it has one): that is
     // where provider-specific hints, such as where to find a value, arrive.
     function handleError(err, r) {
-      var name = providerName(), msg, named = [];
+      var name = providerName(), msg, named = [], said = '';
+      var sites = (err.payload && Array.isArray(err.payload.sites)) ? err.payload.sites : [];
+      if ((err.code === 'site_required' || err.code === 'site_not_accessible') && sites.length) {
+        showSitePicker(sites, err.code === 'site_required' ? pickedSite() : '');
+        msg = err.code === 'site_required' ? t('err_site_required', { provider: name }) : t('err_site_not_accessible', { provider: name });
+        // Being asked which site is a step of the flow, not a failure: the host
+        // app is told only when a site that was asked for is not reached.
+        if (err.code !== 'site_required') post({ type: 'error', payload: { errorType: err.code, errorMessage: err.message || msg } });
+        showAlert(msg);
+        focusPicker();
+        return;
+      }
       (err.errors || []).forEach(function (e) {
         var f = fieldByPath(e.path);
         if (!f || named.indexOf(f) >= 0) return;
@@ -472,7 +547,12 @@
           break;
         case 'invalid_credentials':
           msg = t('err_invalid_credentials', { provider: name });
+          said = (err.payload && typeof err.payload.provider_said === 'string') ? err.payload.provider_said : '';
           if (secret && !named.length) showError(secret, t('err_secret_field'));
+          break;
+        case 'no_accessible_sites':
+          msg = t('err_no_sites', { provider: name });
+          if (picker) { picker.box.remove(); picker = null; }
           break;
         case 'provider_unavailable':
         case 'network_error':
@@ -490,7 +570,7 @@
           msg = named.length ? t('err_field_rejected', { provider: name, field: labelOf(named[0]) }) : err.message || t('err_generic');
       }
       post({ type: 'error', payload: { errorType: err.code, errorMessage: err.message || msg } });
-      showAlert(msg);
+      showAlert(msg, said);
       var bad = form.querySelector('[aria-invalid="true"]');
       if (bad) bad.focus();
     }
@@ -519,6 +599,9 @@
     var facts = h('dl', { class: 'facts' });
     function fact(label, value) { if (value) facts.appendChild(h('div', { class: 'fact' }, h('dt', { text: label }), h('dd', { text: value }))); }
     fact(t('success_account'), acct.displayName || acct.emailAddress);
+    // The site a credential reaching several was linked to (Atlassian OAuth 2.0).
+    var siteHost = String(acct.siteUrl || '').replace(/^https?:\/\//, '').replace(/\/$/, '');
+    fact(t('success_site'), acct.siteName ? acct.siteName + (siteHost && siteHost !== acct.siteName ? ' (' + siteHost + ')' : '') : siteHost);
     fields.forEach(function (f) {
       var v = f.kind === 'config' && (acct[f.name] || values[f.name]);
       if (v) fact(labelOf(f), (f.schema.prefix || '') + v + (f.schema.suffix || ''));

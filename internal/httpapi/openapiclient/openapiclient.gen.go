@@ -875,7 +875,7 @@ type SecretKey struct {
 
 // SubmitResult defines model for SubmitResult.
 type SubmitResult struct {
-	// Account latchkey addition, what the provider said about the linked account (for the Connect UI's success screen).
+	// Account latchkey addition, what the provider said about the linked account (for the Connect UI's success screen); for an Atlassian OAuth 2.0 credential also the chosen site (`siteName`, `siteUrl`).
 	Account           *map[string]string `json:"account,omitempty"`
 	ConnectionId      string             `json:"connectionId"`
 	ProviderConfigKey string             `json:"providerConfigKey"`

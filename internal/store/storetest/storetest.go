@@ -90,6 +90,7 @@ func Run(t *testing.T, open Opener) {
 		"Settings":      testSettings,
 		"Integrations":  testIntegrations,
 		"Sessions":      testSessions,
+		"SessionBucket": testSessionAttempts,
 		"Upsert":        testUpsert,
 		"UpsertOutbox":  testUpsertOutbox,
 		"List":          testList,
@@ -271,6 +272,64 @@ func testSessions(t *testing.T, f *fixture) {
 	s.DeleteConnectSession(ctx, got.ID)
 	if _, err := s.ConnectSessionByTokenHash(ctx, "t2", f.clock.now()); !errors.Is(err, domain.ErrNotFound) {
 		t.Error("deleted session found")
+	}
+}
+
+// A session's submission attempts come from a bucket on its row: a burst,
+// then one per refill; concurrent submissions never take more than there is.
+func testSessionAttempts(t *testing.T, f *fixture) {
+	s, ctx := f.s, f.ctx
+	sess, err := s.CreateConnectSession(ctx, &domain.ConnectSession{EnvironmentID: f.env.ID, TokenHash: "bucket", ExpiresAt: f.clock.now().Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const burst, refill = 5, 12 * time.Second
+	now := f.clock.now()
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	taken, refused := 0, 0
+	for range 20 {
+		wg.Go(func() {
+			ok, wait, err := s.TakeSessionAttempt(ctx, sess.ID, now, burst, refill)
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err != nil:
+				t.Error(err)
+			case ok:
+				taken++
+			case wait != refill:
+				t.Errorf("an empty bucket says wait %v, want %v", wait, refill)
+			default:
+				refused++
+			}
+		})
+	}
+	wg.Wait()
+	if taken != burst || refused != 20-burst {
+		t.Fatalf("20 concurrent attempts: %d taken, %d refused; want %d and %d", taken, refused, burst, 20-burst)
+	}
+	// Half a refill later: still none, and half the wait.
+	if ok, wait, err := s.TakeSessionAttempt(ctx, sess.ID, now.Add(refill/2), burst, refill); ok || err != nil || wait != refill/2 {
+		t.Errorf("half a refill later: %v %v %v", ok, wait, err)
+	}
+	// One refill later: one attempt, then none.
+	if ok, _, err := s.TakeSessionAttempt(ctx, sess.ID, now.Add(refill), burst, refill); !ok || err != nil {
+		t.Errorf("a refill later: %v %v", ok, err)
+	}
+	if ok, wait, _ := s.TakeSessionAttempt(ctx, sess.ID, now.Add(refill), burst, refill); ok || wait != refill {
+		t.Errorf("right after: %v %v", ok, wait)
+	}
+	// Long after: the bucket is full again, never fuller.
+	later := now.Add(time.Hour)
+	for i := range burst + 1 {
+		ok, _, _ := s.TakeSessionAttempt(ctx, sess.ID, later, burst, refill)
+		if ok != (i < burst) {
+			t.Errorf("an hour later, attempt %d: %v", i+1, ok)
+		}
+	}
+	if _, _, err := s.TakeSessionAttempt(ctx, sess.ID+1000, now, burst, refill); !errors.Is(err, domain.ErrNotFound) {
+		t.Errorf("unknown session: %v", err)
 	}
 }
 
