@@ -70,7 +70,10 @@ func (s *Store) EnsureEnvironment(ctx context.Context, name, secretKeyHash strin
 
 func (s *Store) insertEnv(ctx context.Context, tx *sql.Tx, name string) (bool, error) {
 	now := ms(s.now())
-	res, err := tx.ExecContext(ctx, s.q(`INSERT INTO environments (name, secret_key_hash, created_at, updated_at) VALUES (?, `+envPlaceholder+`, ?, ?) ON CONFLICT (name) DO NOTHING`),
+	// No conflict target: the placeholder is unique too and made from the
+	// name, and PostgreSQL raises a conflict on an index other than the
+	// target (two instances creating the environment at once) as an error.
+	res, err := tx.ExecContext(ctx, s.q(`INSERT INTO environments (name, secret_key_hash, created_at, updated_at) VALUES (?, `+envPlaceholder+`, ?, ?) ON CONFLICT DO NOTHING`),
 		name, name, now, now)
 	if err != nil {
 		return false, err
