@@ -10,43 +10,54 @@ import (
 	"net/http"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/yuin/goldmark"
 	"github.com/yuin/goldmark/extension"
 	"go.yaml.in/yaml/v3"
 )
 
-// The OpenAPI document in its other forms, built once from openapi.yaml: JSON
-// for /openapi.json and an HTML reference for /docs/api (rendered here, on the
-// server: no script, nothing fetched from elsewhere).
+// The OpenAPI document in its other forms, built from openapi.yaml on first
+// use: JSON for /openapi.json and an HTML reference for /docs/api (rendered
+// here, on the server: no script, nothing fetched from elsewhere). Building
+// them takes longer than the rest of the start-up together and allocates
+// megabytes, for pages seldom asked for; the tests render them
+// (apimd_test.go, openapi_test.go), so a broken document never ships.
 var (
-	openAPIJSONDoc []byte
-	apiDocsHTML    []byte
-	apiDocsCSP     string
-	apiDocsErr     error
-	apiDocsMethod  = []string{"get", "post", "put", "patch", "delete"}
+	renderedDocs  = sync.OnceValue(func() renderedAPIDocs { return renderAPIDocs(openAPISpec) })
+	apiDocsMethod = []string{"get", "post", "put", "patch", "delete"}
 )
 
-func init() {
-	openAPIJSONDoc, apiDocsHTML, apiDocsCSP, apiDocsErr = renderOpenAPI(openAPISpec)
+type renderedAPIDocs struct {
+	json, html []byte
+	csp        string
+	err        error
+}
+
+func renderAPIDocs(spec []byte) renderedAPIDocs {
+	var d renderedAPIDocs
+	d.json, d.html, d.csp, d.err = renderOpenAPI(spec)
+	return d
 }
 
 func (a *API) openAPIJSON(w http.ResponseWriter, r *http.Request) error {
-	if apiDocsErr != nil {
-		return apiDocsErr
+	d := renderedDocs()
+	if d.err != nil {
+		return d.err
 	}
 	w.Header().Set("Content-Type", "application/json")
-	_, _ = w.Write(openAPIJSONDoc)
+	_, _ = w.Write(d.json)
 	return nil
 }
 
 func (a *API) apiDocs(w http.ResponseWriter, r *http.Request) error {
-	if apiDocsErr != nil {
-		return apiDocsErr
+	d := renderedDocs()
+	if d.err != nil {
+		return d.err
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Header().Set("Content-Security-Policy", apiDocsCSP)
-	_, _ = w.Write(apiDocsHTML)
+	w.Header().Set("Content-Security-Policy", d.csp)
+	_, _ = w.Write(d.html)
 	return nil
 }
 

@@ -97,17 +97,20 @@ func (s *Store) wrow(ctx context.Context) rowFunc {
 	}
 }
 
-// wexec runs a write statement (with ? placeholders) on its own, through the
-// write statement cache on SQLite.
+// wexec runs a write statement (with ? placeholders) on its own; on SQLite
+// in a transaction of its own, which commits with the others queued
+// (group.go), through the write statement cache.
 func (s *Store) wexec(ctx context.Context, query string, args ...any) (sql.Result, error) {
 	if s.dialect == "postgres" {
 		return s.wdb.ExecContext(ctx, s.q(query), args...)
 	}
-	st, err := s.wprepared(ctx, query)
-	if err != nil {
-		return nil, err
-	}
-	return st.ExecContext(ctx, args...)
+	var res sql.Result
+	err := s.grouped(ctx, func(tx *sql.Tx) error {
+		var err error
+		res, err = s.txExec(ctx, tx, query, args...)
+		return err
+	})
+	return res, err
 }
 
 func (s *Store) txRowFunc(ctx context.Context, tx *sql.Tx) rowFunc {
