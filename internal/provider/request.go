@@ -148,6 +148,11 @@ func checkEndpointPath(path string, endpoint func() string) error {
 
 // joinPath appends an escaped endpoint path to base's path.
 func joinPath(base *url.URL, epPath string) (*url.URL, error) {
+	// A backslash in the base's own path (a provider entry's base_url) is
+	// refused like one in the endpoint: some servers read it as a slash.
+	if strings.Contains(base.Path, `\`) {
+		return nil, fmt.Errorf("%w: base URL path %q has a backslash", ErrUnsafeURL, truncate(base.EscapedPath(), 60))
+	}
 	basePath := strings.TrimRight(base.EscapedPath(), "/") // escaped, like epPath: joined is unescaped once
 	// Nango accepts an endpoint that already starts with the base path.
 	if basePath != "" && (epPath == basePath || strings.HasPrefix(epPath, basePath+"/")) {
