@@ -93,6 +93,9 @@ func (s *Store) wrow(ctx context.Context) rowFunc {
 		if err != nil {
 			return errRow{err}
 		}
+		if st == nil {
+			return s.wdb.QueryRowContext(ctx, s.q(query), args...)
+		}
 		return st.QueryRowContext(ctx, args...)
 	}
 }

@@ -132,25 +132,33 @@ func (s *Store) prepared(ctx context.Context, query string) (*sql.Stmt, error) {
 	return st, nil
 }
 
-// StatementStats says how many read statements are prepared and cached, and
-// how many reads ran unprepared because the cache was full (tests and
-// diagnostics: the second stays 0 while the query texts are a fixed set).
+// StatementStats says how many statements are prepared and cached (reads,
+// and on SQLite writes), and how many ran unprepared because a cache was full
+// (tests and diagnostics: the second stays 0 while the query texts are a
+// fixed set).
 func (s *Store) StatementStats() (cached int, unprepared int64) {
 	s.stmtMu.RLock()
 	defer s.stmtMu.RUnlock()
-	return len(s.stmts), s.unprepared.Load()
+	return len(s.stmts) + len(s.wstmts), s.unprepared.Load()
 }
 
 // On SQLite every write goes through one connection, where the driver would
 // parse each statement again every time (a large share of a creation's
 // cost): wstmts keeps the busiest ones prepared on it. PostgreSQL's driver
-// keeps prepared statements per connection by itself.
+// keeps prepared statements per connection by itself. Like prepared, it
+// returns nil when the cache is full: the caller runs the text unprepared,
+// rather than leave a statement nobody closes on the write connection.
 func (s *Store) wprepared(ctx context.Context, query string) (*sql.Stmt, error) {
 	s.stmtMu.RLock()
 	st, ok := s.wstmts[query]
+	full := len(s.wstmts) >= maxStmts
 	s.stmtMu.RUnlock()
 	if ok {
 		return st, nil
+	}
+	if full {
+		s.unprepared.Add(1)
+		return nil, nil
 	}
 	st, err := s.wdb.PrepareContext(ctx, query)
 	if err != nil {
@@ -162,9 +170,12 @@ func (s *Store) wprepared(ctx context.Context, query string) (*sql.Stmt, error) 
 		st.Close()
 		return prev, nil
 	}
-	if len(s.wstmts) < maxStmts {
-		s.wstmts[query] = st
+	if len(s.wstmts) >= maxStmts {
+		st.Close()
+		s.unprepared.Add(1)
+		return nil, nil
 	}
+	s.wstmts[query] = st
 	return st, nil
 }
 
