@@ -44,7 +44,7 @@ func TestQuickRun(t *testing.T) {
 	if strings.Contains(dbs, ",") {
 		wantBackends = append(wantBackends, "postgres")
 	}
-	for _, sc := range []string{"proxy", "reads", "imports", "connect", "list"} {
+	for _, sc := range []string{"proxy", "reads", "imports", "connect", "list", "checks"} {
 		for _, be := range wantBackends {
 			n := 0
 			for _, c := range rep.cells {
@@ -77,7 +77,7 @@ func TestQuickRun(t *testing.T) {
 			t.Errorf("scale on %s: starts %v, idle RSS %.1f MiB: not measured", s.backend, s.starts, s.rssIdle)
 		}
 	}
-	for _, title := range []string{"## Proxy", "## Streaming", "## Credential reads", "## Imports", "## Connect flows", "## Listing", "## Scale"} {
+	for _, title := range []string{"## Proxy", "## Streaming", "## Credential reads", "## Imports", "## Connect flows", "## Listing", "## Scale", "## Health checks"} {
 		if !strings.Contains(out.String(), title) {
 			t.Errorf("the report has no %q table:\n%s", title, out.String())
 		}

@@ -42,6 +42,10 @@ const roleEnv = "LATCHKEY_BENCH_ROLE"
 // secretKey is the dev environment's secret key in every latchkey the bench starts.
 const secretKey = "sk_bench_0123456789abcdef0123456789abcdef"
 
+// metricsToken opens every latchkey's /metrics to the bench (the checks
+// scenario counts health checks there).
+const metricsToken = "bench-metrics-0123456789abcdef"
+
 // runRole is what a child process does; it returns when the process should exit.
 func runRole(role string) {
 	log.SetFlags(0)
@@ -128,6 +132,7 @@ func latchkeyConfig(databaseURL string) *config.Config {
 		"LATCHKEY_SECRET_KEY": secretKey, "LATCHKEY_ENCRYPTION_KEY": os.Getenv("BENCH_ENCRYPTION_KEY"),
 		"LATCHKEY_UPSTREAM_REWRITE": "https://api.atlassian.com=" + os.Getenv("BENCH_UPSTREAM"),
 		"LATCHKEY_LOG_LEVEL":        "error", "LATCHKEY_LOG_FORMAT": "json",
+		"LATCHKEY_METRICS_TOKEN": metricsToken,
 	}
 	cfg, err := config.Load(func(k string) string { return env[k] }, nil, os.Stderr)
 	if err != nil {
@@ -158,6 +163,8 @@ func runLatchkey(ctx context.Context) {
 // measured on its own) and it knows the connections table's columns: when a
 // migration changes them, change seedColumns and seedRow with it. run checks
 // the result through the API (page sizes, a seeded connection's credentials).
+// With BENCH_SEED_DUE=1 every connection was last verified two days ago, so
+// all of them are due for a health check as soon as latchkey starts.
 func runSeed(ctx context.Context) {
 	n, err := strconv.Atoi(os.Getenv("BENCH_SEED"))
 	if err != nil || n < 0 {
@@ -177,6 +184,10 @@ func runSeed(ctx context.Context) {
 	integ, err := st.Integration(ctx, env.ID, "jira")
 	if err != nil {
 		log.Fatal(err)
+	}
+	var verifiedAgo int64
+	if os.Getenv("BENCH_SEED_DUE") == "1" {
+		verifiedAgo = (48 * time.Hour).Milliseconds()
 	}
 	start := time.Now()
 	base := start.UnixMilli() - int64(n)
@@ -202,7 +213,7 @@ func runSeed(ctx context.Context) {
 				}
 			}
 			sb.WriteByte(')')
-			row, err := seedRow(a, env.ID, integ.ID, integ.Provider, i, base+int64(i))
+			row, err := seedRow(a, env.ID, integ.ID, integ.Provider, i, base+int64(i), verifiedAgo)
 			if err != nil {
 				log.Fatal(err)
 			}
@@ -229,7 +240,7 @@ var seedColumns = []string{"environment_id", "integration_id", "connection_id", 
 // seedName is the connection id of the i-th seeded connection.
 func seedName(i int) string { return fmt.Sprintf("seed-%07d", i) }
 
-func seedRow(a *app.App, envID, integID int64, provider string, i int, at int64) ([]any, error) {
+func seedRow(a *app.App, envID, integID int64, provider string, i int, at, verifiedAgo int64) ([]any, error) {
 	c := &domain.Connection{EnvironmentID: envID, IntegrationID: integID, ConnectionID: seedName(i),
 		Credentials: domain.Credentials{Type: "BASIC", Username: atlassiansim.DemoEmail, Password: atlassiansim.DemoToken}}
 	if err := a.Connections().Seal(c); err != nil {
@@ -242,7 +253,7 @@ func seedRow(a *app.App, envID, integID int64, provider string, i int, at int64)
 	cfg, _ := json.Marshal(map[string]string{"cloudId": atlassiansim.DemoCloudID, "accountId": fmt.Sprintf("712020:seed-%d", i),
 		"accountType": "app", "displayName": fmt.Sprintf("Seed bot %d", i)})
 	return []any{envID, integID, c.ConnectionID, provider, string(cfg), c.SealedCredentials, keyID,
-		1, fmt.Sprintf("user-%d", i), fmt.Sprintf("user-%d@example.com", i), fmt.Sprintf("User %d", i), domain.StatusOK, at, at, at}, nil
+		1, fmt.Sprintf("user-%d", i), fmt.Sprintf("user-%d@example.com", i), fmt.Sprintf("User %d", i), domain.StatusOK, at - verifiedAgo, at, at}, nil
 }
 
 // serveControl starts the control listener on loopback: net/http/pprof, the

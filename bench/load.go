@@ -38,6 +38,8 @@ type cell struct {
 	allocs   uint64                   // the target's heap allocations over the window
 	bytes    uint64
 	hasAlloc bool
+	counted  int64 // what measurement.count counted over the window
+	hasCount bool
 }
 
 func (c *cell) rps() float64 {
@@ -62,6 +64,9 @@ type measurement struct {
 	warm, dur  time.Duration
 	probes     []probe
 	allocsFrom *child // whose allocation counters to read, if any
+	// count reads a cumulative counter of the server's other work (the checks
+	// scenario: health checks done), if any.
+	count func() (int64, error)
 }
 
 // measure runs do from m.c workers: first for m.warm (connections open, caches
@@ -148,6 +153,9 @@ func measure(ctx context.Context, cl *cell, m measurement, do op) {
 	for name, v := range after.cpu {
 		cl.cpu[name] = v - before.cpu[name]
 	}
+	if before.countOK && after.countOK {
+		cl.hasCount, cl.counted = true, after.count-before.count
+	}
 	if before.statsOK && after.statsOK {
 		cl.hasAlloc = true
 		cl.allocs, cl.bytes = after.stats.Allocs-before.stats.Allocs, after.stats.Bytes-before.stats.Bytes
@@ -161,6 +169,8 @@ type snap struct {
 	cpu     map[string]time.Duration
 	stats   runtimeStats
 	statsOK bool
+	count   int64
+	countOK bool
 }
 
 func snapshot(m measurement) snap {
@@ -171,6 +181,10 @@ func snapshot(m measurement) snap {
 	if m.allocsFrom != nil {
 		st, err := m.allocsFrom.stats()
 		s.stats, s.statsOK = st, err == nil
+	}
+	if m.count != nil {
+		n, err := m.count()
+		s.count, s.countOK = n, err == nil
 	}
 	return s
 }

@@ -13,7 +13,8 @@
 // each way through both), reads (GET /connections/{id} with credentials),
 // imports (POST /connections), connect (a connect session and a verified
 // submission through the stand-in Atlassian), list (first, middle and last
-// page of -n connections) and scale (start-up and memory with -n connections).
+// page of -n connections), scale (start-up and memory with -n connections) and
+// checks (the proxy beside health checks of -n connections, all due).
 //
 // Every figure is measured in -rounds interleaved rounds (floor, latchkey on
 // each backend, then the next round in the other order), each a warm-up and a
@@ -40,7 +41,7 @@ import (
 )
 
 // scenarios, in the order they run.
-var scenarios = []string{"proxy", "stream", "reads", "imports", "connect", "list", "scale"}
+var scenarios = []string{"proxy", "stream", "reads", "imports", "connect", "list", "scale", "checks"}
 
 type options struct {
 	args       []string // as given, for the report

@@ -388,3 +388,42 @@ func loadAvg() string {
 	}
 	return strings.Join(f[:3], " ")
 }
+
+// checksTable: the proxy beside a backlog of health checks against the same
+// proxy on a latchkey with none due; ratios round by round, then summarised.
+func (r *report) checksTable(b *bench) {
+	r.printf("## Health checks of %s connections beside the proxy\n\n", grouped(int64(b.o.conns)))
+	r.printf("The proxy (GET /myself through latchkey) on two latchkeys with %s connections each, back to back in every round: "+
+		"one with no check due (*idle*), one whose connections are all due, so its scheduler checks them at its rate limit "+
+		"(10 a second to Atlassian, against the same stand-in) through every window (*checking*): the most checks latchkey ever runs; "+
+		"%s connections checked once a day is %.2g a second. Target: p99 with the checks at most 1.10× the p99 without.\n\n",
+		grouped(int64(b.o.conns)), grouped(int64(b.o.conns)), float64(b.o.conns)/86400)
+	r.printf("| backend | c | checks/s in the window | p99 idle | p99 checking | p99 ratio | p50 idle | p50 checking | req/s idle | req/s checking | CPU/call idle | CPU/call checking | errors |\n")
+	r.printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+	for _, be := range backends(b) {
+		for _, c := range b.o.levels {
+			idle := r.pick("checks", func(x *cell) bool { return x.backend == be && x.c == c && x.variant == "idle" })
+			chk := r.pick("checks", func(x *cell) bool { return x.backend == be && x.c == c && x.variant == "checking" })
+			if len(idle) == 0 || len(chk) == 0 {
+				continue
+			}
+			var ratio []float64
+			for _, k := range chk {
+				for _, i := range idle {
+					if i.round == k.round && i.n > 0 && k.n > 0 && i.p99 > 0 {
+						ratio = append(ratio, float64(k.p99)/float64(i.p99))
+					}
+				}
+			}
+			rs := statOf(ratio)
+			checksPerSec := of(chk, func(x *cell) (float64, bool) {
+				return float64(x.counted) / x.elapsed.Seconds(), x.hasCount && x.elapsed > 0
+			})
+			r.printf("| %s | %d | %s | %s | %s | %s%s | %s | %s | %s | %s | %s | %s | %d |\n", be, c, checksPerSec.format(fmtCount),
+				of(idle, p99).format(fmtDur), of(chk, p99).format(fmtDur), rs.format(fmtRatio), mark(rs.n > 0 && rs.med <= 1.10),
+				of(idle, p50).format(fmtDur), of(chk, p50).format(fmtDur), of(idle, rps).format(fmtRate), of(chk, rps).format(fmtRate),
+				of(idle, cpuOf("server")).format(fmtDur), of(chk, cpuOf("server")).format(fmtDur), errCount(idle)+errCount(chk))
+		}
+	}
+	r.printf("\n")
+}

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -33,6 +34,7 @@ type bench struct {
 	floor    *child
 	main     []*instance // one latchkey per backend for proxy, stream, reads, imports, connect
 	scaled   []*instance // one latchkey per backend with o.conns connections
+	checking []*instance // one latchkey per backend with o.conns connections all due for a health check
 	seq      atomic.Int64
 }
 
@@ -114,7 +116,7 @@ func run(ctx context.Context, o options, out, progress io.Writer) (rep *report, 
 			return b.rep, fmt.Errorf("%s: %w", s.name, err)
 		}
 	}
-	if o.only["list"] || o.only["scale"] {
+	if o.only["list"] || o.only["scale"] || o.only["checks"] {
 		b.note("scale: seeding %d connections per backend…", o.conns)
 		if err := b.scale(ctx); err != nil {
 			return b.rep, fmt.Errorf("scale: %w", err)
@@ -127,6 +129,12 @@ func run(ctx context.Context, o options, out, progress io.Writer) (rep *report, 
 		}
 		b.rep.scaleTable(b)
 	}
+	if o.only["checks"] {
+		b.note("checks: seeding %d connections due for a check per backend…", o.conns)
+		if err := b.checks(ctx); err != nil {
+			return b.rep, fmt.Errorf("checks: %w", err)
+		}
+	}
 	return b.rep, ctx.Err()
 }
 
@@ -137,7 +145,7 @@ func (b *bench) note(format string, args ...any) {
 // close stops every process, then drops the PostgreSQL databases and removes
 // the data directories.
 func (b *bench) close() error {
-	for _, in := range append(b.main, b.scaled...) {
+	for _, in := range slices.Concat(b.main, b.scaled, b.checking) {
 		in.proc.stop()
 	}
 	b.floor.stop()
@@ -698,4 +706,133 @@ func checkPage(ctx context.Context, p page) error {
 		return fmt.Errorf("the %s page has %d connections, want %d", p.name, len(body.Connections), p.want)
 	}
 	return nil
+}
+
+// checks: the proxy, at each -c level, through two latchkeys with o.conns
+// connections each, measured back to back in every round: the scale
+// scenario's, whose connections were all verified in the last minutes (no
+// health check is due for a day), and one whose connections were all last
+// verified two days ago, so its scheduler works through a backlog of o.conns
+// checks at its rate limit (10 a second to Atlassian, against the same
+// stand-in the proxied calls go to) for the whole run. That is the most checks
+// latchkey ever runs: the steady state of 100,000 connections checked once a
+// day is about 1.2 a second. Each window counts the checks done in it
+// (latchkey_health_checks_total) and fails the run if there were none.
+func (b *bench) checks(ctx context.Context) error {
+	for i, db := range b.o.dbs {
+		in, err := b.newInstance(ctx, db)
+		if err != nil {
+			return err
+		}
+		b.checking = append(b.checking, in)
+		if err := b.startInstance(ctx, in); err != nil {
+			return err
+		}
+		if err := setupIntegration(ctx, in); err != nil {
+			return err
+		}
+		in.proc.stop()
+		took, err := seed(ctx, b.o.conns, append(in.env, "BENCH_SEED_DUE=1")...)
+		if err != nil {
+			return err
+		}
+		b.note("checks: %d connections due on %s in %s", b.o.conns, in.backend, took.Round(time.Millisecond))
+		if err := b.startInstance(ctx, in); err != nil {
+			return err
+		}
+		if b.scaled[i].backend != in.backend {
+			return errors.New("checks: the scaled instances are not in -db's order")
+		}
+	}
+	type target struct {
+		variant string
+		in      *instance
+	}
+	var targets []target
+	for i := range b.checking {
+		targets = append(targets, target{"idle", b.scaled[i]}, target{"checking", b.checking[i]})
+	}
+	procs := map[string]*child{}
+	for _, t := range targets {
+		procs[t.in.backend+"-"+t.variant] = t.in.proc
+	}
+	path := "/proxy" + proxyPath
+	h := proxyHeader()
+	h.Set("Connection-Id", seedName(b.o.conns))
+	err := b.profile("checks", procs, func() error {
+		for r := range b.o.rounds {
+			for _, c := range b.o.levels {
+				for _, t := range ordered(targets, r) {
+					cl := &cell{scenario: "checks", backend: t.in.backend, variant: t.variant, c: c, round: r}
+					m := b.measurement(c, t.in.proc, t.in)
+					m.count = healthChecks(t.in)
+					measure(ctx, cl, m, get(t.in.proc.url()+path, h, http.StatusOK))
+					b.rep.add(cl)
+					if ctx.Err() != nil {
+						return ctx.Err()
+					}
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	// The comparison means something only if the checks ran: each checking
+	// latchkey must have done some (a short window may see none).
+	for _, in := range b.checking {
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			n, err := healthChecks(in)()
+			if err != nil {
+				return err
+			}
+			if n > 0 {
+				break
+			}
+			if time.Now().After(deadline) || ctx.Err() != nil {
+				return fmt.Errorf("%s: latchkey with %d connections due ran no health check in the run: the comparison measured nothing", in.backend, b.o.conns)
+			}
+			pause(ctx, 100*time.Millisecond)
+		}
+	}
+	b.rep.checksTable(b)
+	return nil
+}
+
+// healthChecks reads latchkey_health_checks_total (all statuses) from in's /metrics.
+func healthChecks(in *instance) func() (int64, error) {
+	return func() (int64, error) {
+		req, err := http.NewRequest(http.MethodGet, in.proc.url()+"/metrics", nil)
+		if err != nil {
+			return 0, err
+		}
+		req.Header.Set("Authorization", "Bearer "+metricsToken)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return 0, err
+		}
+		defer res.Body.Close()
+		if res.StatusCode != http.StatusOK {
+			return 0, fmt.Errorf("GET /metrics: status %d", res.StatusCode)
+		}
+		body, err := io.ReadAll(io.LimitReader(res.Body, 4<<20))
+		if err != nil {
+			return 0, err
+		}
+		var n float64
+		for _, l := range strings.Split(string(body), "\n") {
+			if rest, ok := strings.CutPrefix(l, "latchkey_health_checks_total{"); ok {
+				if _, v, ok := strings.Cut(rest, "} "); ok {
+					f, err := strconv.ParseFloat(v, 64)
+					if err != nil {
+						return 0, fmt.Errorf("GET /metrics: %q", l)
+					}
+					n += f
+				}
+			}
+		}
+		return int64(n), nil
+	}
 }
