@@ -1,7 +1,10 @@
 package storetest
 
 import (
+	"database/sql"
+	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -213,5 +216,93 @@ func testReclaim(t *testing.T, f *fixture) {
 	s.DB().QueryRowContext(ctx, `PRAGMA freelist_count`).Scan(&free)
 	if free != 0 {
 		t.Errorf("%d free pages left", free)
+	}
+}
+
+// A delivery retried by hand while a purge waits for its row stays: on
+// PostgreSQL the purge picks a finished delivery, waits for the row the
+// retry holds, and must then see that the delivery is pending again rather
+// than delete it. The test holds the row itself first so that the retry, then
+// the purge, queue behind it in that order (PostgreSQL grants a row's waiters
+// in turn), and lets them go only once both wait. SQLite has one writer at a
+// time: no interleaving to test.
+func testPurgeWaitsOutARetry(t *testing.T, f *fixture) {
+	s, ctx := f.s, f.ctx
+	if s.Dialect() != "postgres" {
+		t.Skip("SQLite runs one write at a time")
+	}
+	if err := s.EnqueueWebhooks(ctx, []domain.OutboxMessage{{EnvironmentID: f.env.ID, URL: "https://hooks.example.com/a", EventType: "auth", ConnectionID: "a", Body: []byte("{}")}}); err != nil {
+		t.Fatal(err)
+	}
+	list, err := s.ListWebhooks(ctx, f.env.ID, "", 0, 1)
+	if err != nil || len(list) != 1 {
+		t.Fatalf("deliveries: %v %v", list, err)
+	}
+	id := list[0].ID
+	if err := s.CompleteWebhook(ctx, id, domain.WebhookOutcome{Attempt: domain.WebhookAttempt{Attempt: 1, At: f.clock.now(), Status: 500, Error: "HTTP 500"}}); err != nil {
+		t.Fatal(err) // given up on: finished, and old enough to purge below
+	}
+	f.clock.add(48 * time.Hour)
+
+	holder, err := s.DB().BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Rollback()
+	if _, err := holder.ExecContext(ctx, `SELECT id FROM webhook_outbox WHERE id = $1 FOR UPDATE`, id); err != nil {
+		t.Fatal(err)
+	}
+	var holderPID int
+	if err := holder.QueryRowContext(ctx, `SELECT pg_backend_pid()`).Scan(&holderPID); err != nil {
+		t.Fatal(err)
+	}
+	// waitingBehind returns a backend other than not that waits for a lock one
+	// of pids holds, as soon as there is one (other tests share the server).
+	waitingBehind := func(pids []int, not int) int {
+		t.Helper()
+		for {
+			var pid int
+			err := s.DB().QueryRowContext(ctx, `SELECT pid FROM pg_stat_activity
+				WHERE pid <> $1 AND pg_blocking_pids(pid) && $2::int[] LIMIT 1`, not, pids).Scan(&pid)
+			if err == nil {
+				return pid
+			}
+			if !errors.Is(err, sql.ErrNoRows) {
+				t.Fatal(err)
+			}
+			if ctx.Err() != nil {
+				t.Fatal(ctx.Err())
+			}
+			runtime.Gosched()
+		}
+	}
+	retried := make(chan error, 1)
+	go func() { retried <- s.RetryWebhook(ctx, f.env.ID, id) }()
+	retryPID := waitingBehind([]int{holderPID}, 0)
+	type purged struct {
+		n   int64
+		err error
+	}
+	purge := make(chan purged, 1)
+	go func() {
+		n, err := s.PurgeWebhooks(ctx, f.clock.now().Add(-24*time.Hour), 100)
+		purge <- purged{n, err}
+	}()
+	waitingBehind([]int{holderPID, retryPID}, retryPID)
+	if err := holder.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-retried; err != nil {
+		t.Fatalf("retry: %v", err)
+	}
+	if p := <-purge; p.err != nil || p.n != 0 {
+		t.Errorf("the purge deleted %d (%v), want 0: the delivery was retried while the purge waited for it", p.n, p.err)
+	}
+	m, err := s.Webhook(ctx, f.env.ID, id)
+	if err != nil {
+		t.Fatalf("the retried delivery is gone: %v", err)
+	}
+	if m.FailedAt != nil {
+		t.Errorf("the retried delivery is still marked failed at %v", m.FailedAt)
 	}
 }

@@ -110,6 +110,7 @@ func Run(t *testing.T, open Opener) {
 		"Overview":      testOverview,
 		"PurgeEvents":   testPurgeEvents,
 		"PurgeWebhooks": testPurgeWebhooks,
+		"PurgeRetried":  testPurgeWaitsOutARetry,
 		"PurgeOthers":   testPurgeSessionsAndAudit,
 		"Reclaim":       testReclaim,
 	}
