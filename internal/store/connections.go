@@ -294,6 +294,12 @@ func (s *Store) listQuery(envID int64, f domain.ConnectionFilter) (string, []any
 // served by an index.
 func (s *Store) ExplainListConnections(ctx context.Context, envID int64, f domain.ConnectionFilter) (string, error) {
 	query, args := s.listQuery(envID, f)
+	return s.explain(ctx, query, args...)
+}
+
+// explain returns the plan the database picks for query (with ?
+// placeholders): SQLite's EXPLAIN QUERY PLAN steps, PostgreSQL's EXPLAIN lines.
+func (s *Store) explain(ctx context.Context, query string, args ...any) (string, error) {
 	explain := `EXPLAIN QUERY PLAN `
 	if s.dialect == "postgres" {
 		explain = `EXPLAIN `

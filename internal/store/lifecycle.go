@@ -20,13 +20,10 @@ func (s *Store) ClaimChecks(ctx context.Context, now time.Time, interval, lease 
 	if s.dialect == "postgres" {
 		skipLocked = " FOR UPDATE SKIP LOCKED"
 	}
-	due := ms(now.Add(-interval))
 	var out []*domain.Connection
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, s.q(`SELECT id FROM connections
-			WHERE (next_check_at <= ? OR (next_check_at IS NULL AND COALESCE(last_verified_at, created_at) <= ?))
-			AND (check_locked_until IS NULL OR check_locked_until < ?)
-			ORDER BY COALESCE(next_check_at, last_verified_at, created_at), id LIMIT ?`+skipLocked), ms(now), due, ms(now), limit)
+		query, args := claimQuery(now, interval, limit)
+		rows, err := tx.QueryContext(ctx, s.q(query+skipLocked), args...)
 		if err != nil {
 			return err
 		}
@@ -61,6 +58,29 @@ func (s *Store) ClaimChecks(ctx context.Context, now time.Time, interval, lease 
 		return nil, fmt.Errorf("store: claim checks: %w", err)
 	}
 	return out, nil
+}
+
+// claimQuery picks the connections due for a check, longest overdue first.
+// A connection is due at next_check_at, or, before its first check, an
+// interval after it was verified (or created). Rows are read in the order of
+// the connections_check_due index (migration 0010), whose key is the first of
+// those times that is set; the key bound (never after now) ends the read at
+// the first row not yet due, so a claim reads about as many rows as it takes,
+// and a run with nothing due reads only the connections not checked yet.
+func claimQuery(now time.Time, interval time.Duration, limit int) (string, []any) {
+	return `SELECT id FROM connections
+			WHERE COALESCE(next_check_at, last_verified_at, created_at) <= ?
+			AND (next_check_at <= ? OR (next_check_at IS NULL AND COALESCE(last_verified_at, created_at) <= ?))
+			AND (check_locked_until IS NULL OR check_locked_until < ?)
+			ORDER BY COALESCE(next_check_at, last_verified_at, created_at), id LIMIT ?`,
+		[]any{ms(now), ms(now), ms(now.Add(-interval)), ms(now), limit}
+}
+
+// ExplainClaimChecks returns the plan of ClaimChecks' query (tests, and
+// docs/database.md).
+func (s *Store) ExplainClaimChecks(ctx context.Context, now time.Time, interval time.Duration) (string, error) {
+	query, args := claimQuery(now, interval, 200)
+	return s.explain(ctx, query, args...)
 }
 
 // CompleteCheck records a check: status, warnings, failure count, next check,

@@ -107,3 +107,20 @@ func TestListConnectionsPlans(t *testing.T) {
 		}
 	}
 }
+
+// The health checks' claim reads the connections_check_due index in its order
+// (no sort of every connection due), bounded by the key.
+func TestClaimChecksPlan(t *testing.T) {
+	s := openSQLite(t)
+	seedList(t, s, 200)
+	plan, err := s.ExplainClaimChecks(context.Background(), time.Date(2026, 1, 3, 0, 0, 0, 0, time.UTC), 24*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(plan, "SEARCH connections USING INDEX connections_check_due") || strings.Contains(plan, "TEMP B-TREE") {
+		t.Errorf("the claim does not read connections_check_due in order:\n%s", plan)
+	}
+	if os.Getenv("LATCHKEY_SHOW_PLANS") != "" {
+		t.Logf("claim:\n%s", plan)
+	}
+}

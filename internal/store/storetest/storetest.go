@@ -111,6 +111,7 @@ func Run(t *testing.T, open Opener) {
 		"PurgeEvents":   testPurgeEvents,
 		"PurgeWebhooks": testPurgeWebhooks,
 		"PurgeRetried":  testPurgeWaitsOutARetry,
+		"ClaimChecks":   testClaimChecks,
 		"PurgeOthers":   testPurgeSessionsAndAudit,
 		"Reclaim":       testReclaim,
 	}
