@@ -34,7 +34,8 @@ unless --keep.
 
 With --sim-only it runs only the simulated Atlassian, for a latchkey serve of
 your own started with
-  LATCHKEY_UPSTREAM_REWRITE=https://api.atlassian.com=http://127.0.0.1:9999,https://*.atlassian.net=http://127.0.0.1:9999
+  LATCHKEY_UPSTREAM_REWRITE=https://api.atlassian.com=http://127.0.0.1:9999,https://auth.atlassian.com=http://127.0.0.1:9999,https://*.atlassian.net=http://127.0.0.1:9999
+(what it prints when it starts, with the port it listens on).
 
 The demo reads no LATCHKEY_* variable.
 
@@ -92,15 +93,21 @@ func demo(ctx context.Context, args []string, _ func(string) string, stdout, std
 
       LATCHKEY_UPSTREAM_REWRITE=%s latchkey serve
 
-  It knows one site and one service account:
+  It knows one service account with an API token for one site:
 
       Cloud ID               %s
       Service Account Email  %s
       API Token              %s
 
+  and one OAuth 2.0 client credential reaching two sites (%s and %s):
+
+      Client ID              %s
+      Client Secret          %s
+
   Ctrl-C stops it.
 
-`, simURL, rewrite, atlassiansim.DemoCloudID, atlassiansim.DemoEmail, atlassiansim.DemoToken)
+`, simURL, rewrite, atlassiansim.DemoCloudID, atlassiansim.DemoEmail, atlassiansim.DemoToken,
+			atlassiansim.DemoSite, atlassiansim.DemoSite2, atlassiansim.DemoClientID, atlassiansim.DemoClientSecret)
 		<-ctx.Done()
 		return 0
 	}
