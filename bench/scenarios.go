@@ -241,6 +241,23 @@ func (b *bench) probes(server *child, in *instance) []probe {
 	return append(ps, probe{"upstream", func() time.Duration { return procCPU(b.upstream.pid()) }}, probe{"client", selfCPU})
 }
 
+// interleave runs the rounds: in each, every level on every target back to
+// back, the targets in the round's order (ordered); one measures a target at
+// a level and its cell goes into the report.
+func interleave[T any](ctx context.Context, b *bench, levels []int, targets []T, one func(t T, round, c int) *cell) error {
+	for r := range b.o.rounds {
+		for _, c := range levels {
+			for _, t := range ordered(targets, r) {
+				b.rep.add(one(t, r, c))
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+			}
+		}
+	}
+	return nil
+}
+
 // ordered returns the instances in round r's order: as given in even rounds,
 // reversed in odd ones, so neither backend always goes first.
 func ordered[T any](xs []T, r int) []T {
@@ -313,19 +330,11 @@ func (b *bench) proxy(ctx context.Context) error {
 		targets = append(targets, target{in.backend, "latchkey", in.proc.url() + "/proxy" + proxyPath, proxyHeader(), in.proc, in})
 	}
 	err := b.profile("proxy", b.mainProcs(true), func() error {
-		for r := range b.o.rounds {
-			for _, c := range b.o.levels {
-				for _, t := range ordered(targets, r) {
-					cl := &cell{scenario: "proxy", backend: t.backend, variant: t.variant, c: c, round: r}
-					measure(ctx, cl, b.measurement(c, t.proc, t.in), get(t.url, t.header, http.StatusOK))
-					b.rep.add(cl)
-					if ctx.Err() != nil {
-						return ctx.Err()
-					}
-				}
-			}
-		}
-		return nil
+		return interleave(ctx, b, b.o.levels, targets, func(t target, r, c int) *cell {
+			cl := &cell{scenario: "proxy", backend: t.backend, variant: t.variant, c: c, round: r}
+			measure(ctx, cl, b.measurement(c, t.proc, t.in), get(t.url, t.header, http.StatusOK))
+			return cl
+		})
 	})
 	if err != nil {
 		return err
@@ -418,17 +427,11 @@ func (b *bench) apiScenario(ctx context.Context, name string, c int, mk func(*in
 		ops[in] = mk(in)
 	}
 	err := b.profile(name, b.mainProcs(false), func() error {
-		for r := range b.o.rounds {
-			for _, in := range ordered(b.main, r) {
-				cl := &cell{scenario: name, backend: in.backend, variant: "latchkey", c: c, round: r}
-				measure(ctx, cl, b.measurement(c, in.proc, in), ops[in])
-				b.rep.add(cl)
-				if ctx.Err() != nil {
-					return ctx.Err()
-				}
-			}
-		}
-		return nil
+		return interleave(ctx, b, []int{c}, b.main, func(in *instance, r, c int) *cell {
+			cl := &cell{scenario: name, backend: in.backend, variant: "latchkey", c: c, round: r}
+			measure(ctx, cl, b.measurement(c, in.proc, in), ops[in])
+			return cl
+		})
 	})
 	if err != nil {
 		return err
@@ -667,17 +670,11 @@ func (b *bench) list(ctx context.Context) error {
 		procs[in.backend] = in.proc
 	}
 	err := b.profile("list", procs, func() error {
-		for r := range b.o.rounds {
-			for _, t := range ordered(targets, r) {
-				cl := &cell{scenario: "list", backend: t.in.backend, variant: t.paging + " " + t.page.name, c: 1, round: r}
-				measure(ctx, cl, b.measurement(1, t.in.proc, t.in), get(t.page.url, secretHeader(), http.StatusOK))
-				b.rep.add(cl)
-				if ctx.Err() != nil {
-					return ctx.Err()
-				}
-			}
-		}
-		return nil
+		return interleave(ctx, b, []int{1}, targets, func(t target, r, c int) *cell {
+			cl := &cell{scenario: "list", backend: t.in.backend, variant: t.paging + " " + t.page.name, c: c, round: r}
+			measure(ctx, cl, b.measurement(c, t.in.proc, t.in), get(t.page.url, secretHeader(), http.StatusOK))
+			return cl
+		})
 	})
 	if err != nil {
 		return err
@@ -760,21 +757,13 @@ func (b *bench) checks(ctx context.Context) error {
 	h := proxyHeader()
 	h.Set("Connection-Id", seedName(b.o.conns))
 	err := b.profile("checks", procs, func() error {
-		for r := range b.o.rounds {
-			for _, c := range b.o.levels {
-				for _, t := range ordered(targets, r) {
-					cl := &cell{scenario: "checks", backend: t.in.backend, variant: t.variant, c: c, round: r}
-					m := b.measurement(c, t.in.proc, t.in)
-					m.count = healthChecks(t.in)
-					measure(ctx, cl, m, get(t.in.proc.url()+path, h, http.StatusOK))
-					b.rep.add(cl)
-					if ctx.Err() != nil {
-						return ctx.Err()
-					}
-				}
-			}
-		}
-		return nil
+		return interleave(ctx, b, b.o.levels, targets, func(t target, r, c int) *cell {
+			cl := &cell{scenario: "checks", backend: t.in.backend, variant: t.variant, c: c, round: r}
+			m := b.measurement(c, t.in.proc, t.in)
+			m.count = healthChecks(t.in)
+			measure(ctx, cl, m, get(t.in.proc.url()+path, h, http.StatusOK))
+			return cl
+		})
 	})
 	if err != nil {
 		return err
