@@ -102,9 +102,20 @@ const maxStmts = 256
 // once; nil when the cache is full. Parsing SQL is a large share of a small
 // read's cost.
 func (s *Store) prepared(ctx context.Context, query string) (*sql.Stmt, error) {
+	return s.cachedStmt(ctx, false, query)
+}
+
+// cachedStmt is query prepared on the read pool, or on the write connection
+// (write), from that one's cache; nil when the cache is full, for the caller
+// to run the text unprepared rather than leave a statement nobody closes.
+func (s *Store) cachedStmt(ctx context.Context, write bool, query string) (*sql.Stmt, error) {
+	db, cache := s.db, func() map[string]*sql.Stmt { return s.stmts } // read under stmtMu: Close replaces them
+	if write {
+		db, cache = s.wdb, func() map[string]*sql.Stmt { return s.wstmts }
+	}
 	s.stmtMu.RLock()
-	st, ok := s.stmts[query]
-	full := len(s.stmts) >= maxStmts
+	st, ok := cache()[query]
+	full := len(cache()) >= maxStmts
 	s.stmtMu.RUnlock()
 	if ok {
 		return st, nil
@@ -113,22 +124,22 @@ func (s *Store) prepared(ctx context.Context, query string) (*sql.Stmt, error) {
 		s.unprepared.Add(1)
 		return nil, nil
 	}
-	st, err := s.db.PrepareContext(ctx, query)
+	st, err := db.PrepareContext(ctx, query)
 	if err != nil {
 		return nil, err
 	}
 	s.stmtMu.Lock()
 	defer s.stmtMu.Unlock()
-	if prev, ok := s.stmts[query]; ok {
+	if prev, ok := cache()[query]; ok {
 		st.Close()
 		return prev, nil
 	}
-	if len(s.stmts) >= maxStmts {
+	if len(cache()) >= maxStmts {
 		st.Close()
 		s.unprepared.Add(1)
 		return nil, nil
 	}
-	s.stmts[query] = st
+	cache()[query] = st
 	return st, nil
 }
 
@@ -146,37 +157,9 @@ func (s *Store) StatementStats() (cached int, unprepared int64) {
 // parse each statement again every time (a large share of a creation's
 // cost): wstmts keeps the busiest ones prepared on it. PostgreSQL's driver
 // keeps prepared statements per connection by itself. Like prepared, it
-// returns nil when the cache is full: the caller runs the text unprepared,
-// rather than leave a statement nobody closes on the write connection.
+// returns nil when the cache is full.
 func (s *Store) wprepared(ctx context.Context, query string) (*sql.Stmt, error) {
-	s.stmtMu.RLock()
-	st, ok := s.wstmts[query]
-	full := len(s.wstmts) >= maxStmts
-	s.stmtMu.RUnlock()
-	if ok {
-		return st, nil
-	}
-	if full {
-		s.unprepared.Add(1)
-		return nil, nil
-	}
-	st, err := s.wdb.PrepareContext(ctx, query)
-	if err != nil {
-		return nil, err
-	}
-	s.stmtMu.Lock()
-	defer s.stmtMu.Unlock()
-	if prev, ok := s.wstmts[query]; ok {
-		st.Close()
-		return prev, nil
-	}
-	if len(s.wstmts) >= maxStmts {
-		st.Close()
-		s.unprepared.Add(1)
-		return nil, nil
-	}
-	s.wstmts[query] = st
-	return st, nil
+	return s.cachedStmt(ctx, true, query)
 }
 
 // txStmt is query ready to run in tx, from the write statement cache on
