@@ -174,9 +174,14 @@ func (s *Store) txStmt(ctx context.Context, tx *sql.Tx, query string) *sql.Stmt 
 	}
 	s.stmtMu.RLock()
 	st, ok := s.wstmts[query]
+	full := len(s.wstmts) >= maxStmts
 	s.stmtMu.RUnlock()
 	if ok {
 		return tx.StmtContext(ctx, st)
+	}
+	if full { // it runs as text, now and every time
+		s.unprepared.Add(1)
+		return nil
 	}
 	s.stmtMu.Lock()
 	if len(s.wanted) < maxStmts {

@@ -25,7 +25,7 @@ func testClaimChecks(t *testing.T, f *fixture) {
 	}{
 		{"verified-long-ago", at(0), 0},             // due at t0 + 1 day
 		{"never-verified", nil, time.Hour},          // due at its creation, t0 + 1h, + 1 day
-		{"next-check-passed", at(2 * time.Hour), 0}, // next check set below: t0 + 20h
+		{"next-check-passed", at(2 * time.Hour), 0}, // next check set below: t0 + 1 day 2h
 		{"next-check-ahead", at(2 * time.Hour), 0},  // next check set below: t0 + 40h
 		{"verified-recently", at(3 * time.Hour), 0}, // due at t0 + 3h + 1 day: after the claims
 		{"leased", at(30 * time.Minute), 0},         // due, but claimed first below

@@ -4,7 +4,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -257,8 +256,11 @@ func testPurgeWaitsOutARetry(t *testing.T, f *fixture) {
 		t.Fatal(err)
 	}
 	// waitingBehind returns a backend other than not that waits for a lock one
-	// of pids holds, as soon as there is one (other tests share the server).
-	waitingBehind := func(pids []int, not int) int {
+	// of pids holds, as soon as there is one (other tests share the server),
+	// polling every few milliseconds; the test fails if what should wait ends
+	// first (done) or nothing waits within 30 s.
+	deadline := time.After(30 * time.Second)
+	waitingBehind := func(what string, done <-chan struct{}, pids []int, not int) int {
 		t.Helper()
 		for {
 			var pid int
@@ -270,33 +272,37 @@ func testPurgeWaitsOutARetry(t *testing.T, f *fixture) {
 			if !errors.Is(err, sql.ErrNoRows) {
 				t.Fatal(err)
 			}
-			if ctx.Err() != nil {
-				t.Fatal(ctx.Err())
+			select {
+			case <-done:
+				t.Fatalf("the %s ended without waiting for the row", what)
+			case <-deadline:
+				t.Fatalf("the %s did not wait for the row within 30 s", what)
+			case <-time.After(2 * time.Millisecond):
 			}
-			runtime.Gosched()
 		}
 	}
-	retried := make(chan error, 1)
-	go func() { retried <- s.RetryWebhook(ctx, f.env.ID, id) }()
-	retryPID := waitingBehind([]int{holderPID}, 0)
-	type purged struct {
-		n   int64
-		err error
-	}
-	purge := make(chan purged, 1)
+	var retryErr error
+	retried := make(chan struct{})
+	go func() { retryErr = s.RetryWebhook(ctx, f.env.ID, id); close(retried) }()
+	retryPID := waitingBehind("retry", retried, []int{holderPID}, 0)
+	var purgedN int64
+	var purgeErr error
+	purged := make(chan struct{})
 	go func() {
-		n, err := s.PurgeWebhooks(ctx, f.clock.now().Add(-24*time.Hour), 100)
-		purge <- purged{n, err}
+		purgedN, purgeErr = s.PurgeWebhooks(ctx, f.clock.now().Add(-24*time.Hour), 100)
+		close(purged)
 	}()
-	waitingBehind([]int{holderPID, retryPID}, retryPID)
+	waitingBehind("purge", purged, []int{holderPID, retryPID}, retryPID)
 	if err := holder.Commit(); err != nil {
 		t.Fatal(err)
 	}
-	if err := <-retried; err != nil {
-		t.Fatalf("retry: %v", err)
+	<-retried
+	if retryErr != nil {
+		t.Fatalf("retry: %v", retryErr)
 	}
-	if p := <-purge; p.err != nil || p.n != 0 {
-		t.Errorf("the purge deleted %d (%v), want 0: the delivery was retried while the purge waited for it", p.n, p.err)
+	<-purged
+	if purgeErr != nil || purgedN != 0 {
+		t.Errorf("the purge deleted %d (%v), want 0: the delivery was retried while the purge waited for it", purgedN, purgeErr)
 	}
 	m, err := s.Webhook(ctx, f.env.ID, id)
 	if err != nil {
