@@ -163,8 +163,9 @@ func runLatchkey(ctx context.Context) {
 // measured on its own) and it knows the connections table's columns: when a
 // migration changes them, change seedColumns and seedRow with it. run checks
 // the result through the API (page sizes, a seeded connection's credentials).
-// With BENCH_SEED_DUE=1 every connection was last verified two days ago, so
-// all of them are due for a health check as soon as latchkey starts.
+// Each was last verified when it was created, and its next health check is a
+// day later; with BENCH_SEED_DUE=1 each was last verified two days ago and
+// never checked since, so all of them are due as soon as latchkey starts.
 func runSeed(ctx context.Context) {
 	n, err := strconv.Atoi(os.Getenv("BENCH_SEED"))
 	if err != nil || n < 0 {
@@ -235,12 +236,18 @@ func runSeed(ctx context.Context) {
 }
 
 var seedColumns = []string{"environment_id", "integration_id", "connection_id", "provider", "connection_config", "credentials", "credentials_key_id",
-	"has_end_user", "end_user_id", "end_user_email", "end_user_display_name", "status", "last_verified_at", "created_at", "updated_at"}
+	"has_end_user", "end_user_id", "end_user_email", "end_user_display_name", "status", "last_verified_at", "next_check_at", "created_at", "updated_at"}
 
 // seedName is the connection id of the i-th seeded connection.
 func seedName(i int) string { return fmt.Sprintf("seed-%07d", i) }
 
 func seedRow(a *app.App, envID, integID int64, provider string, i int, at, verifiedAgo int64) ([]any, error) {
+	// Checked when it was created, next a day later, as connections are once
+	// they have been checked; a due one (verifiedAgo > 0) has never been.
+	var next any = at + (24 * time.Hour).Milliseconds()
+	if verifiedAgo > 0 {
+		next = nil
+	}
 	c := &domain.Connection{EnvironmentID: envID, IntegrationID: integID, ConnectionID: seedName(i),
 		Credentials: domain.Credentials{Type: "BASIC", Username: atlassiansim.DemoEmail, Password: atlassiansim.DemoToken}}
 	if err := a.Connections().Seal(c); err != nil {
@@ -253,7 +260,7 @@ func seedRow(a *app.App, envID, integID int64, provider string, i int, at, verif
 	cfg, _ := json.Marshal(map[string]string{"cloudId": atlassiansim.DemoCloudID, "accountId": fmt.Sprintf("712020:seed-%d", i),
 		"accountType": "app", "displayName": fmt.Sprintf("Seed bot %d", i)})
 	return []any{envID, integID, c.ConnectionID, provider, string(cfg), c.SealedCredentials, keyID,
-		1, fmt.Sprintf("user-%d", i), fmt.Sprintf("user-%d@example.com", i), fmt.Sprintf("User %d", i), domain.StatusOK, at - verifiedAgo, at, at}, nil
+		1, fmt.Sprintf("user-%d", i), fmt.Sprintf("user-%d@example.com", i), fmt.Sprintf("User %d", i), domain.StatusOK, at - verifiedAgo, next, at, at}, nil
 }
 
 // serveControl starts the control listener on loopback: net/http/pprof, the
@@ -442,6 +449,7 @@ func (c *child) stop() {
 	if c == nil || c.cmd.Process == nil {
 		return
 	}
+	_ = c.cmd.Process.Signal(syscall.SIGCONT) // a child paused (pause) ends too
 	_ = c.cmd.Process.Signal(syscall.SIGTERM)
 	done := make(chan struct{})
 	go func() { _, _ = c.cmd.Process.Wait(); close(done) }()
@@ -452,6 +460,12 @@ func (c *child) stop() {
 		<-done
 	}
 }
+
+// pause stops the child where it is (SIGSTOP) until resume (SIGCONT): it
+// spends no CPU and does no background work meanwhile.
+func (c *child) pause() error { return c.cmd.Process.Signal(syscall.SIGSTOP) }
+
+func (c *child) resume() error { return c.cmd.Process.Signal(syscall.SIGCONT) }
 
 // stats reads the child's allocation counters.
 func (c *child) stats() (runtimeStats, error) {

@@ -707,14 +707,18 @@ func checkPage(ctx context.Context, p page) error {
 
 // checks: the proxy, at each -c level, through two latchkeys with o.conns
 // connections each, measured back to back in every round: the scale
-// scenario's, whose connections were all verified in the last minutes (no
-// health check is due for a day), and one whose connections were all last
-// verified two days ago, so its scheduler works through a backlog of o.conns
-// checks at its rate limit (10 a second to Atlassian, against the same
-// stand-in the proxied calls go to) for the whole run. That is the most checks
-// latchkey ever runs: the steady state of 100,000 connections checked once a
-// day is about 1.2 a second. Each window counts the checks done in it
-// (latchkey_health_checks_total) and fails the run if there were none.
+// scenario's, whose connections were all checked when they were created (the
+// next check of each is a day away: its scheduler has nothing to do), and one
+// whose connections were all last verified two days ago, so its scheduler
+// works through a backlog of o.conns checks at its rate limit (10 a second to
+// Atlassian, against the same stand-in the proxied calls go to) for the whole
+// run. That is the most checks latchkey ever runs: the steady state of
+// 100,000 connections checked once a day is about 1.2 a second. Only the
+// latchkey measured runs: the others are paused (SIGSTOP), so the idle
+// windows carry none of the checks' work, in latchkey, the stand-in or
+// PostgreSQL. Each window counts the checks done in it
+// (latchkey_health_checks_total), and the run fails unless the checking
+// latchkeys checked connections and found every one ok.
 func (b *bench) checks(ctx context.Context) error {
 	for i, db := range b.o.dbs {
 		in, err := b.newInstance(ctx, db)
@@ -756,11 +760,32 @@ func (b *bench) checks(ctx context.Context) error {
 	path := "/proxy" + proxyPath
 	h := proxyHeader()
 	h.Set("Connection-Id", seedName(b.o.conns))
+	resumeAll := func() {
+		for _, t := range targets {
+			_ = t.in.proc.resume()
+		}
+	}
+	defer resumeAll()
 	err := b.profile("checks", procs, func() error {
+		defer resumeAll() // before the profiles are collected
 		return interleave(ctx, b, b.o.levels, targets, func(t target, r, c int) *cell {
+			for _, o := range targets {
+				if o.in != t.in {
+					_ = o.in.proc.pause()
+				}
+			}
+			_ = t.in.proc.resume()
 			cl := &cell{scenario: "checks", backend: t.in.backend, variant: t.variant, c: c, round: r}
 			m := b.measurement(c, t.in.proc, t.in)
-			m.count = healthChecks(t.in)
+			count := healthChecks(t.in)
+			m.count = func() (int64, error) {
+				by, err := count()
+				var n int64
+				for _, v := range by {
+					n += v
+				}
+				return n, err
+			}
 			measure(ctx, cl, m, get(t.in.proc.url()+path, h, http.StatusOK))
 			return cl
 		})
@@ -768,16 +793,22 @@ func (b *bench) checks(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	// The comparison means something only if the checks ran: each checking
-	// latchkey must have done some (a short window may see none).
+	// The comparison means something only if the checks ran and passed: each
+	// checking latchkey must have found connections ok (a short window may see
+	// none), and nothing else.
 	for _, in := range b.checking {
 		deadline := time.Now().Add(30 * time.Second)
 		for {
-			n, err := healthChecks(in)()
+			by, err := healthChecks(in)()
 			if err != nil {
 				return err
 			}
-			if n > 0 {
+			for status, n := range by {
+				if status != "ok" && n > 0 {
+					return fmt.Errorf("%s: %d health checks found %s: the comparison would measure failing checks", in.backend, n, status)
+				}
+			}
+			if by["ok"] > 0 {
 				break
 			}
 			if time.Now().After(deadline) || ctx.Err() != nil {
@@ -790,38 +821,42 @@ func (b *bench) checks(ctx context.Context) error {
 	return nil
 }
 
-// healthChecks reads latchkey_health_checks_total (all statuses) from in's /metrics.
-func healthChecks(in *instance) func() (int64, error) {
-	return func() (int64, error) {
+// healthChecks reads latchkey_health_checks_total from in's /metrics, by status.
+func healthChecks(in *instance) func() (map[string]int64, error) {
+	return func() (map[string]int64, error) {
 		req, err := http.NewRequest(http.MethodGet, in.proc.url()+"/metrics", nil)
 		if err != nil {
-			return 0, err
+			return nil, err
 		}
 		req.Header.Set("Authorization", "Bearer "+metricsToken)
 		res, err := http.DefaultClient.Do(req)
 		if err != nil {
-			return 0, err
+			return nil, err
 		}
 		defer res.Body.Close()
 		if res.StatusCode != http.StatusOK {
-			return 0, fmt.Errorf("GET /metrics: status %d", res.StatusCode)
+			return nil, fmt.Errorf("GET /metrics: status %d", res.StatusCode)
 		}
 		body, err := io.ReadAll(io.LimitReader(res.Body, 4<<20))
 		if err != nil {
-			return 0, err
+			return nil, err
 		}
-		var n float64
+		by := map[string]int64{}
 		for _, l := range strings.Split(string(body), "\n") {
-			if rest, ok := strings.CutPrefix(l, "latchkey_health_checks_total{"); ok {
-				if _, v, ok := strings.Cut(rest, "} "); ok {
-					f, err := strconv.ParseFloat(v, 64)
-					if err != nil {
-						return 0, fmt.Errorf("GET /metrics: %q", l)
-					}
-					n += f
-				}
+			rest, ok := strings.CutPrefix(l, `latchkey_health_checks_total{status="`)
+			if !ok {
+				continue
 			}
+			status, v, ok := strings.Cut(rest, `"} `)
+			if !ok {
+				return nil, fmt.Errorf("GET /metrics: %q", l)
+			}
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				return nil, fmt.Errorf("GET /metrics: %q", l)
+			}
+			by[status] += int64(f)
 		}
-		return int64(n), nil
+		return by, nil
 	}
 }
