@@ -53,11 +53,14 @@ func FuzzInterpolate(f *testing.F) {
 			return
 		}
 		// Take out what was inserted (each value came back bracketed by the
-		// escape function): what is left came from the template, and must hold
-		// no placeholder, not even a half one.
+		// escape function), leaving a NUL in its place so that the template's
+		// text on either side is not joined: what is left came from the
+		// template, and must hold no placeholder, not even a half one. ("$" and
+		// "{" on either side of a value are not one: the output is never
+		// interpolated again.)
 		rest := out
 		for _, v := range inserted {
-			rest = strings.Replace(rest, "["+v+"]", "", 1)
+			rest = strings.Replace(rest, "["+v+"]", "\x00", 1)
 		}
 		if strings.Contains(rest, "${") {
 			t.Errorf("Interpolate(%q) = %q: reported resolved, but a placeholder is left", tmpl, out)
