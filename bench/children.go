@@ -134,6 +134,9 @@ func latchkeyConfig(databaseURL string) *config.Config {
 		"LATCHKEY_LOG_LEVEL":        "error", "LATCHKEY_LOG_FORMAT": "json",
 		"LATCHKEY_METRICS_TOKEN": metricsToken,
 	}
+	if v := os.Getenv("BENCH_LATCHKEY_LOG_LEVEL"); v != "" { // to see what latchkey logs during a run
+		env["LATCHKEY_LOG_LEVEL"] = v
+	}
 	cfg, err := config.Load(func(k string) string { return env[k] }, nil, os.Stderr)
 	if err != nil {
 		log.Fatal(err)
@@ -449,7 +452,6 @@ func (c *child) stop() {
 	if c == nil || c.cmd.Process == nil {
 		return
 	}
-	_ = c.cmd.Process.Signal(syscall.SIGCONT) // a child paused (pause) ends too
 	_ = c.cmd.Process.Signal(syscall.SIGTERM)
 	done := make(chan struct{})
 	go func() { _, _ = c.cmd.Process.Wait(); close(done) }()
@@ -460,12 +462,6 @@ func (c *child) stop() {
 		<-done
 	}
 }
-
-// pause stops the child where it is (SIGSTOP) until resume (SIGCONT): it
-// spends no CPU and does no background work meanwhile.
-func (c *child) pause() error { return c.cmd.Process.Signal(syscall.SIGSTOP) }
-
-func (c *child) resume() error { return c.cmd.Process.Signal(syscall.SIGCONT) }
 
 // stats reads the child's allocation counters.
 func (c *child) stats() (runtimeStats, error) {

@@ -184,7 +184,9 @@ func (j *Job) RunOnce(ctx context.Context) (res Result, ran bool, err error) {
 	o := j.o
 	ok, err := o.Store.TryLease(ctx, LeaseName, o.Holder, LeaseTTL)
 	if err != nil {
-		o.Logger.Warn("retention: could not take the lease", "err", err)
+		if ctx.Err() == nil { // shutting down is not a failure to report
+			o.Logger.Warn("retention: could not take the lease", "err", err)
+		}
 		return res, false, err
 	}
 	if !ok {
@@ -271,9 +273,12 @@ func (j *Job) RunOnce(ctx context.Context) (res Result, ran bool, err error) {
 	if r := res.Reclaimed; r.SizeBefore > 0 {
 		attrs = append(attrs, "reclaimed_pages", r.Pages, "size_before", r.SizeBefore, "size_after", r.SizeAfter)
 	}
-	if err != nil {
+	switch {
+	case err != nil && ctx.Err() != nil:
+		o.Logger.Info("retention run stopped: shutting down", attrs...)
+	case err != nil:
 		o.Logger.Warn("retention run failed", append(attrs, "err", err)...)
-	} else {
+	default:
 		o.Logger.Info("retention run", attrs...)
 	}
 	return res, true, err

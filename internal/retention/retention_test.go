@@ -135,3 +135,39 @@ func TestRunOnce(t *testing.T) {
 		t.Errorf("the log line lacks counts or sizes:\n%s", logs)
 	}
 }
+
+// Shutting down in the middle of a run (or before the lease) is no failure:
+// the job says it stopped, and warns of nothing.
+func TestRunStoppedByShutdownWarnsOfNothing(t *testing.T) {
+	clk := &fakeClock{t: time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)}
+	s, env := open(t, clk)
+	logs := &logBuffer{}
+	job := retention.New(retention.Options{Store: s, Clock: clk, Logger: slog.New(slog.NewJSONHandler(logs, nil)), Holder: "a",
+		EventRetention: time.Hour, WebhookRetention: time.Hour, ConsoleIdle: time.Hour})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, _, err := job.RunOnce(ctx); err == nil {
+		t.Fatal("a run with its context ended reported success")
+	}
+	// Mid-run: the context ends after the first batch.
+	var events []*domain.Event
+	for i := range 20 {
+		events = append(events, &domain.Event{EnvironmentID: env.ID, Kind: "proxy", Outcome: "success", Message: fmt.Sprint(i), At: clk.Now()})
+	}
+	if err := s.InsertEvents(context.Background(), events); err != nil {
+		t.Fatal(err)
+	}
+	clk.Sleep(context.Background(), 2*time.Hour)
+	ctx, cancel = context.WithCancel(context.Background())
+	defer cancel()
+	job = retention.New(retention.Options{Store: s, Clock: clk, Logger: slog.New(slog.NewJSONHandler(logs, nil)), Holder: "b",
+		EventRetention: time.Hour, WebhookRetention: time.Hour, ConsoleIdle: time.Hour, Batch: 5,
+		Purged: func(string, int64) { cancel() }})
+	res, ran, err := job.RunOnce(ctx)
+	if !ran || err == nil || res.Events == 0 || res.Events == 20 {
+		t.Fatalf("run stopped after its first batch: %+v %v %v, want some events purged and an error", res, ran, err)
+	}
+	if strings.Contains(logs.String(), `"level":"WARN"`) || !strings.Contains(logs.String(), "retention run stopped: shutting down") {
+		t.Errorf("a shutdown was logged as a failure, or not said:\n%s", logs)
+	}
+}
