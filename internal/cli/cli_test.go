@@ -112,7 +112,7 @@ func TestEnvCommands(t *testing.T) {
 	if keyLine(rotated) == keyLine(shown) {
 		t.Error("rotate kept the key")
 	}
-	if code, _, errs := run("env", "set-webhook", "--url", "nope"); code != 1 || !strings.Contains(errs, "webhook_url") {
+	if code, _, errs := run("env", "set-webhook", "--url", "nope"); code != 1 || !strings.Contains(errs, "webhook_url") || strings.Contains(errs, "invalid_body") {
 		t.Errorf("bad URL: %d %q", code, errs)
 	}
 	if code, _, errs := run("env", "set-webhook", "--secondary-url", "http://10.0.0.7/hooks"); code != 1 || !strings.Contains(errs, "webhook_secondary_url must point at a public address") {

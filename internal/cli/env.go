@@ -84,6 +84,11 @@ func env(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case "rotate-signing-key":
 		s, err = admin.Rotate(ctx, envID)
 	}
+	if de := (*domain.Error)(nil); errors.As(err, &de) {
+		// What the operator typed was refused: say why, without the API's error code.
+		fmt.Fprintf(stderr, "latchkey env %s: %s\n", sub, de.Message)
+		return 1
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "latchkey: %v\n", err)
 		return 1
