@@ -30,9 +30,7 @@ func TestConnectUISuccessScreenLayout(t *testing.T) {
 		if want := "Account=Integration Bot (1 line), Cloud ID=" + atlassiansim.DemoCloudID + " (1 line)"; facts != want {
 			t.Errorf("%d px: facts %s, want %s", width, facts, want)
 		}
-		if w := evalJS[int](b, `document.documentElement.scrollWidth`); w > width {
-			t.Errorf("%d px: the page is %d px wide", width, w)
-		}
+		b.noSideScroll(width, "the success screen")
 	}
 }
 

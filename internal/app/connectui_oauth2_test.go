@@ -2,7 +2,6 @@ package app_test
 
 import (
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -293,10 +292,7 @@ func TestConnectUIOAuth2ReconnectAfterRevocation(t *testing.T) {
 func TestConnectUIOAuth2Screenshots(t *testing.T) {
 	h := newHarness(t)
 	h.integration("jira", oauth2Provider)
-	dir := os.Getenv("LATCHKEY_SCREENSHOT_DIR")
-	if dir == "" {
-		dir = t.TempDir()
-	}
+	dir := screenshotDir(t)
 	b := newBrowser(t, 1280, 860)
 	b.do(colorScheme("light"), timezone("UTC"))
 	for _, size := range []struct {
@@ -306,9 +302,8 @@ func TestConnectUIOAuth2Screenshots(t *testing.T) {
 		for _, theme := range []string{"light", "dark"} {
 			shot := func(screen string) {
 				t.Helper()
-				if w := evalJS[int](b, `document.documentElement.scrollWidth`); w > size.w {
-					t.Errorf("%s, %s %s: page is %d px wide in a %d px window", screen, size.name, theme, w, size.w)
-				}
+				b.noSideScroll(size.w, screen+", "+size.name+" "+theme)
+				b.themeShows(theme, screen+", "+size.name)
 				b.screenshot(filepath.Join(dir, "connect-oauth2-"+screen+"-"+size.name+"-"+theme+".png"))
 			}
 			b.do(chromedp.EmulateViewport(int64(size.w), int64(size.h)))

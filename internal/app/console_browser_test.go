@@ -90,6 +90,24 @@ func (b *browser) noSideScroll(width int, what string) {
 	}
 }
 
+// themeShows fails unless the page's background is the theme's (the Connect
+// UI and the console share their dark background).
+func (b *browser) themeShows(theme, what string) {
+	b.t.Helper()
+	if got := evalJS[string](b, `getComputedStyle(document.body).backgroundColor`); (theme == "dark") != (got == "rgb(22, 26, 29)") {
+		b.t.Errorf("%s: %s theme background = %s", what, theme, got)
+	}
+}
+
+// screenshotDir is where the screenshot tests write: LATCHKEY_SCREENSHOT_DIR
+// (docs/images is made with it), or a directory of the test's own.
+func screenshotDir(t *testing.T) string {
+	if dir := os.Getenv("LATCHKEY_SCREENSHOT_DIR"); dir != "" {
+		return dir
+	}
+	return t.TempDir()
+}
+
 // The console at desktop and phone widths, light and dark: never wider than
 // the window; the screenshots in docs/images are made by this test
 // (LATCHKEY_SCREENSHOT_DIR=docs/images).
@@ -119,10 +137,7 @@ func TestConsoleScreenshots(t *testing.T) {
 		}
 	}
 	h.newKey(testSecretKey, "billing-service 2026")
-	dir := os.Getenv("LATCHKEY_SCREENSHOT_DIR")
-	if dir == "" {
-		dir = t.TempDir()
-	}
+	dir := screenshotDir(t)
 	for _, size := range []struct {
 		name string
 		w, h int
@@ -134,9 +149,7 @@ func TestConsoleScreenshots(t *testing.T) {
 				b.do(chromedp.Navigate(h.srv.URL+"/admin"), chromedp.WaitVisible(chromedp.CSS(`#secret_key`)))
 				b.noSideScroll(size.w, "the sign-in page")
 				b.signIn(h.srv.URL, testSecretKey)
-				if got := evalJS[string](b, `getComputedStyle(document.body).backgroundColor`); (theme == "dark") != (got == "rgb(22, 26, 29)") {
-					t.Errorf("%s theme background = %s", theme, got)
-				}
+				b.themeShows(theme, "the overview")
 				for _, p := range []struct{ name, path, wait string }{
 					{"overview", "/admin", "#h-status"},
 					{"connections", "/admin/connections", "table.rows"},

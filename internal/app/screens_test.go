@@ -1,7 +1,6 @@
 package app_test
 
 import (
-	"os"
 	"path/filepath"
 	"testing"
 
@@ -20,10 +19,7 @@ func TestConnectUIScreenshots(t *testing.T) {
 	h.tokens()
 	h.integration("jira", atlassian)
 	id := h.connect(h.session(client.ConnectSessionRequest{}), "jira")
-	dir := os.Getenv("LATCHKEY_SCREENSHOT_DIR")
-	if dir == "" {
-		dir = t.TempDir()
-	}
+	dir := screenshotDir(t)
 	b := newBrowser(t, 1280, 860)
 	b.do(colorScheme("light"), timezone("UTC"))
 	for _, size := range []struct {
@@ -33,12 +29,8 @@ func TestConnectUIScreenshots(t *testing.T) {
 		for _, theme := range []string{"light", "dark"} {
 			shot := func(screen string) {
 				t.Helper()
-				if w := evalJS[int](b, `document.documentElement.scrollWidth`); w > size.w {
-					t.Errorf("%s, %s %s: page is %d px wide in a %d px window", screen, size.name, theme, w, size.w)
-				}
-				if got := evalJS[string](b, `getComputedStyle(document.body).backgroundColor`); (theme == "dark") != (got == "rgb(22, 26, 29)") {
-					t.Errorf("%s, %s theme background = %s", screen, theme, got)
-				}
+				b.noSideScroll(size.w, screen+", "+size.name+" "+theme)
+				b.themeShows(theme, screen+", "+size.name)
 				b.screenshot(filepath.Join(dir, "connect-"+screen+"-"+size.name+"-"+theme+".png"))
 			}
 			b.do(chromedp.EmulateViewport(int64(size.w), int64(size.h)))
