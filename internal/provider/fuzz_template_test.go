@@ -115,7 +115,10 @@ func FuzzResolveBaseURL(f *testing.F) {
 		if !ok || !strings.EqualFold(scheme, u.Scheme) {
 			t.Errorf("ResolveBaseURL(%q, %q) = %q: scheme is not the template's", tmpl, value, u)
 		}
-		host, _, _ := strings.Cut(rest, "/")
+		host := rest // up to the path, the query or the fragment, as a URL's host ends
+		if i := strings.IndexAny(host, "/?#"); i >= 0 {
+			host = host[:i]
+		}
 		if i := strings.LastIndex(host, "}"); i >= 0 {
 			host = host[i+1:]
 		}
@@ -132,10 +135,12 @@ func chosenAlternative(tmpl, value string) string {
 	for _, alt := range strings.Split(tmpl, "||") {
 		alt = strings.TrimSpace(alt)
 		ok := true
-		for _, m := range regexp.MustCompile(`\$\{([^}]*)\}`).FindAllStringSubmatch(alt, -1) {
+		placeholder := regexp.MustCompile(`\$\{([^}]*)\}`)
+		for _, m := range placeholder.FindAllStringSubmatch(alt, -1) {
 			ok = ok && strings.TrimSpace(m[1]) == "connectionConfig.host" && value != ""
 		}
-		if ok {
+		// A "${" that opens no complete placeholder never resolves.
+		if ok && !strings.Contains(placeholder.ReplaceAllString(alt, ""), "${") {
 			return alt
 		}
 	}

@@ -51,10 +51,23 @@ func (p *Provider) ResolveBaseURL(override string, vars Vars) (*url.URL, error) 
 		return nil, err
 	}
 	u, ok := httpx.ParseHTTPURL(strings.TrimRight(s, "/"))
-	if !ok || u.User != nil || u.Fragment != "" {
+	if !ok || u.User != nil || u.Fragment != "" || !plainHost(u.Host) {
 		return nil, fmt.Errorf("%w: base URL %q is not an absolute http(s) URL", ErrUnsafeURL, s)
 	}
 	return u, nil
+}
+
+// plainHost reports whether host (as url.Parse decoded it) is a name, an IPv4
+// address or a bracketed IPv6 one, with an optional port: no escapes, no
+// other bytes (a template's "%80" decodes to a byte no resolver takes).
+func plainHost(host string) bool {
+	for i := 0; i < len(host); i++ {
+		c := host[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte(".-_:[]", c) >= 0) {
+			return false
+		}
+	}
+	return host != ""
 }
 
 // interpolateURL places the connection's values in a URL template, each
