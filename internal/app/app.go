@@ -118,6 +118,10 @@ type Deps struct {
 	// Resolver, when set, answers the host-name lookups of webhook URLs
 	// (checking them and connecting to them) instead of the system resolver.
 	Resolver netguard.Resolver
+	// DialControl, when set, runs on every address latchkey is about to
+	// connect to (providers, webhooks), before it connects: tests refuse all
+	// but loopback with it.
+	DialControl upstream.DialControl
 }
 
 // NewLogger builds the logger the config asks for, writing to w.
@@ -184,7 +188,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, deps Deps) (
 	}
 	rt := deps.Transport
 	if rt == nil {
-		rt = upstream.NewTransport()
+		rt = upstream.NewTransport(deps.DialControl)
 	}
 	verifiers := verify.New(verify.Options{Client: upstream.NewClient(rt, cfg.UpstreamRewrites, 0), Clock: clk, Logger: log, Timeout: deps.VerifyTimeout})
 	if err := verifiers.Check(cat); err != nil {
@@ -207,7 +211,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, deps Deps) (
 	webhookClient := func(t http.RoundTripper) *http.Client {
 		return &http.Client{Timeout: whTimeout, Transport: t, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	}
-	a.dispatcher = &webhook.Dispatcher{Store: st, Client: webhookClient(upstream.NewGuardedTransport(a.network)), TrustedClient: webhookClient(upstream.NewTransport()),
+	a.dispatcher = &webhook.Dispatcher{Store: st, Client: webhookClient(upstream.NewGuardedTransport(a.network, deps.DialControl)), TrustedClient: webhookClient(upstream.NewTransport(deps.DialControl)),
 		Logger: log, Now: clk.Now, UserAgent: "latchkey/" + Version + " (+" + cfg.PublicURL + ")"}
 	a.settings = &environment.Settings{Store: st, Keys: ring, Network: a.network, Trusted: a.dispatcher.Trusted}
 	a.dispatcher.SigningKey = a.settings.SigningKey
@@ -227,7 +231,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, deps Deps) (
 	a.retention = retention.New(retention.Options{Store: st, Clock: clk, Logger: log, Holder: newInstanceID(),
 		EventRetention: cfg.EventRetention, WebhookRetention: cfg.WebhookRetention, ConsoleIdle: console.IdleTimeout,
 		Purged: a.metrics.RetentionPurged, Reclaimed: a.metrics.RetentionReclaimed})
-	proxyTransport := upstream.NewTransport()
+	proxyTransport := upstream.NewTransport(deps.DialControl)
 	proxyTransport.ResponseHeaderTimeout = cfg.ProxyTimeout
 	var prt http.RoundTripper = proxyTransport
 	if deps.Transport != nil {

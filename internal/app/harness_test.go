@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -10,8 +11,10 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -46,6 +49,9 @@ type harness struct {
 	// leaves the process.
 	dnsMu sync.Mutex
 	dns   map[string][]netip.Addr
+	// refusedDials are the addresses loopbackOnly kept latchkey from
+	// connecting to (under dnsMu).
+	refusedDials []string
 }
 
 // setDNS makes host resolve to addrs for latchkey (none: it does not exist).
@@ -174,7 +180,31 @@ func (h *harness) open() (*app.App, error) {
 		Clock:          harnessClock{h},
 		CheckRate:      h.checkRate,
 		Resolver:       h.resolve,
+		DialControl:    h.loopbackOnly,
 	})
+}
+
+// loopbackOnly is latchkey's dial hook in tests: it runs on each address
+// before a connection is attempted and refuses every one but loopback, so no
+// test sends a packet to a public, private or metadata address, whatever it
+// configures (a webhook to hooks.example.com, an unrewritten provider host).
+// What it refused is kept for the tests that check it.
+func (h *harness) loopbackOnly(network, address string, _ syscall.RawConn) error {
+	ap, err := netip.ParseAddrPort(address)
+	if err == nil && ap.Addr().Unmap().IsLoopback() {
+		return nil
+	}
+	h.dnsMu.Lock()
+	h.refusedDials = append(h.refusedDials, address)
+	h.dnsMu.Unlock()
+	return fmt.Errorf("test harness: not connecting to %s: tests reach loopback only", address)
+}
+
+// refused returns the addresses loopbackOnly refused to connect to.
+func (h *harness) refused() []string {
+	h.dnsMu.Lock()
+	defer h.dnsMu.Unlock()
+	return slices.Clone(h.refusedDials)
 }
 
 // harnessClock is the clock latchkey sees in tests: time moves only when a

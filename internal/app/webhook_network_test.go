@@ -238,3 +238,23 @@ func TestOldDeliveryErrorsShowNoAddress(t *testing.T) {
 		t.Errorf("errors: %s\n%s", body, list)
 	}
 }
+
+// Tests never send a packet beyond loopback: a webhook to a public address
+// (hooks.example.com answers 203.0.113.80 in the harness) is attempted, the
+// network policy lets it through, and the harness's dial hook refuses the
+// address before a connection is attempted; the delivery fails and will be
+// retried, as any unreachable receiver's.
+func TestHarnessConnectsToLoopbackOnly(t *testing.T) {
+	h := newHarness(t)
+	h.enqueue("https://hooks.example.com/latchkey")
+	if n := h.dispatch(); n != 1 {
+		t.Fatalf("attempted %d, want 1", n)
+	}
+	if got := h.refused(); len(got) != 1 || got[0] != "203.0.113.80:443" {
+		t.Errorf("refused %v, want the public address, once", got)
+	}
+	status, body, _ := h.raw("GET", "/webhooks/deliveries?status=pending", testSecretKey, "", "")
+	if status != 200 || !strings.Contains(body, "hooks.example.com") || strings.Contains(body, "203.0.113.80") {
+		t.Errorf("deliveries: %d %s", status, body)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/latchkeyhq/latchkey/internal/httpx"
@@ -104,17 +105,22 @@ func (t *rewriteTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	return t.next.RoundTrip(req)
 }
 
+// DialControl is a net.Dialer Control hook: it runs on each resolved address
+// just before the connection is attempted, and an error stops it. Tests use one
+// to refuse every address but loopback; nil means none.
+type DialControl func(network, address string, c syscall.RawConn) error
+
 // NewDialer returns the dialer of NewTransport.
-func NewDialer() *net.Dialer {
-	return &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
+func NewDialer(control DialControl) *net.Dialer {
+	return &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second, Control: control}
 }
 
 // NewTransport returns the shared transport: keep-alive, a pool sized for many
 // concurrent calls to few origins, and explicit timeouts on every phase.
-func NewTransport() *http.Transport {
+func NewTransport(control DialControl) *http.Transport {
 	return &http.Transport{
 		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           NewDialer().DialContext,
+		DialContext:           NewDialer(control).DialContext,
 		ForceAttemptHTTP2:     true,
 		MaxIdleConns:          512,
 		MaxIdleConnsPerHost:   128,
@@ -130,10 +136,10 @@ func NewTransport() *http.Transport {
 // policy allows, checked on the resolved address just before connecting, and
 // it connects directly: an HTTP(S)_PROXY from the environment would hide the
 // real target from that check.
-func NewGuardedTransport(p *netguard.Policy) *http.Transport {
-	t := NewTransport()
+func NewGuardedTransport(p *netguard.Policy, control DialControl) *http.Transport {
+	t := NewTransport(control)
 	t.Proxy = nil
-	t.DialContext = p.DialContext(NewDialer())
+	t.DialContext = p.DialContext(NewDialer(control))
 	return t
 }
 

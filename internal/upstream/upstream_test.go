@@ -47,7 +47,7 @@ func TestClientRewritesAndKeepsRedirectsOnOrigin(t *testing.T) {
 	}))
 	defer srv.Close()
 	rw, _ := ParseRewrites("https://*.atlassian.net=" + srv.URL)
-	c := NewClient(NewTransport(), rw, 0)
+	c := NewClient(NewTransport(nil), rw, 0)
 	res, err := c.Get("https://acme.atlassian.net/x")
 	if err != nil || res.StatusCode != 200 || gotHost != "acme.atlassian.net" {
 		t.Fatalf("res %v err %v host %q", res, err, gotHost)

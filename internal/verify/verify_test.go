@@ -48,7 +48,7 @@ func setup(t *testing.T) (*verify.Registry, *atlassiansim.Sim, *stepClock, *prov
 	if err != nil {
 		t.Fatal(err)
 	}
-	reg := verify.New(verify.Options{Client: upstream.NewClient(upstream.NewTransport(), rw, 0), Clock: clk})
+	reg := verify.New(verify.Options{Client: upstream.NewClient(upstream.NewTransport(nil), rw, 0), Clock: clk})
 	cat, err := provider.Load("http://latchkey.test")
 	if err != nil {
 		t.Fatal(err)
