@@ -161,19 +161,6 @@ func nextBatch(limit int, took time.Duration, o Options) int {
 	return max(o.MinBatch, min(o.Batch, limit))
 }
 
-// rest waits for d (wall-clock time: it shares the database with requests,
-// whatever the clock says) or until ctx ends.
-func rest(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
 // errLeaseLost stops a run whose lease another instance took.
 var errLeaseLost = errors.New("retention: the lease was lost")
 
@@ -227,8 +214,10 @@ func (j *Job) RunOnce(ctx context.Context) (res Result, ran bool, err error) {
 			}
 			// More to come: leave the writer to others for a while, and size
 			// the next batch to the time this one took.
+			// The rest is wall-clock time (clock.System, not o.Clock): the
+			// database is shared with requests, whatever a test's clock says.
 			if o.Rest > 0 {
-				if err := rest(ctx, time.Duration(float64(took)*o.Rest)); err != nil {
+				if err := clock.System.Sleep(ctx, time.Duration(float64(took)*o.Rest)); err != nil {
 					return err
 				}
 			}
