@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -15,17 +14,7 @@ import (
 )
 
 func TestSQLiteContract(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) *store.Store {
-		s, err := store.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "latchkey.db"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
-		if _, err := s.Migrate(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-		return s
-	})
+	storetest.Run(t, openSQLite)
 }
 
 // TestPostgresContract runs the same contract on PostgreSQL, each test in a
